@@ -1,0 +1,190 @@
+"""The Anny body model (PyPI `anny`, Apache-2.0 code, CC0 assets) as a small batched nn.Module.
+
+Frames and units: Anny's own body frame is Z-up, the body facing -Y, the person's left on +X,
+metres, the pelvis (root bone head) at the origin. `pose` holds one rotation per bone in Anny's
+"local-ref" parameterization: bone i's rotation relative to its parent, expressed in world-aligned
+axes of the rest pose; bone 0 (`Hips`) is the global orientation, pivoting about the pelvis.
+`transl` is the pelvis position in the output frame (the camera frame when fitting images).
+Shape is Anny's phenotype vector in [0, 1]: (gender, age, muscle, weight, height, proportions),
+0.5 each being the neutral body.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import sys
+import threading
+
+import torch
+from torch import nn
+
+from metahmr_video.body.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.body.output import BodyOutput
+
+DEFAULT_RIG = "cmu_mb"
+FIT_TOPOLOGY = "notoes_collapse10pc"
+FULL_TOPOLOGY = "anny"
+
+# MediaPipe landmark -> Anny (cmu_mb) bone whose head is the landmark (joint centres).
+_JOINT_LANDMARKS = {
+    "left_shoulder": "LeftArm", "right_shoulder": "RightArm",
+    "left_elbow": "LeftForeArm", "right_elbow": "RightForeArm",
+    "left_wrist": "LeftHand", "right_wrist": "RightHand",
+    "left_hip": "LeftUpLeg", "right_hip": "RightUpLeg",
+    "left_knee": "LeftLeg", "right_knee": "RightLeg",
+    "left_ankle": "LeftFoot", "right_ankle": "RightFoot",
+}
+
+# Standard joint name -> cmu_mb bone whose head is that joint.
+_STANDARD_BONES = {
+    "pelvis": "Hips", "left_hip": "LeftUpLeg", "right_hip": "RightUpLeg", "left_knee": "LeftLeg",
+    "right_knee": "RightLeg", "left_ankle": "LeftFoot", "right_ankle": "RightFoot", "neck": "Neck",
+    "head": "Head", "left_shoulder": "LeftArm", "right_shoulder": "RightArm",
+    "left_elbow": "LeftForeArm", "right_elbow": "RightForeArm", "left_wrist": "LeftHand",
+    "right_wrist": "RightHand",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def load_anny(rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY):
+    """Build (once per process) Anny with this rig and topology, float32, on the CPU.
+
+    The first build on a machine fills Anny's cache (~/.cache/anny, about a minute); a notice is
+    printed to stderr if the build takes more than two seconds.
+    """
+    import warp
+
+    warp.config.quiet = True  # anny's skinning kernels use warp; keep its banner off our output
+    import anny
+
+    notice = threading.Timer(2.0, lambda: print(
+        f"metahmr-video: building the Anny body model ({rig}, {topology}); the first use on a "
+        "machine fills ~/.cache/anny and takes about a minute...", file=sys.stderr, flush=True))
+    notice.start()
+    try:
+        model = anny.Anny(rig=rig, topology=topology)
+    finally:
+        notice.cancel()
+    return model.to(torch.float32).eval()
+
+
+def _select_landmark_vertices(vertices: torch.Tensor, heads: dict[str, torch.Tensor],
+                              tails: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Pick one rest-pose vertex per surface landmark by documented geometric rules.
+
+    vertices: [V, 3] neutral rest mesh in Anny's frame (Z-up, facing -Y, left = +X), metres.
+    Face: the nose is the most forward (min Y) vertex near the mid-plane above the upper neck joint; eyes,
+    mouth corners are the vertices nearest to fixed offsets from the nose; ears are the most lateral
+    head vertices at eye height. Hands: thumb = nearest to the thumb bone tail, index = nearest to
+    the finger-base bone tail, pinky = the hand vertex farthest from the thumb near the knuckles.
+    Feet: heel = the most backward (max Y) vertex below the ankle, foot index = the most forward.
+    """
+    x, y, z = vertices.unbind(-1)
+    chosen: dict[str, int] = {}
+
+    def nearest(target: torch.Tensor, mask: torch.Tensor) -> int:
+        d = (vertices - target).norm(dim=-1).masked_fill(~mask, float("inf"))
+        return int(d.argmin())
+
+    head_mask = z > heads["Neck1"][2]
+    nose = int(torch.where(head_mask & (x.abs() < 0.02), y, torch.full_like(y, float("inf"))).argmin())
+    chosen["nose"] = nose
+    n = vertices[nose]
+    front = head_mask & (y < n[1] + 0.06)
+    for side, sx in (("left", 1.0), ("right", -1.0)):
+        for name, dx in (("eye_inner", 0.015), ("eye", 0.032), ("eye_outer", 0.048)):
+            chosen[f"{side}_{name}"] = nearest(n + torch.tensor([sx * dx, 0.03, 0.04]), front)
+        chosen[f"mouth_{side}"] = nearest(n + torch.tensor([sx * 0.024, 0.015, -0.03]), front)
+        band = head_mask & ((z - (n[2] + 0.03)).abs() < 0.02)
+        chosen[f"{side}_ear"] = int(torch.where(band, sx * x, torch.full_like(x, -float("inf"))).argmax())
+        pre = "Left" if side == "left" else "Right"
+        thumb_tip = tails["LThumb" if side == "left" else "RThumb"]
+        finger_base = tails[f"{pre}FingerBase"]
+        hand = (vertices - heads[f"{pre}Hand"]).norm(dim=-1) < 0.15
+        chosen[f"{side}_thumb"] = nearest(thumb_tip, hand)
+        chosen[f"{side}_index"] = nearest(finger_base, hand)
+        knuckles = hand & ((vertices - finger_base).norm(dim=-1) < 0.04)
+        far = (vertices - thumb_tip).norm(dim=-1).masked_fill(~knuckles, -1.0)
+        chosen[f"{side}_pinky"] = int(far.argmax())
+        foot = (z < heads[f"{pre}Foot"][2] - 0.02) & (sx * x > 0)
+        chosen[f"{side}_heel"] = int(torch.where(foot, y, torch.full_like(y, -float("inf"))).argmax())
+        chosen[f"{side}_foot_index"] = int(torch.where(foot, y, torch.full_like(y, float("inf"))).argmin())
+    return chosen
+
+
+class AnnyBody(nn.Module):
+    """Anny, batched over people, differentiable in pose and shape; see the module docstring.
+
+    >>> body = AnnyBody()                                  # cmu_mb rig, reduced fitting mesh
+    >>> out = body(pose=torch.eye(3).expand(2, body.num_bones, 3, 3))
+    >>> out.joints.shape, out.keypoints.shape              # ([2, 31, 3], [2, 33, 3])
+    """
+
+    name = "anny"
+
+    def __init__(self, rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY) -> None:
+        super().__init__()
+        self.rig, self.topology = rig, topology
+        # A private copy, so that .to(device/dtype) on one body does not move another's model.
+        self.model = copy.deepcopy(load_anny(rig, topology))
+        self.bone_names: list[str] = list(self.model.bone_labels)
+        self.parents: list[int] = list(self.model.bone_parents)
+        self.shape_names: list[str] = list(self.model.phenotype_labels)
+        rest = self.model(return_bone_ends=True)
+        heads = {b: rest["bone_heads"][0, i] for i, b in enumerate(self.bone_names)}
+        tails = {b: rest["bone_tails"][0, i] for i, b in enumerate(self.bone_names)}
+        missing = set(_STANDARD_BONES.values()) - set(self.bone_names)
+        if missing:
+            raise ValueError(f"AnnyBody needs the cmu_mb bone names; rig {rig!r} lacks {sorted(missing)}")
+        verts = _select_landmark_vertices(rest["vertices"][0], heads, tails)
+        # Landmark i is the head of bone kp_bone[i] (>= 0) or vertex kp_vertex[i].
+        kp_bone = [self.bone_names.index(_JOINT_LANDMARKS[n]) if n in _JOINT_LANDMARKS else -1
+                   for n in MEDIAPIPE_33]
+        kp_vertex = [verts.get(n, -1) for n in MEDIAPIPE_33]
+        self.register_buffer("kp_bone", torch.tensor(kp_bone), persistent=False)
+        self.register_buffer("kp_vertex", torch.tensor(kp_vertex), persistent=False)
+        self.register_buffer("keypoint_mask", torch.ones(len(MEDIAPIPE_33)), persistent=False)
+        self.standard_joint_indices = [self.bone_names.index(_STANDARD_BONES[n]) for n in STANDARD_JOINTS]
+
+    @property
+    def num_bones(self) -> int:
+        return len(self.bone_names)
+
+    @property
+    def num_shape(self) -> int:
+        return len(self.shape_names)
+
+    @property
+    def faces(self) -> torch.Tensor:
+        """[F, 3] triangle vertex indices of this topology."""
+        return self.model.get_triangular_faces()
+
+    def neutral_shape(self, batch: int = 1) -> torch.Tensor:
+        """[batch, 6] the neutral phenotype (0.5 everywhere)."""
+        return torch.full((batch, self.num_shape), 0.5, device=self.kp_bone.device)
+
+    def forward(self, pose: torch.Tensor, shape: torch.Tensor | None = None,
+                transl: torch.Tensor | None = None, return_vertices: bool = True) -> BodyOutput:
+        """Pose the body.
+
+        pose: [B, num_bones, 3, 3] rotation matrices (local-ref, bone 0 = global orientation).
+        shape: [B, 6] phenotypes in [0, 1] (default neutral). transl: [B, 3] metres, pelvis position.
+        Returns joints [B, num_bones, 3] (bone heads), keypoints [B, 33, 3], vertices [B, V, 3].
+        """
+        batch = pose.shape[0]
+        if shape is None:
+            shape = self.neutral_shape(batch).to(pose.dtype)
+        homo = torch.zeros(batch, self.num_bones, 4, 4, dtype=pose.dtype, device=pose.device)
+        homo = homo + torch.eye(4, dtype=pose.dtype, device=pose.device) * torch.tensor(
+            [0.0, 0.0, 0.0, 1.0], dtype=pose.dtype, device=pose.device)
+        homo = torch.cat([torch.cat([pose, homo[..., :3, 3:]], dim=-1), homo[..., 3:, :]], dim=-2)
+        out = self.model(pose_parameters=homo, phenotype_kwargs=shape, return_bone_ends=True)
+        joints, vertices = out["bone_heads"], out["vertices"]
+        offset = -joints[:, :1]
+        if transl is not None:
+            offset = offset + transl[:, None]
+        joints, vertices = joints + offset, vertices + offset
+        from_bone = joints[:, self.kp_bone.clamp(min=0)]
+        from_vertex = vertices[:, self.kp_vertex.clamp(min=0)]
+        keypoints = torch.where((self.kp_bone >= 0)[None, :, None], from_bone, from_vertex)
+        return BodyOutput(joints=joints, keypoints=keypoints, vertices=vertices if return_vertices else None)
