@@ -1,0 +1,77 @@
+"""MediaPipe's 33-landmark pose layout and helpers shared by the detector backends."""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+    "left_foot_index", "right_foot_index",
+)
+INDEX = {n: i for i, n in enumerate(NAMES)}
+NUM_LANDMARKS = 33
+
+# (left, right) index pairs, the person's own left/right.
+LEFT_RIGHT_PAIRS = tuple(
+    (INDEX[n], INDEX["right" + n[4:]]) for n in NAMES if n.startswith("left")
+)
+
+# COCO-17 keypoint order -> MediaPipe index.
+COCO17_TO_MP = (
+    INDEX["nose"], INDEX["left_eye"], INDEX["right_eye"], INDEX["left_ear"], INDEX["right_ear"],
+    INDEX["left_shoulder"], INDEX["right_shoulder"], INDEX["left_elbow"], INDEX["right_elbow"],
+    INDEX["left_wrist"], INDEX["right_wrist"], INDEX["left_hip"], INDEX["right_hip"],
+    INDEX["left_knee"], INDEX["right_knee"], INDEX["left_ankle"], INDEX["right_ankle"],
+)
+
+# OpenPose BODY_25 order -> MediaPipe index (-1: no MediaPipe counterpart: neck, mid-hip, small toes).
+BODY25_TO_MP = (
+    INDEX["nose"], -1, INDEX["right_shoulder"], INDEX["right_elbow"], INDEX["right_wrist"],
+    INDEX["left_shoulder"], INDEX["left_elbow"], INDEX["left_wrist"], -1, INDEX["right_hip"],
+    INDEX["right_knee"], INDEX["right_ankle"], INDEX["left_hip"], INDEX["left_knee"], INDEX["left_ankle"],
+    INDEX["right_eye"], INDEX["left_eye"], INDEX["right_ear"], INDEX["left_ear"],
+    INDEX["left_foot_index"], -1, INDEX["left_heel"], INDEX["right_foot_index"], -1, INDEX["right_heel"],
+)
+# OpenPose COCO-18 order (BODY_25 without mid-hip and feet).
+COCO18_TO_MP = (
+    INDEX["nose"], -1, INDEX["right_shoulder"], INDEX["right_elbow"], INDEX["right_wrist"],
+    INDEX["left_shoulder"], INDEX["left_elbow"], INDEX["left_wrist"], INDEX["right_hip"],
+    INDEX["right_knee"], INDEX["right_ankle"], INDEX["left_hip"], INDEX["left_knee"], INDEX["left_ankle"],
+    INDEX["right_eye"], INDEX["left_eye"], INDEX["right_ear"], INDEX["left_ear"],
+)
+
+
+def box_from_keypoints(
+    keypoints2d: np.ndarray, conf: np.ndarray, min_conf: float = 0.3, pad: float = 0.1
+) -> np.ndarray:
+    """xyxy box (pixels) around the keypoints with conf >= min_conf (all of them if fewer than 3),
+    padded by `pad` times the box's larger side on every edge (landmarks are joints, not the
+    silhouette)."""
+    kp = np.asarray(keypoints2d, np.float32)
+    sel = np.asarray(conf) >= min_conf
+    if sel.sum() < 3:
+        sel = np.ones(len(kp), bool)
+    pts = kp[sel]
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    p = pad * max(x1 - x0, y1 - y0)
+    return np.array([x0 - p, y0 - p, x1 + p, y1 + p], np.float32)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix [len(a), len(b)] of xyxy boxes."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]).clip(0) * (a[:, 3] - a[:, 1]).clip(0)
+    area_b = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)

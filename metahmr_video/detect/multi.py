@@ -1,0 +1,200 @@
+"""Several people per frame: person crops from three sources, 33 landmarks on each crop.
+
+Sources of crops, in order: (1) hints, e.g. the previous frame's people or the tracker's
+predictions (re-cropped from their landmarks like BlazePose tracking, so a person is not searched
+for from scratch each frame); (2) MediaPipe's pose detector (face/upper-body keyed, optionally on
+tiles for small people); (3) OpenCV's HOG pedestrian detector (needs no face: back views, small
+people). Crops that cover an already found person are skipped; duplicates are merged.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLandmarker, Roi, roi_from_alignment_points
+from metahmr_video.detect.hog import HogPeopleDetector
+from metahmr_video.detect.landmarks import INDEX, box_from_keypoints, box_iou
+from metahmr_video.records import Detection, Frame
+
+_HIPS = (INDEX["left_hip"], INDEX["right_hip"])
+_SHOULDERS = (INDEX["left_shoulder"], INDEX["right_shoulder"])
+
+
+def roi_from_detection(det: Detection) -> Roi:
+    """The next crop for a person: its stored `roi` if any, else one built from its keypoints
+    (centre mid-hip, up = hips -> shoulders, side 2.5 x the farthest confident keypoint)."""
+    if det.roi is not None:
+        return Roi.from_array(det.roi)
+    kp, conf = det.keypoints2d, det.keypoint_conf
+    hip = kp[list(_HIPS)].mean(0)
+    sh = kp[list(_SHOULDERS)].mean(0)
+    sel = conf >= 0.3
+    pts = kp[sel] if sel.sum() >= 3 else kp
+    radius = float(np.max(np.linalg.norm(pts - hip, axis=1))) * 1.1
+    up = sh - hip
+    n = float(np.hypot(*up))
+    scale_point = hip + (up / n if n > 1e-6 else np.array([0.0, -1.0])) * max(radius, 4.0)
+    return roi_from_alignment_points(hip, scale_point)
+
+
+def _to_detection(res: LandmarkResult, source: str, width: int, height: int) -> Detection:
+    conf = (res.visibility[:33] * res.presence[:33]).astype(np.float32)
+    kp = res.keypoints[:33, :2]
+    box = box_from_keypoints(kp, conf, min_conf=0.5)
+    box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
+    return Detection(box=box, score=res.score, keypoints2d=kp, keypoint_conf=conf,
+                     world_landmarks=res.world, source=source, roi=res.next_roi.as_array())
+
+
+class MultiPersonDetector:
+    """Multi-person 2D/3D pose from MediaPipe's bundled models (loaded once, reusable).
+
+        det = MultiPersonDetector()
+        people = det.detect(frame.image)                    # list[Detection]
+        people = det.detect(next_image, hints=people)       # re-crop from the last frame
+        for frame, people in det.stream(frames): ...         # does the hinting itself
+
+    min_score: pose-present probability to accept a person. tiles: n x n tiles for the pose
+    detector besides the whole image (0 = whole image only; small people need 2).
+    use_hog: add HOG pedestrian boxes. full_every: run the full-frame detectors every n-th call
+    of `stream`/`detect(..., full=None)` (hinted people are re-cropped on every frame).
+    """
+
+    def __init__(
+        self,
+        min_score: float = 0.5,
+        tiles: int = 2,
+        use_blazepose: bool = True,
+        use_hog: bool = True,
+        hog_upscale: float = 1.6,
+        full_every: int = 1,
+        refine: bool = True,
+        dedupe_iou: float = 0.5,
+        num_threads: int = 2,
+    ) -> None:
+        self.landmarker = PoseLandmarker(num_threads=num_threads)
+        self.pose_detector = PoseDetector(num_threads=num_threads) if use_blazepose else None
+        self.hog = HogPeopleDetector(upscale=hog_upscale) if use_hog else None
+        self.min_score = float(min_score)
+        self.tiles = int(tiles)
+        self.full_every = max(1, int(full_every))
+        self.refine = refine
+        self.dedupe_iou = float(dedupe_iou)
+        self._calls = 0
+
+    def reset(self) -> None:
+        """Forget per-video state (the full-detection cadence). Models stay loaded."""
+        self._calls = 0
+
+    def _covered(self, box: np.ndarray, found: List[Detection], iou: float = 0.5) -> bool:
+        """A candidate box is someone already found: high IoU, or same centre and height."""
+        if not found:
+            return False
+        boxes = np.stack([d.box for d in found])
+        if box_iou(box[None], boxes)[0].max() >= iou:
+            return True
+        c = (box[:2] + box[2:]) / 2
+        h = box[3] - box[1]
+        for b in boxes:
+            bh = max(b[3] - b[1], 1e-3)
+            if np.hypot(*(c - (b[:2] + b[2:]) / 2)) < 0.25 * bh and 0.6 <= h / bh <= 1.6:
+                return True
+        return False
+
+    def _accept(self, results: Sequence[LandmarkResult], source: str, shape: Tuple[int, ...],
+                found: List[Detection]) -> None:
+        h, w = shape[:2]
+        for r in results:
+            if r.score >= self.min_score and np.isfinite(r.keypoints).all():
+                found.append(_to_detection(r, source, w, h))
+
+    def detect(self, image: np.ndarray, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
+        """People in an RGB uint8 image (pixels of that image). hints: people expected in it
+        (previous frame, tracker predictions). full: run the full-frame detectors (None: every
+        `full_every`-th call)."""
+        if full is None:
+            full = self._calls % self.full_every == 0 or not hints
+        self._calls += 1
+        found: List[Detection] = []
+        if hints:
+            rois = [roi_from_detection(d) for d in hints]
+            self._accept(self.landmarker(image, rois), "track", image.shape, found)
+            found = self._dedupe(found)
+        if full:
+            rois: List[Roi] = []
+            sources: List[str] = []
+            if self.hog is not None:
+                boxes, _ = self.hog(image)
+                for b in boxes:
+                    pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
+                    rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
+                    sources.append("hog")
+            if self.pose_detector is not None:
+                for c in self.pose_detector(image, tiles=self.tiles):
+                    rois.append(c.roi())
+                    sources.append("blazepose")
+            for roi, src in zip(rois, sources):
+                if self._covered(_shrink(roi.box(), 0.8), found):
+                    continue
+                first = self.landmarker(image, [roi])
+                if not first or first[0].score < self.min_score * 0.5:
+                    continue
+                res = first[0]
+                if self.refine:  # second pass on the landmarks' own crop; junk crops disagree
+                    second = self.landmarker(image, [res.next_roi])
+                    if not second or not _rois_agree(res.next_roi, second[0].next_roi):
+                        continue
+                    res = second[0]
+                self._accept([res], src, image.shape, found)
+                found = self._dedupe(found)
+        return found
+
+    def _dedupe(self, dets: List[Detection]) -> List[Detection]:
+        if len(dets) < 2:
+            return dets
+        order = sorted(range(len(dets)), key=lambda i: (dets[i].source != "track", -dets[i].score))
+        boxes = np.stack([d.box for d in dets])
+        ious = box_iou(boxes, boxes)
+        keep: List[int] = []
+        for i in order:
+            same = False
+            for k in keep:
+                if ious[i, k] >= self.dedupe_iou or _same_pose(dets[i], dets[k]):
+                    same = True
+                    break
+            if not same:
+                keep.append(i)
+        return [dets[i] for i in keep]
+
+    def stream(self, frames: Iterable[Frame]) -> Iterator[Tuple[Frame, List[Detection]]]:
+        """Detect along a video: each frame's people become the next frame's hints."""
+        self.reset()
+        prev: List[Detection] = []
+        for frame in frames:
+            prev = self.detect(frame.image, hints=prev, full=None)
+            yield frame, prev
+
+    def __call__(self, image: np.ndarray, hints: Sequence[Detection] = ()) -> List[Detection]:
+        return self.detect(image, hints)
+
+
+def _rois_agree(a: Roi, b: Roi, shift: float = 0.25, ratio: float = 1.35) -> bool:
+    """Two crops of the same person: centres within `shift` x side, sides within `ratio`."""
+    side = max(a.side, b.side, 1e-3)
+    r = max(a.side, b.side) / max(min(a.side, b.side), 1e-3)
+    return bool(np.hypot(a.cx - b.cx, a.cy - b.cy) < shift * side and r < ratio)
+
+
+def _shrink(box: np.ndarray, f: float) -> np.ndarray:
+    c = (box[:2] + box[2:]) / 2
+    half = (box[2:] - box[:2]) / 2 * f
+    return np.concatenate([c - half, c + half]).astype(np.float32)
+
+
+def _same_pose(a: Detection, b: Detection, thresh: float = 0.15) -> bool:
+    """Two landmark sets of one person: median keypoint distance under `thresh` x body height."""
+    size = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
+    d = np.linalg.norm(a.keypoints2d - b.keypoints2d, axis=1)
+    return bool(np.median(d) < thresh * size)

@@ -1,0 +1,79 @@
+"""Plain records passed between the perception stages (sources -> detect -> track -> ...).
+
+Conventions: pixel coordinates are full-frame, x to the right, y down, origin at the top-left
+corner of the top-left pixel; keypoints follow MediaPipe's 33-landmark pose layout
+(see ``metahmr_video.detect.landmarks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One decoded frame.
+
+    index: 0-based position in its source. time_s: presentation time in seconds from the
+    source's start (for a camera: seconds since it was opened). image: RGB uint8, H x W x 3,
+    already rotated upright when the container carries rotation metadata.
+    """
+
+    index: int
+    time_s: float
+    image: np.ndarray
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass
+class Detection:
+    """One person in one frame.
+
+    box: float32[4] x0, y0, x1, y1 in pixels. score: confidence in [0, 1].
+    keypoints2d: float32[33, 2] pixels (MediaPipe pose layout).
+    keypoint_conf: float32[33] in [0, 1] (visibility * presence; 0 = not observed).
+    world_landmarks: float32[33, 3] metres in MediaPipe's hip-centred metric frame
+    (x right, y down, z away from the camera), or None when the backend has none.
+    source: which person-box source produced it ("track", "blazepose", "hog", "precomputed").
+    roi: float32[4] (cx, cy, side in pixels, rotation in radians) of the aligned square crop to
+    use for this person in the next frame, or None.
+    """
+
+    box: np.ndarray
+    score: float
+    keypoints2d: np.ndarray
+    keypoint_conf: np.ndarray
+    world_landmarks: Optional[np.ndarray] = None
+    source: str = ""
+    roi: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
+        self.keypoints2d = np.asarray(self.keypoints2d, dtype=np.float32).reshape(33, 2)
+        self.keypoint_conf = np.asarray(self.keypoint_conf, dtype=np.float32).reshape(33)
+        if self.world_landmarks is not None:
+            self.world_landmarks = np.asarray(self.world_landmarks, dtype=np.float32).reshape(33, 3)
+        if self.roi is not None:
+            self.roi = np.asarray(self.roi, dtype=np.float32).reshape(4)
+        self.score = float(self.score)
+
+
+@dataclass
+class TrackedPerson:
+    """A person with a stable id. predicted=True: not detected in this frame; `detection` then
+    holds the tracker's prediction (box and keypoints moved with the track, confidences 0)."""
+
+    track_id: int
+    detection: Detection
+    predicted: bool = False
+    age: int = field(default=0)  # frames since the track was born
