@@ -1,0 +1,74 @@
+"""Causal per-track temporal smoothing of PersonBody records (usable live)."""
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from metahmr_video.adapt.records import PersonBody
+from metahmr_video.smooth.one_euro import OneEuroFilter
+from metahmr_video.smooth.rotation_filter import RotationFilter
+
+
+@dataclass
+class SmootherConfig:
+    """One-Euro settings (Hz, s/unit) for rotations, translation and joints; shape consensus window
+    (frames); a track unseen for more than `max_gap_s` seconds restarts its filters (no bridging)."""
+
+    rot_min_cutoff: float = 1.5
+    rot_beta: float = 4.0
+    pos_min_cutoff: float = 1.0
+    pos_beta: float = 5.0
+    shape_window: int = 90
+    max_gap_s: float = 0.5
+
+
+class _TrackState:
+    def __init__(self, cfg: SmootherConfig) -> None:
+        self.rot = RotationFilter(cfg.rot_min_cutoff, cfg.rot_beta)
+        self.transl = OneEuroFilter(cfg.pos_min_cutoff, cfg.pos_beta, speed_norm_axis=-1)
+        self.joints = OneEuroFilter(cfg.pos_min_cutoff, cfg.pos_beta, speed_norm_axis=-1)
+        self.keypoints3d = OneEuroFilter(cfg.pos_min_cutoff, cfg.pos_beta, speed_norm_axis=-1)
+        self.shapes: deque[np.ndarray] = deque(maxlen=cfg.shape_window)
+        self.last_t = -np.inf
+
+
+class TrackSmoother:
+    """Smooths each track on its own: rotations on the quaternion manifold, translation, joints and
+    3D keypoints with One-Euro filters, shape as the running median of the track's recent shapes
+    (a person does not change build). Fallback (diverged) frames do not enter the shape consensus.
+
+    >>> smoother = TrackSmoother()
+    >>> smoothed = [smoother(people_of_frame) for people_of_frame in frames]   # list[PersonBody] each
+    """
+
+    def __init__(self, config: SmootherConfig | None = None) -> None:
+        self.config = config or SmootherConfig()
+        self.tracks: dict[int, _TrackState] = {}
+
+    def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
+        out = []
+        for p in people:
+            state = self.tracks.get(p.track_id)
+            if state is None or p.time_s - state.last_t > self.config.max_gap_s:
+                state = self.tracks[p.track_id] = _TrackState(self.config)
+            state.last_t = p.time_s
+            if not p.fallback:
+                state.shapes.append(p.shape)
+            shape = np.median(np.stack(state.shapes), axis=0).astype(np.float32) if state.shapes else p.shape
+            out.append(dataclasses.replace(
+                p,
+                pose=state.rot(p.pose, p.time_s),
+                transl=state.transl(p.transl, p.time_s).astype(np.float32),
+                joints=state.joints(p.joints, p.time_s).astype(np.float32),
+                keypoints3d=state.keypoints3d(p.keypoints3d, p.time_s).astype(np.float32),
+                shape=shape,
+            ))
+        return out
+
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop the state of tracks that ended (keeps memory flat on long streams)."""
+        for tid in track_ids:
+            self.tracks.pop(tid, None)
