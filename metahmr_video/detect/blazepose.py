@@ -184,7 +184,7 @@ class PoseDetector:
         self.interpreter.invoke()
         reg = self.interpreter.get_tensor(self._out_reg)[0]
         logits = self.interpreter.get_tensor(self._out_cls)[0, :, 0]
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100, 100)))
+        scores = (1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))).astype(np.float32)
         sel = np.nonzero(scores >= self.min_score)[0]
         if len(sel) == 0:
             return np.zeros((0, 4), np.float32), np.zeros((0, 4, 2), np.float32), np.zeros(0, np.float32)

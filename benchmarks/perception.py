@@ -1,0 +1,164 @@
+"""Perception benchmark: decode fps, detector ms/frame against the number of people, tracker
+ms/frame, and detection recall/precision on the hand-labelled pedestrian frames.
+
+    python benchmarks/perception.py [--frames 60] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+MEDIA = os.path.join(ROOT, "examples", "media")
+
+from metahmr_video.detect import MultiPersonDetector  # noqa: E402
+from metahmr_video.records import Detection  # noqa: E402
+from metahmr_video.sources import VideoSource  # noqa: E402
+from metahmr_video.track import Tracker, track  # noqa: E402
+
+
+def match_counts(boxes: Sequence[np.ndarray], centres: Sequence[Sequence[float]]) -> Tuple[int, int, int]:
+    """(true positives, detections, labels): a detection matches a labelled centre lying inside its
+    box; one-to-one (Hungarian on distance to the box centre)."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not len(boxes) or not len(centres):
+        return 0, len(boxes), len(centres)
+    b = np.asarray(boxes, float).reshape(-1, 4)
+    c = np.asarray(centres, float).reshape(-1, 2)
+    inside = ((c[None, :, 0] >= b[:, None, 0]) & (c[None, :, 0] <= b[:, None, 2]) &
+              (c[None, :, 1] >= b[:, None, 1]) & (c[None, :, 1] <= b[:, None, 3]))
+    bc = (b[:, :2] + b[:, 2:]) / 2
+    cost = np.linalg.norm(bc[:, None] - c[None], axis=2) + np.where(inside, 0, 1e6)
+    r, k = linear_sum_assignment(cost)
+    tp = int(sum(inside[i, j] for i, j in zip(r, k)))
+    return tp, len(b), len(c)
+
+
+def load_labels() -> Dict[int, List[List[float]]]:
+    with open(os.path.join(MEDIA, "pedestrians_labels.json")) as f:
+        return {int(k): v for k, v in json.load(f)["frames"].items()}
+
+
+def accuracy(det: MultiPersonDetector, labels: Dict[int, List[List[float]]]) -> Tuple[float, float, float]:
+    """Recall, precision, ms/frame of single-frame detection (no hints) on the labelled frames."""
+    tp = nd = nl = 0
+    times = []
+    for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4")):
+        if frame.index not in labels:
+            continue
+        t = time.perf_counter()
+        people = det.detect(frame.image)
+        times.append(time.perf_counter() - t)
+        a, b, c = match_counts([p.box for p in people], labels[frame.index])
+        tp, nd, nl = tp + a, nd + b, nl + c
+    return tp / max(nl, 1), tp / max(nd, 1), 1e3 * float(np.mean(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+    video = os.path.join(MEDIA, "pedestrians.mp4")
+    rows: List[Tuple[str, str]] = []
+
+    t = time.perf_counter()
+    n = sum(1 for _ in VideoSource(video))
+    rows.append(("decode 768x576 H.264 (PyAV)", f"{n / (time.perf_counter() - t):.0f} fps"))
+
+    det = MultiPersonDetector(num_threads=args.threads)
+    frames = list(VideoSource(video, max_frames=args.frames))
+    from metahmr_video.sources import read_image
+
+    # detector stages on one image
+    img = frames[0].image
+    for name, fn in [
+        ("pose detector, whole image", lambda: det.pose_detector(img, tiles=1)),
+        ("pose detector, + 2x2 tiles", lambda: det.pose_detector(img, tiles=2)),
+        ("HOG people (x1.6 upscale)", lambda: det.hog(img)),
+    ]:
+        fn()
+        t = time.perf_counter()
+        for _ in range(3):
+            fn()
+        rows.append((name, f"{(time.perf_counter() - t) / 3 * 1e3:.1f} ms"))
+
+    # landmark model cost against the number of people (re-crop path, hints = last frame's people)
+    by_n: Dict[int, List[float]] = defaultdict(list)
+    people = det.detect(frames[0].image)
+    for f in frames[1:]:
+        for k in range(1, len(people) + 1):
+            t = time.perf_counter()
+            det.detect(f.image, hints=people[:k], full=False)
+            by_n[k].append(time.perf_counter() - t)
+        people = det.detect(f.image, hints=people, full=False) or det.detect(f.image)
+        if len(by_n[1]) >= 5:
+            break
+    for k in sorted(by_n):
+        rows.append((f"detector, tracked crops, {k} people", f"{1e3 * np.mean(by_n[k]):.1f} ms/frame"))
+    astro = read_image(os.path.join(MEDIA, "astronaut.jpg"))
+    det.detect(astro)
+    t = time.perf_counter()
+    for _ in range(3):
+        det.detect(astro)
+    rows.append(("detector, full search, 1 person (512x512)", f"{(time.perf_counter() - t) / 3 * 1e3:.1f} ms/frame"))
+
+    # full pipeline and the tracker alone
+    tracker = Tracker()
+    dets_per_frame: List[List[Detection]] = []
+    t = time.perf_counter()
+    npeople = []
+    for frame, tracked in track(frames, det, tracker):
+        dets_per_frame.append([p.detection for p in tracked if not p.predicted])
+        npeople.append(len(tracked))
+    dt = time.perf_counter() - t
+    rows.append((f"detect+track pipeline (full search every {det.full_every}), mean {np.mean(npeople):.1f} people",
+                 f"{dt / len(frames) * 1e3:.0f} ms/frame"))
+    det_every5 = MultiPersonDetector(num_threads=args.threads, full_every=5)
+    t = time.perf_counter()
+    for _ in track(frames, det_every5, Tracker()):
+        pass
+    rows.append(("detect+track pipeline (full search every 5)", f"{(time.perf_counter() - t) / len(frames) * 1e3:.0f} ms/frame"))
+    tr = Tracker()
+    t = time.perf_counter()
+    for ds, f in zip(dets_per_frame, frames):
+        tr.update(ds, f.image)
+    rows.append(("tracker alone (with appearance)", f"{(time.perf_counter() - t) / len(frames) * 1e3:.2f} ms/frame"))
+    tr = Tracker()
+    t = time.perf_counter()
+    for ds in dets_per_frame:
+        tr.update(ds)
+    rows.append(("tracker alone (no image)", f"{(time.perf_counter() - t) / len(frames) * 1e3:.2f} ms/frame"))
+
+    labels = load_labels()
+    for name, d in [
+        ("default (pose detector + tiles + HOG)", det),
+        ("pose detector only, whole image", MultiPersonDetector(tiles=1, use_hog=False, num_threads=args.threads)),
+        ("pose detector only, + 2x2 tiles", MultiPersonDetector(tiles=2, use_hog=False, num_threads=args.threads)),
+        ("HOG boxes only", MultiPersonDetector(use_blazepose=False, num_threads=args.threads)),
+    ]:
+        r, p, ms = accuracy(d, labels)
+        rows.append((f"recall/precision, {name}", f"{r:.2f} / {p:.2f} ({ms:.0f} ms/frame)"))
+
+    w = max(len(a) for a, _ in rows)
+    print(f"{'measure':<{w}} | value")
+    print("-" * w + "-|------")
+    for a, b in rows:
+        print(f"{a:<{w}} | {b}")
+
+
+if __name__ == "__main__":
+    main()

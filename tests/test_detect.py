@@ -1,0 +1,175 @@
+"""Multi-person detector on real images and a real clip; precomputed keypoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from metahmr_video.detect import MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
+from metahmr_video.detect.blazepose import roi_from_alignment_points, ssd_anchors
+from metahmr_video.detect.landmarks import INDEX, LEFT_RIGHT_PAIRS
+from metahmr_video.errors import InputError
+from metahmr_video.sources import VideoSource, read_image
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+MEDIA = os.path.join(ROOT, "examples", "media")
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return MultiPersonDetector(num_threads=2)
+
+
+def _inside(p, box, margin=0.0):
+    return box[0] - margin <= p[0] <= box[2] + margin and box[1] - margin <= p[1] <= box[3] + margin
+
+
+def test_anchor_layout_and_crop_geometry():
+    a = ssd_anchors()
+    assert a.shape == (2254, 2) and (a > 0).all() and (a < 1).all()
+    upright = roi_from_alignment_points(np.array([100.0, 200.0]), np.array([100.0, 100.0]))
+    assert upright.rotation == pytest.approx(0.0) and upright.side == pytest.approx(250.0)
+    leaning = roi_from_alignment_points(np.array([0.0, 0.0]), np.array([10.0, -10.0]))
+    assert leaning.rotation == pytest.approx(np.pi / 4)  # body axis turned clockwise
+    roi = Roi(50.0, 60.0, 100.0, 0.3)
+    m = roi.crop_to_image(256)
+    centre = m[:, :2] @ np.array([128.0, 128.0]) + m[:, 2]
+    np.testing.assert_allclose(centre, [50.0, 60.0], atol=1e-6)
+    up = m[:, :2] @ np.array([128.0, 0.0]) + m[:, 2] - centre  # top of the crop
+    np.testing.assert_allclose(up / 50.0, [np.sin(0.3), -np.cos(0.3)], atol=1e-6)
+
+
+def test_finds_the_astronaut_with_landmarks_on_the_body(detector):
+    image = read_image(os.path.join(MEDIA, "astronaut.jpg"))
+    people = detector.detect(image)
+    assert len(people) == 1
+    p = people[0]
+    assert p.score > 0.8
+    kp, conf = p.keypoints2d, p.keypoint_conf
+    assert kp.shape == (33, 2) and conf.shape == (33,) and ((conf >= 0) & (conf <= 1)).all()
+    assert p.world_landmarks is not None and p.world_landmarks.shape == (33, 3)
+    for name in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow"):
+        assert conf[INDEX[name]] > 0.5, name
+        assert _inside(kp[INDEX[name]], p.box), name
+    # face: the nose lies in the face region of the photo (about x 170-280, y 80-190)
+    assert 170 < kp[INDEX["nose"], 0] < 280 and 80 < kp[INDEX["nose"], 1] < 190
+    # facing the camera: her left is on the image's right, for every confident pair
+    for l, r in LEFT_RIGHT_PAIRS[:6]:
+        if conf[l] > 0.5 and conf[r] > 0.5:
+            assert kp[l, 0] > kp[r, 0]
+    assert kp[INDEX["nose"], 1] < kp[INDEX["left_shoulder"], 1]
+    # metric world landmarks: shoulder width of an adult
+    w = p.world_landmarks
+    assert 0.2 < np.linalg.norm(w[INDEX["left_shoulder"]] - w[INDEX["right_shoulder"]]) < 0.6
+
+
+def test_full_body_person_upright_and_inside_box(detector):
+    image = read_image(os.path.join(MEDIA, "basketball1.png"))
+    people = detector.detect(image)
+    assert len(people) >= 1
+    left = min(people, key=lambda d: d.box[0])
+    kp, conf = left.keypoints2d, left.keypoint_conf
+    assert left.box[0] < 60 and left.box[2] < 260  # the player on the left
+    order = [INDEX[n] for n in ("nose", "left_shoulder", "left_hip", "left_knee", "left_ankle")]
+    ys = kp[order, 1]
+    assert np.all(np.diff(ys) > 0), ys  # head above shoulders above hips above knees above ankles
+    assert kp[INDEX["left_ankle"], 1] > 400
+    for i in range(33):
+        if conf[i] > 0.5:
+            assert _inside(kp[i], left.box)
+    # facing the camera: left limbs on the image's right
+    assert kp[INDEX["left_shoulder"], 0] > kp[INDEX["right_shoulder"], 0]
+    assert kp[INDEX["left_hip"], 0] > kp[INDEX["right_hip"], 0]
+
+
+def test_recall_precision_on_labelled_pedestrian_frames(detector):
+    from perception import load_labels, match_counts
+
+    labels = load_labels()
+    tp = nd = nl = 0
+    for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4")):
+        if frame.index in labels:
+            people = detector.detect(frame.image)
+            a, b, c = match_counts([p.box for p in people], labels[frame.index])
+            tp, nd, nl = tp + a, nd + b, nl + c
+    recall, precision = tp / nl, tp / nd
+    assert nl == 32
+    assert recall >= 0.75, (recall, precision)
+    assert precision >= 0.85, (recall, precision)
+
+
+def test_reusable_across_inputs_and_hints(detector):
+    frames = list(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=2))
+    first = detector.detect(frames[0].image)
+    again = detector.detect(frames[1].image, hints=first, full=False)  # re-crop only
+    assert len(again) >= len(first) - 1 and all(d.source == "track" for d in again)
+    for d in again:
+        assert d.roi is not None
+    astro = detector.detect(read_image(os.path.join(MEDIA, "astronaut.jpg")))
+    assert len(astro) == 1
+    n = 0
+    for frame, people in detector.stream(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=3)):
+        n += 1
+        assert all(np.isfinite(p.keypoints2d).all() for p in people)
+    assert n == 3
+
+
+def test_precomputed_coco_openpose_npz(tmp_path):
+    coco = np.zeros((17, 3))
+    coco[:, 0] = np.arange(17) * 10 + 100
+    coco[:, 1] = np.arange(17) * 5 + 50
+    coco[:, 2] = 2
+    coco[3, 2] = 0  # left ear not labelled
+    entries = [{"image_id": 4, "keypoints": coco.ravel().tolist(), "score": 0.9, "bbox": [90, 40, 200, 120]}]
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(entries))
+    det = PrecomputedKeypoints(path)
+    (d,) = det.for_frame(4)
+    assert det.for_frame(0) == []
+    np.testing.assert_allclose(d.keypoints2d[INDEX["left_shoulder"]], coco[5, :2])
+    np.testing.assert_allclose(d.keypoints2d[INDEX["right_ankle"]], coco[16, :2])
+    assert d.keypoint_conf[INDEX["left_ear"]] == 0 and d.keypoint_conf[INDEX["left_shoulder"]] == 1
+    assert d.keypoint_conf[INDEX["left_heel"]] == 0 and d.score == pytest.approx(0.9)
+    np.testing.assert_allclose(d.box, [90, 40, 290, 160])
+
+    op_dir = tmp_path / "openpose"
+    op_dir.mkdir()
+    body25 = np.zeros((25, 3))
+    body25[:, :2] = np.arange(50).reshape(25, 2)
+    body25[:, 2] = 0.8
+    for i in (0, 1, 10):
+        (op_dir / f"clip_{i:012d}_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": body25.ravel().tolist()}]}))
+    by_frame = load_keypoints(op_dir)
+    assert sorted(by_frame) == [0, 1, 2]
+    d = by_frame[2][0]
+    np.testing.assert_allclose(d.keypoints2d[INDEX["right_shoulder"]], body25[2, :2])
+    np.testing.assert_allclose(d.keypoints2d[INDEX["left_heel"]], body25[21, :2])
+
+    kps = np.full((3, 2, 17, 3), np.nan)
+    kps[0, 0] = coco
+    kps[2, 1] = coco
+    np.savez(tmp_path / "k.npz", keypoints=kps)
+    det = PrecomputedKeypoints(tmp_path / "k.npz")
+    assert len(det.for_frame(0)) == 1 and det.for_frame(1) == [] and len(det.for_frame(2)) == 1
+
+
+def test_precomputed_bad_input(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_keypoints(tmp_path / "missing.json")
+    (tmp_path / "e.json").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        load_keypoints(tmp_path / "e.json")
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_keypoints(tmp_path / "bad.json")
+    np.savez(tmp_path / "x.npz", other=np.zeros(3))
+    with pytest.raises(InputError, match="no 'keypoints'"):
+        load_keypoints(tmp_path / "x.npz")
+    (tmp_path / "odd.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1, 2, 1] * 5}]))
+    with pytest.raises(InputError, match="unknown keypoint layout"):
+        load_keypoints(tmp_path / "odd.json")
