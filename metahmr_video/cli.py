@@ -37,6 +37,74 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_sigterm() -> None:
+    """SIGTERM ends a run like Ctrl-C: sinks flush what was computed."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _load_config(args: argparse.Namespace):
+    from metahmr_video.config import load_config
+
+    cfg = load_config(args.config)
+    if args.device is not None:
+        cfg.device = args.device
+    if getattr(args, "steps", None) is not None:
+        cfg.adapt.steps = args.steps
+    if getattr(args, "checkpoint", None) is not None:
+        cfg.adapt.checkpoint = str(args.checkpoint)
+    if getattr(args, "overlay", False):
+        cfg.output.overlay = True
+    if getattr(args, "side_view", False):
+        cfg.output.overlay = cfg.output.side_view = True
+    if getattr(args, "vertices", False):
+        cfg.output.vertices = True
+    return cfg
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Process a video, an image folder, or a folder of videos into per-video results."""
+    from metahmr_video.runner import Runner, list_inputs, resolve_device, run_input
+
+    cfg = _load_config(args)
+    inputs = list_inputs(args.input)
+    resolve_device(cfg.device)
+    _install_sigterm()
+    runner = Runner(cfg)
+    failed = 0
+    for path in inputs:
+        try:
+            summary = run_input(runner, path, args.output, show_progress=not args.quiet)
+        except MetaHMRError as exc:
+            if args.debug or len(inputs) == 1:
+                raise
+            print(f"metahmr-video: skipped {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path.name}: {summary.line()} -> {args.output}")
+        if summary.person_frames == 0:
+            print(f"metahmr-video: no person found in {path}; wrote an empty result")
+        if summary.interrupted:
+            return 130
+    return 1 if failed else 0
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
+    p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/config.py)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: the config's (cpu)")
+    p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's)")
+    p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the shipped one)")
+    p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4")
+    p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
+    p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metahmr-video", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -45,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", type=Path, default=Path("results"))
     demo.add_argument("--body", default="anny", help="'anny', 'anny-full' or a path to an SMPL/SMPL-X file")
     demo.set_defaults(func=_cmd_demo)
+    run = sub.add_parser("run", help="video file, image folder or folder of videos -> NPZ (+ overlay MP4)")
+    run.add_argument("input", type=Path)
+    _add_run_options(run)
+    run.set_defaults(func=_cmd_run)
     return parser
 
 
@@ -52,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("metahmr-video: interrupted", file=sys.stderr)
+        return 130
     except MetaHMRError as exc:
         if args.debug:
             raise

@@ -1,0 +1,86 @@
+"""Loading the per-video NPZ results written by `NpzSink` back into plain structures."""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from metahmr_video.errors import InputError
+
+
+@dataclass
+class TrackResult:
+    """One person's sequence. Per-frame arrays share their first axis with `frame_ids`.
+
+    pose [T, J, 3, 3] rotations and shape [T, S] are generic; `params` holds the body model's own
+    keys (SMPL: global_orient, body_pose, betas axis-angle; Anny: bone_rotations, phenotypes).
+    transl/joints/keypoints3d in metres (camera frame); keypoints2d/boxes in pixels.
+    """
+
+    track_id: int
+    frame_ids: np.ndarray
+    time_s: np.ndarray
+    pose: np.ndarray
+    shape: np.ndarray
+    transl: np.ndarray
+    joints: np.ndarray
+    keypoints3d: np.ndarray
+    keypoints2d: np.ndarray
+    keypoint_conf: np.ndarray
+    boxes: np.ndarray
+    reproj_error: np.ndarray
+    fallback: np.ndarray
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    vertices: np.ndarray | None = None
+
+
+@dataclass
+class Results:
+    """A video's results: `meta` (body model, joint names, fps, image size, intrinsics...) and tracks by id."""
+
+    meta: dict
+    tracks: dict[int, TrackResult]
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results NPZ; raises InputError with one line when the file is missing or not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: results file not found")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        files = set(npz.files)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        raise InputError(f"{path}: not an NPZ file") from None
+    if "meta" not in files or "track_ids" not in files:
+        raise InputError(f"{path}: not a metahmr-video results file (no 'meta'/'track_ids')")
+    meta = json.loads(str(npz["meta"]))
+    body = meta.get("body_model", "anny")
+    tracks = {}
+    for tid in npz["track_ids"].tolist():
+        p = f"track_{tid}/"
+        try:
+            if body.startswith("smpl"):
+                import torch
+
+                from metahmr_video.rotations import axis_angle_to_rotmat
+                params = {k: npz[p + k] for k in ("global_orient", "body_pose", "betas")}
+                aa = np.concatenate([params["global_orient"][:, None],
+                                     params["body_pose"].reshape(len(params["body_pose"]), -1, 3)], axis=1)
+                pose = axis_angle_to_rotmat(torch.from_numpy(aa)).numpy()
+                shape = params["betas"]
+            else:
+                params = {k: npz[p + k] for k in ("bone_rotations", "phenotypes")}
+                pose, shape = params["bone_rotations"], params["phenotypes"]
+            tracks[tid] = TrackResult(
+                track_id=tid, frame_ids=npz[p + "frame_ids"], time_s=npz[p + "time_s"], pose=pose, shape=shape,
+                transl=npz[p + "transl"], joints=npz[p + "joints"], keypoints3d=npz[p + "keypoints3d"],
+                keypoints2d=npz[p + "keypoints2d"], keypoint_conf=npz[p + "keypoint_conf"], boxes=npz[p + "boxes"],
+                reproj_error=npz[p + "reproj_error"], fallback=npz[p + "fallback"], params=params,
+                vertices=npz[p + "vertices"].astype(np.float32) if p + "vertices" in files else None)
+        except KeyError as exc:
+            raise InputError(f"{path}: track {tid} lacks {exc.args[0]!r}; not a complete metahmr-video results file") from None
+    return Results(meta=meta, tracks=tracks)

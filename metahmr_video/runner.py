@@ -1,0 +1,129 @@
+"""Builds the pipeline from a `Config` once per process and runs it on videos, folders or a webcam."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+from metahmr_video.adapt import Adapter, attach_vertices
+from metahmr_video.camera import default_focal
+from metahmr_video.config import Config, config_dict
+from metahmr_video.errors import InputError
+from metahmr_video.pipeline import Pipeline, RunSummary
+from metahmr_video.sinks import NpzSink, OverlayVideoSink, outward_faces
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
+
+
+def resolve_device(name: str) -> str:
+    """'cpu', 'cuda' (error when absent) or 'auto' (CUDA when present)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available on this machine (use --device cpu)")
+    if name not in ("cpu", "cuda"):
+        raise InputError(f"--device must be cpu, cuda or auto, got {name!r}")
+    return name
+
+
+def list_inputs(path: str | Path) -> list[Path]:
+    """Videos to process for a path: the file itself, or a folder's videos (sorted). A folder with
+    images and no videos is one image sequence. Raises InputError when there is nothing to do."""
+    from metahmr_video.sources import IMAGE_EXTENSIONS
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
+    if videos:
+        return videos
+    if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files):
+        return [path]
+    raise InputError(f"{path}: folder holds no videos or images")
+
+
+class Runner:
+    """Loads detector, tracker, fitter and body once; `process` runs one input into `out_dir`."""
+
+    def __init__(self, config: Config) -> None:
+        from metahmr_video.detect import MultiPersonDetector
+        from metahmr_video.fit import Fitter
+        from metahmr_video.smooth import TrackSmoother
+        from metahmr_video.track import Tracker
+
+        self.config = config
+        self.device = resolve_device(config.device)
+        d, t, a = config.detector, config.tracker, config.adapt
+        self.detector = MultiPersonDetector(min_score=d.min_score, tiles=d.tiles, use_hog=d.use_hog,
+                                            full_every=d.full_every)
+        self.tracker = Tracker(min_hits=t.min_hits, max_age=t.max_age)
+        self.fitter = Fitter.load(a.checkpoint, device=self.device)
+        self.smoother = TrackSmoother(config.smoothing)
+        self.body = self.fitter.body
+
+    def pipeline(self, focal: float) -> Pipeline:
+        a, o = self.config.adapt, self.config.output
+        adapter = Adapter(self.fitter, steps=a.steps, max_batch=a.max_batch, focal=focal)
+        mesher = functools.partial(attach_vertices, self.body) if (o.overlay or o.vertices) else None
+        return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher)
+
+    def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
+        return dict(body_model=self.body.name, joint_names=list(self.body.bone_names),
+                    shape_names=list(self.body.shape_names), parents=list(self.body.parents),
+                    keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
+                    intrinsics=[[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], source=source_name,
+                    steps=self.fitter.default_steps if self.config.adapt.steps is None else self.config.adapt.steps,
+                    config=config_dict(self.config))
+
+    def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
+                progress=None) -> RunSummary:
+        """Run `frames` (an iterable of Frame of size width x height) into `out_dir/<name>.npz`
+        (and `<name>_overlay.mp4` when enabled)."""
+        o = self.config.output
+        focal = self.config.adapt.focal or default_focal(width, height)
+        sinks = []
+        if o.npz:
+            sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal),
+                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
+        if o.overlay:
+            faces = outward_faces(self.body(torch.eye(3).expand(1, self.body.num_bones, 3, 3).to(self.device)
+                                            ).vertices[0].detach().cpu().numpy(), self.body.faces.cpu().numpy())
+            sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, faces, focal, (width / 2, height / 2),
+                                          with_side_view=o.side_view))
+        return self.pipeline(focal).run(frames, sinks, progress=progress)
+
+
+def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True) -> RunSummary:
+    """Open one input (video file, or image folder/file), run it, and return its summary."""
+    import itertools
+
+    from tqdm import tqdm
+
+    from metahmr_video.sources import open_source, prefetch
+
+    source = open_source(str(path))
+    frames = iter(prefetch(source))
+    first = next(frames, None)
+    if first is None:
+        raise InputError(f"{path}: no frame could be decoded")
+    fps = float(getattr(source, "fps", 0.0) or 30.0)
+    total = len(source) if hasattr(source, "__len__") else None
+    bar = tqdm(total=total or None, unit="frame", desc=path.name, disable=not show_progress, leave=False)
+
+    def progress(s: RunSummary) -> None:
+        bar.update(1)
+        bar.set_postfix(fps=f"{s.fps:.1f}", people=s.person_frames)
+
+    try:
+        summary = runner.process(itertools.chain([first], frames), path.stem if path.is_file() else path.name,
+                                 first.width, first.height, fps, out_dir, progress=progress)
+    finally:
+        bar.close()
+    if getattr(source, "truncated", False):
+        print(f"metahmr-video: warning: {path} is truncated or damaged; results cover the {summary.frames} "
+              "frames that decoded")
+    return summary
