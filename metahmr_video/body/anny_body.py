@@ -52,9 +52,6 @@ def load_anny(rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY):
     The first build on a machine fills Anny's cache (~/.cache/anny, about a minute); a notice is
     printed to stderr if the build takes more than two seconds.
     """
-    import warp
-
-    warp.config.quiet = True  # anny's skinning kernels use warp; keep its banner off our output
     import anny
 
     notice = threading.Timer(2.0, lambda: print(
