@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from metahmr_video.errors import MetaHMRError
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our own messages say what went wrong
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -73,6 +76,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = _load_config(args)
     inputs = list_inputs(args.input)
     resolve_device(cfg.device)
+    if len(inputs) == 1:
+        from metahmr_video.sources import open_source
+
+        open_source(str(inputs[0]))  # a bad single input fails here, before models load
     _install_sigterm()
     runner = Runner(cfg)
     failed = 0
@@ -91,6 +98,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if summary.interrupted:
             return 130
     return 1 if failed else 0
+
+
+def _cmd_webcam(args: argparse.Namespace) -> int:
+    """Live: camera frames -> bodies, shown in a window (q ends) and written to OUT/webcam.npz."""
+    from metahmr_video.runner import Runner, resolve_device, run_webcam
+    from metahmr_video.sources import WebcamSource
+
+    cfg = _load_config(args)
+    resolve_device(cfg.device)
+    _install_sigterm()
+    source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
+    summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window)
+    print(f"webcam: {summary.line()} -> {args.output / 'webcam.npz'}")
+    return 0
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -117,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("input", type=Path)
     _add_run_options(run)
     run.set_defaults(func=_cmd_run)
+    cam = sub.add_parser("webcam", help="live camera -> mesh over the image in a window, results to OUT/webcam.npz")
+    cam.add_argument("--camera", type=int, default=0, help="OpenCV camera index")
+    cam.add_argument("--no-window", action="store_true", help="headless: only write results")
+    cam.add_argument("--width", type=int)
+    cam.add_argument("--height", type=int)
+    cam.add_argument("--max-frames", type=int, help="stop after this many frames")
+    _add_run_options(cam)
+    cam.set_defaults(func=_cmd_webcam)
     return parser
 
 

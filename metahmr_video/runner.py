@@ -127,3 +127,40 @@ def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = T
         print(f"metahmr-video: warning: {path} is truncated or damaged; results cover the {summary.frames} "
               "frames that decoded")
     return summary
+
+
+def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name: str = "webcam") -> RunSummary:
+    """Run a live source (e.g. `WebcamSource`) into `out_dir/<name>.npz`; with `window`, show each
+    frame with the meshes drawn over it (OpenCV window; q or Esc ends). Ctrl-C/SIGTERM end cleanly."""
+    import cv2
+
+    from metahmr_video.adapt import attach_vertices
+    from metahmr_video.sinks import render_meshes, track_color
+
+    width, height = int(source.width), int(source.height)
+    focal = runner.config.adapt.focal or default_focal(width, height)
+    faces = outward_faces(runner.body(torch.eye(3).expand(1, runner.body.num_bones, 3, 3).to(runner.device)
+                                      ).vertices[0].detach().cpu().numpy(), runner.body.faces.cpu().numpy())
+
+    class _Window:
+        def write(self, frame, people):
+            people = attach_vertices(runner.body, people)
+            shown = render_meshes(frame.image, [(p.vertices, track_color(p.track_id)) for p in people], faces,
+                                  focal, (width / 2, height / 2))
+            cv2.imshow("metahmr-video (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                raise KeyboardInterrupt
+
+        def close(self):
+            cv2.destroyAllWindows()
+
+    o = runner.config.output
+    sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
+                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices)]
+    if window:
+        sinks.append(_Window())
+    try:
+        return runner.pipeline(focal).run(iter(source), sinks)
+    finally:
+        if hasattr(source, "close"):
+            source.close()
