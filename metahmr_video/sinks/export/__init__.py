@@ -1,0 +1,109 @@
+"""Animation export of results NPZ files: FBX (through Blender's `bpy`, optional), BVH and GLB (no Blender).
+
+>>> from metahmr_video.sinks.export import export
+>>> export("out/clip.npz", "glb", "out/clip.glb")            # [Path('out/clip_track1.glb'), ...]
+
+Axes, units and bone names per format: see each writer's module docstring and docs/export.md.
+Importing this package never imports bpy; only FBX export does.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from metahmr_video.errors import InputError
+from metahmr_video.results import Results, load_results
+from metahmr_video.sinks.export.animation import SkinnedMesh, TrackAnimation, camera_to_world, track_animation
+
+FORMATS = ("fbx", "bvh", "glb")
+_UP = {"fbx": "z_up", "bvh": "y_up", "glb": "y_up"}
+
+__all__ = ["FORMATS", "SkinnedMesh", "TrackAnimation", "camera_to_world", "export", "output_paths",
+           "track_animation"]
+
+
+def output_paths(out: str | Path, fmt: str, track_ids: list[int], per_track: bool,
+                 stem: str = "results") -> dict[int | None, Path]:
+    """Where `export` writes. `out` ending in .<fmt> is a file name: per track it becomes
+    <stem>_track<id>.<fmt> beside it; otherwise `out` is a folder holding <stem>[_track<id>].<fmt>.
+    Keys are track ids (per_track) or None (one file for all tracks)."""
+    out = Path(out)
+    ext = "." + fmt
+    if out.suffix.lower() == ext:
+        folder, stem = out.parent, out.stem
+    else:
+        folder = out
+    if per_track:
+        return {tid: folder / f"{stem}_track{tid}{ext}" for tid in track_ids}
+    return {None: folder / f"{stem}{ext}"}
+
+
+def _writable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{folder}: output folder is not writable")
+
+
+def export(results: str | Path | Results, format: str, out: str | Path, per_track: bool = True,
+           tracks: list[int] | None = None, mesh: bool = True, body_model_path: str | Path | None = None,
+           bvh_units: str = "cm", fbx_options: dict | None = None) -> list[Path]:
+    """Export the tracks of a results NPZ (or loaded `Results`) as animation files; returns the paths.
+
+    format: "fbx" (needs the `fbx` extra), "bvh" or "glb". out: a file name with the format's
+    extension or a folder (see `output_paths`). per_track: one file per track (BVH always is);
+    False puts all tracks in one FBX/GLB. tracks: the track ids to export (default all). mesh: include
+    the skinned body mesh (FBX, GLB). body_model_path: the SMPL/SMPL-X model file for SMPL results
+    (without it their skeleton comes from the stored joints, with no mesh). bvh_units: "cm" or "m".
+    fbx_options: overrides of Blender's FBX exporter arguments (`fbx.FBX_OPTIONS`).
+    Raises InputError (one line) for files that are not ours, unknown formats and unwritable outputs.
+    """
+    fmt = str(format).lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "bvh" and not per_track:
+        raise InputError("a BVH file holds one skeleton: BVH export is always one file per track")
+    if bvh_units not in ("cm", "m"):
+        raise InputError(f"unknown BVH units {bvh_units!r}; use 'cm' or 'm'")
+    stem = "results"
+    if not isinstance(results, Results):
+        stem = Path(results).stem
+        results = load_results(results)
+    ids = sorted(results.tracks) if tracks is None else [int(t) for t in tracks]
+    missing = [t for t in ids if t not in results.tracks]
+    if missing:
+        raise InputError(f"no track {missing[0]} in the results (tracks: {sorted(results.tracks)})")
+    ids = [t for t in ids if len(results.tracks[t].frame_ids) > 0]
+    if not ids:
+        raise InputError("the results hold no tracks to export")
+    if body_model_path is not None and not Path(body_model_path).is_file():
+        raise InputError(f"{body_model_path}: body model file not found")
+    if fmt == "fbx":
+        from metahmr_video.sinks.export.fbx import import_bpy
+        import_bpy()  # fail before any work when the extra is missing
+    paths = output_paths(out, fmt, ids, per_track, stem)
+    for folder in {p.parent for p in paths.values()}:
+        _writable_folder(folder)
+    anims = {t: track_animation(results, t, up=_UP[fmt], with_mesh=mesh and fmt != "bvh",
+                                body_model_path=body_model_path) for t in ids}
+    written = []
+    for key, path in paths.items():
+        group = [anims[key]] if key is not None else [anims[t] for t in ids]
+        try:
+            if fmt == "bvh":
+                from metahmr_video.sinks.export.bvh import write_bvh
+                write_bvh(group[0], path, units=bvh_units)
+            elif fmt == "glb":
+                from metahmr_video.sinks.export.gltf import write_glb
+                write_glb(group, path, with_mesh=mesh)
+            else:
+                from metahmr_video.sinks.export.fbx import write_fbx
+                write_fbx(group, path, with_mesh=mesh, options=fbx_options)
+        except PermissionError:
+            raise InputError(f"{path}: cannot write the output file (permission denied)") from None
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a folder, not a file name") from None
+        written.append(path)
+    return written
