@@ -42,7 +42,7 @@ def bvh_text(anim: TrackAnimation, units: str = "cm", euler_order: str = EULER_O
         pad = "  " * depth
         p = anim.parents[c]
         head = "ROOT" if p < 0 else "JOINT"
-        offset = np.zeros(3) if p < 0 else (anim.rest_heads[c] - anim.rest_heads[p]) * scale
+        offset = np.zeros(3) if p < 0 else (anim.rest_heads[c] - anim.rest_heads[p]) * scale + 0.0
         lines.append(f"{pad}{head} {anim.bone_names[c]}")
         lines.append(f"{pad}{{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
