@@ -241,6 +241,21 @@ def test_fbx_reimported_by_blender_matches_joints(anny_results, tmp_path, bpy_mo
     got = _fbx_joint_positions(bpy, arm, order, CHECK_FRAMES)
     want = _expected(anny_results, 2, "z_up", CHECK_FRAMES, 31)
     assert np.abs(got - want).max() < 1e-3
+    # The skinned mesh Blender deforms is Anny's own full-topology mesh for that pose and shape.
+    from metahmr_video.body import AnnyBody
+
+    tr = load_results(anny_results).tracks[2]
+    row = int(np.nonzero(tr.frame_ids == 17)[0][0])
+    with torch.no_grad():
+        ours = AnnyBody(topology="anny")(torch.from_numpy(tr.pose[row:row + 1]), torch.from_numpy(tr.shape[row:row + 1]),
+                                         torch.from_numpy(tr.transl[row:row + 1])).vertices[0].numpy()
+    bpy.context.scene.frame_set(17)
+    evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    co = np.empty(len(evaluated.data.vertices) * 3, np.float32)
+    evaluated.data.vertices.foreach_get("co", co)
+    world = np.array(evaluated.matrix_world)
+    blender = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
+    assert np.abs(blender - camera_to_world(ours, "z_up")).max() < 1e-3
 
 
 def test_fbx_one_file_for_all_tracks(anny_results, tmp_path, bpy_module):
