@@ -5,7 +5,7 @@ from pathlib import Path
 
 import warp
 
-warp.config.quiet = True  # anny's skinning kernels use warp: keep its start-up banner off our output
+warp.config.log_level = warp.LOG_WARNING  # anny uses warp: keep its start-up banner off our output
 
 from metahmr_video.body.anny_body import AnnyBody
 from metahmr_video.body.layout import COCO_17, COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, STANDARD_JOINTS
