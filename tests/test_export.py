@@ -341,3 +341,11 @@ def test_export_command(anny_results, tmp_path, capsys):
     args = parser.parse_args(["export", str(anny_results), "-f", "mp4", "-o", str(tmp_path)])
     with pytest.raises(InputError, match="unknown export format"):
         args.func(args)
+
+
+def test_package_imports_without_bpy():
+    import subprocess
+
+    code = "import sys, metahmr_video.sinks.export, metahmr_video.sinks.export.cli; print('bpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -56,7 +56,8 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     extension or a folder (see `output_paths`). per_track: one file per track (BVH always is);
     False puts all tracks in one FBX/GLB. tracks: the track ids to export (default all). mesh: include
     the skinned body mesh (FBX, GLB). body_model_path: the SMPL/SMPL-X model file for SMPL results
-    (without it their skeleton comes from the stored joints, with no mesh). bvh_units: "cm" or "m".
+    (default: meta "body_model_path" when that file exists; without any, the skeleton comes from the
+    stored joints, with no mesh). bvh_units: "cm" or "m".
     fbx_options: overrides of Blender's FBX exporter arguments (`fbx.FBX_OPTIONS`).
     Raises InputError (one line) for files that are not ours, unknown formats and unwritable outputs.
     """
@@ -78,6 +79,9 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     ids = [t for t in ids if len(results.tracks[t].frame_ids) > 0]
     if not ids:
         raise InputError("the results hold no tracks to export")
+    if body_model_path is None and str(results.meta.get("body_model", "")).startswith("smpl"):
+        recorded = results.meta.get("body_model_path")      # the run's SMPL file, if it recorded one
+        body_model_path = recorded if recorded and Path(recorded).is_file() else None
     if body_model_path is not None and not Path(body_model_path).is_file():
         raise InputError(f"{body_model_path}: body model file not found")
     if fmt == "fbx":
