@@ -1,0 +1,205 @@
+"""The public fitting API: per-person 2D landmarks (+ optional world landmarks) in, Anny body
+parameters and named 3D joints out, after K test-time optimisation steps, all people at once.
+
+>>> fitter = Fitter.load()                     # the shipped checkpoint, loaded once
+>>> res = fitter.fit(kp2d, conf, world, boxes, (640, 480))
+>>> res.named_joints()["left_knee"]            # [N, 3] metres, camera frame (x right, y down, z fwd)
+
+Inputs (numpy or torch): keypoints2d [N,33,2] full-frame pixels (MediaPipe-33 order), conf [N,33]
+in [0,1], world_landmarks [N,33,3] metres (MediaPipe's hip-centred metric frame, y down) or None,
+boxes [N,4] xyxy pixels, image_size (width, height), focal in pixels (None: image diagonal).
+start="meta": TTO from the meta-trained regressor with its step sizes and the auxiliary network's
+pseudo targets (when the checkpoint has one); start="plain": EFT, TTO from the plain regressor with
+a fixed lr and the 2D loss only. A person whose evidence is non-finite, or whose adaptation
+produces a non-finite result, gets the un-adapted prediction and fallback=True; others are
+unaffected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metahmr_video.body import AnnyBody
+from metahmr_video.body.layout import STANDARD_JOINTS
+from metahmr_video.camera import default_focal
+from metahmr_video.errors import InputError, ModelFileError
+from metahmr_video.model.checkpoint import Checkpoint
+from metahmr_video.model.features import Evidence, decode, features, project_points
+from metahmr_video.model.losses import reproj_px
+from metahmr_video.model.tto import body_forward, inner_steps
+
+CHUNK = 64  # people adapted per batched computation (bounds memory for crowds)
+
+
+@dataclass
+class FitResult:
+    """Per-person results (CPU tensors). Camera frame: OpenCV (x right, y down, z forward), metres.
+
+    pose [N,31,3,3] bone rotations (bone 0 = global orientation in the camera frame); shape [N,6]
+    Anny phenotypes; transl [N,3] pelvis position; joints [N,31,3] bone heads, named by
+    `joint_names` (Anny cmu_mb bone names); keypoints3d [N,33,3] MediaPipe-33 points;
+    keypoints2d_pred [N,33,2] pixels; reproj_error [N] mean confidence-weighted pixel error;
+    fallback [N] bool (True: un-adapted prediction used).
+    """
+
+    pose: torch.Tensor
+    shape: torch.Tensor
+    transl: torch.Tensor
+    joints: torch.Tensor
+    keypoints3d: torch.Tensor
+    keypoints2d_pred: torch.Tensor
+    reproj_error: torch.Tensor
+    fallback: torch.Tensor
+    joint_names: list[str]
+    standard_joint_indices: list[int]
+
+    def named_joints(self) -> dict[str, torch.Tensor]:
+        """Standard joint name (pelvis, left/right hip, knee, ankle, shoulder, elbow, wrist, neck,
+        head) -> [N,3] metres, camera frame; also every bone name of `joint_names`."""
+        named = {n: self.joints[:, i] for i, n in enumerate(self.joint_names)}
+        named.update({n: self.joints[:, i] for n, i in zip(STANDARD_JOINTS, self.standard_joint_indices)})
+        return named
+
+
+def _tensor(a, name: str, shape_tail: tuple, n: int | None = None) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(a, dtype=np.float32) if not torch.is_tensor(a) else a).float()
+    if t.dim() != len(shape_tail) + 1 or tuple(t.shape[1:]) != shape_tail or (n is not None and t.shape[0] != n):
+        raise InputError(f"{name}: expected shape [N, {', '.join(map(str, shape_tail))}], got {list(t.shape)}")
+    return t
+
+
+def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=None,
+                  device="cpu") -> tuple[Evidence, torch.Tensor]:
+    """Validate and convert user arrays; returns (Evidence, invalid [N] bool for non-finite people)."""
+    kp = _tensor(keypoints2d, "keypoints2d", (33, 2))
+    n = kp.shape[0]
+    cf = _tensor(conf, "conf", (33,), n)
+    bx = _tensor(boxes, "boxes", (4,), n)
+    try:
+        width, height = (float(v) for v in image_size)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"image_size must be (width, height), got {image_size!r}") from exc
+    if not (width > 0 and height > 0):
+        raise InputError(f"image_size must be positive, got {image_size!r}")
+    f = default_focal(width, height) if focal is None else float(focal)
+    if not (np.isfinite(f) and f > 0):
+        raise InputError(f"focal must be a positive number of pixels, got {focal!r}")
+    kp_ok = torch.isfinite(kp).all(-1) & torch.isfinite(cf)
+    cf = torch.where(kp_ok, cf.clamp(0, 1), torch.zeros_like(cf))
+    kp = torch.where(kp_ok[..., None], kp, torch.zeros_like(kp))
+    box_ok = torch.isfinite(bx).all(-1) & (bx[:, 2] > bx[:, 0]) & (bx[:, 3] > bx[:, 1])
+    invalid = ~box_ok | ~kp_ok.all(-1) | (cf.sum(-1) <= 0)
+    default_box = torch.tensor([width * 0.25, height * 0.1, width * 0.75, height * 0.9])
+    bx = torch.where(box_ok[:, None], bx, default_box)
+    if world_landmarks is None:
+        world = torch.zeros(n, 33, 3)
+        wvis = torch.zeros(n, 33)
+        has = torch.zeros(n)
+    else:
+        world = _tensor(world_landmarks, "world_landmarks", (33, 3), n)
+        w_ok = torch.isfinite(world).all(-1)
+        invalid = invalid | ~w_ok.all(-1)
+        world = torch.where(w_ok[..., None], world, torch.zeros_like(world))
+        wvis = torch.where(w_ok, cf, torch.zeros_like(cf))
+        has = (w_ok.any(-1)).float()
+    center = 0.5 * (bx[:, :2] + bx[:, 2:])
+    size = (bx[:, 2:] - bx[:, :2]).max(-1).values
+    ev = Evidence(kp2d=kp, conf=cf, world=world, world_vis=wvis, has_world=has, box_center=center,
+                  box_size=size, focal=torch.full((n,), f), img_center=torch.tensor([width / 2, height / 2]).expand(n, 2))
+    return ev.to(device), invalid.to(device)
+
+
+class Fitter:
+    """Loads a checkpoint once; `fit` adapts all given people in one batched computation."""
+
+    def __init__(self, ckpt: Checkpoint, device: str | torch.device = "cpu", body: AnnyBody | None = None) -> None:
+        if ckpt.body != "anny":
+            raise ModelFileError(f"this checkpoint was trained for body model {ckpt.body!r}; Fitter supports 'anny'")
+        self.ckpt = ckpt
+        self.device = torch.device(device)
+        self.body = (body if body is not None else AnnyBody()).to(self.device)
+        self.default_steps = int(ckpt.default_steps)
+        for net in (ckpt.meta, ckpt.aux, ckpt.plain):
+            if net is not None:
+                net.to(self.device).eval().requires_grad_(False)
+        self.rates = None if ckpt.rates is None else {k: v.to(self.device) for k, v in ckpt.rates.items()}
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, device: str = "cpu", body: AnnyBody | None = None) -> "Fitter":
+        return cls(Checkpoint.load(checkpoint, device), device, body)
+
+    def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
+            start: str = "meta") -> FitResult:
+        ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
+        return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid)
+
+    def _setup(self, start: str):
+        c = self.ckpt
+        if start == "meta":
+            rates = self.rates if self.rates is not None else c.lr
+            return c.meta, c.aux, rates, c.loss_config
+        if start == "plain":
+            if c.plain is None:
+                raise ModelFileError("this checkpoint holds no plain regressor (start='plain' unavailable)")
+            return c.plain, None, c.eft_lr, replace(c.loss_config, w_pseudo=0.0)
+        raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
+
+    def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
+                     invalid: torch.Tensor | None = None, callback=None) -> FitResult:
+        """Fit prepared evidence. callback(step, joints [N,31,3]) sees every step (evaluation)."""
+        steps = self.default_steps if steps is None else int(steps)
+        if steps < 0:
+            raise InputError(f"steps must be >= 0, got {steps}")
+        n = len(ev)
+        invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
+        parts = [self._fit_chunk(ev.index(slice(i, i + CHUNK)), invalid[i:i + CHUNK], steps, start, callback)
+                 for i in range(0, n, CHUNK)]
+        cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        body = self.body
+        return FitResult(**cat, joint_names=list(body.bone_names),
+                         standard_joint_indices=list(body.standard_joint_indices))
+
+    def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback) -> dict:
+        net, aux, rates, loss_cfg = self._setup(start)
+        body, nb, ns = self.body, self.body.num_bones, self.body.num_shape
+        x = features(ev)
+        with torch.no_grad():
+            theta0 = net(x)
+            pseudo = decode(aux(x), ev, nb, ns) if aux is not None and loss_cfg.w_pseudo > 0 else None
+        theta = theta0
+        if steps > 0:
+            cb = None
+            if callback is not None:
+                def cb(s, th, loss):
+                    with torch.no_grad():
+                        callback(s, body_forward(body, decode(th.detach(), ev, nb, ns)).joints)
+            with torch.enable_grad():
+                stacked = inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo,
+                                      guard=True, callback=cb)
+            from metahmr_video.model.tto import predict_stacked
+            with torch.no_grad():
+                theta = predict_stacked(net, stacked, x)
+        elif callback is not None:
+            with torch.no_grad():
+                callback(0, body_forward(body, decode(theta0, ev, nb, ns)).joints)
+        with torch.no_grad():
+            bad = ~torch.isfinite(theta).all(-1)
+            params = decode(torch.where(bad[:, None], theta0, theta), ev, nb, ns)
+            out = body_forward(body, params)
+            bad = bad | ~torch.isfinite(out.joints).reshape(len(ev), -1).all(-1)
+            if bad.any():
+                p0 = decode(theta0, ev, nb, ns)
+                out0 = body_forward(body, p0)
+                sel = bad.reshape(-1, 1)
+                params = type(params)(*(torch.where(sel.reshape(-1, *([1] * (a.dim() - 1))), b, a)
+                                        for a, b in zip((params.pose, params.shape, params.transl, params.crop_cam),
+                                                        (p0.pose, p0.shape, p0.transl, p0.crop_cam))))
+                out = body_forward(body, params)
+            px = project_points(out.keypoints, ev)
+            return {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
+                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
+                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
+                    "fallback": (bad | invalid).cpu()}

@@ -1,0 +1,90 @@
+"""Losses, per sample (each returns [B]): L_test needs no 3D ground truth, L_train does.
+
+2D errors are measured in box units (pixels / box side), so a loss value means the same for near
+and far people. The robust 2D term is Cauchy: sigma^2 log(1 + d^2 / sigma^2), confidence-weighted.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from metahmr_video.model.features import BodyParams, Evidence, project_points
+
+
+@dataclass
+class LossConfig:
+    """Weights. Test loss: 2D + pseudo target (f_u's pose/shape; 0 = no dual network) + shape prior.
+    Train loss: root-relative 3D joints (m) + pose rotmats + shape + 2D (box units) + log-depth."""
+
+    w_2d: float = 1.0
+    robust_sigma: float = 0.05
+    w_pseudo: float = 0.0
+    w_shape_prior: float = 1e-3
+    w_j3d: float = 1.0
+    w_pose: float = 0.1
+    w_shape: float = 0.1
+    w_2d_train: float = 0.5
+    w_depth: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LossConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Target:
+    """Ground truth for training (camera frame): pose [B,J,3,3], shape [B,S], transl [B,3],
+    joints [B,J,3], kp2d [B,33,2] noise-free pixels."""
+
+    pose: torch.Tensor
+    shape: torch.Tensor
+    transl: torch.Tensor
+    joints: torch.Tensor
+    kp2d: torch.Tensor
+
+    def index(self, idx) -> "Target":
+        return Target(self.pose[idx], self.shape[idx], self.transl[idx], self.joints[idx], self.kp2d[idx])
+
+
+def loss_2d(pred_px: torch.Tensor, ev: Evidence, sigma: float) -> torch.Tensor:
+    """Confidence-weighted robust 2D error [B] of predicted pixels [B,33,2] against ev.kp2d."""
+    e = (pred_px - ev.kp2d) / ev.box_size[:, None, None]
+    d2 = (e ** 2).sum(-1)
+    rho = sigma ** 2 * torch.log1p(d2 / sigma ** 2)
+    return (ev.conf * rho).sum(-1) / ev.conf.sum(-1).clamp(min=1e-3)
+
+
+def reproj_px(pred_px: torch.Tensor, ev: Evidence) -> torch.Tensor:
+    """Mean confidence-weighted pixel error [B]."""
+    d = (pred_px - ev.kp2d).norm(dim=-1)
+    return (ev.conf * d).sum(-1) / ev.conf.sum(-1).clamp(min=1e-3)
+
+
+def test_loss(params: BodyParams, out, ev: Evidence, cfg: LossConfig,
+              pseudo: BodyParams | None = None) -> torch.Tensor:
+    """L_test [B] = w_2d robust 2D + w_pseudo ||(pose, shape) - f_u's|| ^2 + shape prior."""
+    loss = cfg.w_2d * loss_2d(project_points(out.keypoints, ev), ev, cfg.robust_sigma)
+    loss = loss + cfg.w_shape_prior * ((params.shape - 0.5) ** 2).sum(-1)
+    if pseudo is not None and cfg.w_pseudo > 0:
+        lp = ((params.pose - pseudo.pose.detach()) ** 2).sum((-1, -2)).mean(-1)
+        lp = lp + ((params.shape - pseudo.shape.detach()) ** 2).sum(-1)
+        loss = loss + cfg.w_pseudo * lp
+    return loss
+
+
+def train_loss(params: BodyParams, out, ev: Evidence, target: Target, cfg: LossConfig) -> torch.Tensor:
+    """L_train [B] with ground truth (see LossConfig)."""
+    j = out.joints - out.joints[:, :1]
+    jg = target.joints - target.joints[:, :1]
+    loss = cfg.w_j3d * (j - jg).norm(dim=-1).mean(-1)
+    loss = loss + cfg.w_pose * ((params.pose - target.pose) ** 2).sum((-1, -2)).mean(-1)
+    loss = loss + cfg.w_shape * ((params.shape - target.shape) ** 2).sum(-1)
+    e2d = (project_points(out.keypoints, ev) - target.kp2d).norm(dim=-1) / ev.box_size[:, None]
+    loss = loss + cfg.w_2d_train * e2d.mean(-1)
+    loss = loss + cfg.w_depth * (torch.log(params.transl[:, 2].clamp(min=1e-2))
+                                 - torch.log(target.transl[:, 2])).abs()
+    return loss

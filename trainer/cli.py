@@ -1,0 +1,171 @@
+"""`metahmr-video train` and `metahmr-video evaluate` (registered by metahmr_video.cli via add_commands).
+
+The shipped checkpoint is reproduced by:
+    metahmr-video train --out metahmr_video/checkpoints/anny_meta.pt
+(stage "all": plain regressor, EFT-lr selection on generated data, then the dual-network
+meta-trainer with learned last-layer step sizes; see docs/method.md and docs/experiments.md).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from metahmr_video.errors import InputError, MetaHMRError
+
+log = logging.getLogger("metahmr_video.trainer")
+
+SHIPPED_RECIPE = dict(plain_iterations=6000, meta_iterations=3000, batch_plain=64, batch_meta=32)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v]
+    except ValueError as exc:
+        raise InputError(f"expected comma-separated numbers, got {text!r}") from exc
+
+
+def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu") -> tuple[float, dict]:
+    """Pick EFT's lr on a generated validation split (seed 4242, never the evaluation clips):
+    the lr with the lowest PA-MPJPE at its best step <= steps."""
+    from metahmr_video.evaluate import build_cases, curve
+    from metahmr_video.fit import Fitter
+    from metahmr_video.model.checkpoint import Checkpoint
+
+    ck = Checkpoint.load(ckpt_path, device)
+    fitter = Fitter(ck, device)
+    ev, gt = build_cases(fitter.body, "synthetic", n, Path("."), seed=4242)
+    table = {}
+    for lr in lrs:
+        fitter.ckpt.eft_lr = lr
+        r = curve(fitter, ev.to(device), gt.to(device), "plain", steps)
+        table[lr] = min(r["pa_mpjpe"])
+        log.info("EFT lr %.0e: PA-MPJPE best %.2f mm (step 0 %.2f)", lr, table[lr], r["pa_mpjpe"][0])
+    best = min(table, key=table.get)
+    return best, table
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from metahmr_video.model.checkpoint import Checkpoint
+    from trainer.train import TrainConfig, Trainer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    out = Path(args.out)
+    work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
+    model = {"encoder_width": args.width, "head_width": args.head_width}
+    t0 = time.time()
+    plain_path = Path(args.init) if args.init else work / "plain.pt"
+    if args.stage in ("plain", "all") and not args.init:
+        cfg = TrainConfig(mode="plain", iterations=args.plain_iterations, batch=args.batch_plain, lr=1e-3,
+                          seed=args.seed, threads=args.threads, model=model, save_every=500)
+        Trainer(cfg, plain_path if args.stage == "all" else out, device=args.device).run(resume=not args.restart)
+        if args.stage == "plain":
+            log.info("plain regressor written to %s (%.0f s)", out, time.time() - t0)
+            return 0
+    if not plain_path.is_file():
+        raise InputError(f"meta-training starts from a plain checkpoint; not found: {plain_path} (use --init)")
+    eft_lr = args.eft_lr
+    if eft_lr is None:
+        eft_lr, table = select_eft_lr(plain_path, _floats(args.eft_lrs), device=args.device)
+        log.info("EFT lr selected on generated validation data: %g (%s)", eft_lr, table)
+    cfg = TrainConfig(mode="meta", iterations=args.meta_iterations, batch=args.batch_meta, lr=args.meta_lr,
+                      inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
+                      rates_scope=args.rates_scope, second_order=args.second_order, dual=not args.no_dual,
+                      w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
+                      eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads)
+    Trainer(cfg, out, device=args.device).run(resume=not args.restart)
+    log.info("meta checkpoint written to %s (total %.0f s)", out, time.time() - t0)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from metahmr_video.evaluate import evaluate, format_table
+    from metahmr_video.fit import Fitter
+    from metahmr_video.model.checkpoint import Checkpoint
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+    torch.set_num_threads(args.threads)
+    ours = Fitter.load(args.checkpoint, args.device)
+    methods = {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
+    if args.single:
+        methods["single-network meta"] = (Fitter.load(args.single, args.device, body=ours.body), "meta", args.steps)
+    for spec in args.extra or []:
+        if "=" not in spec:
+            raise InputError(f"--extra expects NAME=CHECKPOINT, got {spec!r}")
+        name, path = spec.split("=", 1)
+        methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
+    methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
+    res = evaluate(methods, ours.body, splits=args.splits.split(","), n=args.n, steps=args.steps,
+                   cache_dir=Path(args.cache_dir).expanduser(), out_dir=Path(args.out_dir))
+    print(format_table(res))
+    print(f"\nwrote {Path(args.out_dir) / 'results.json'} and curves.png")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Register `train` and `evaluate` on the metahmr-video argparse sub-parsers."""
+    t = subparsers.add_parser("train", help="train the regressor and meta-parameters on generated data")
+    t.add_argument("--out", default="metahmr_video/checkpoints/anny_meta.pt", help="checkpoint to write")
+    t.add_argument("--stage", choices=["plain", "meta", "all"], default="all",
+                   help="plain: supervised regressor only; meta: meta-train from --init; all: both (shipped recipe)")
+    t.add_argument("--init", help="plain checkpoint to start meta-training from (stage meta)")
+    t.add_argument("--work-dir", help="where intermediate checkpoints go (default: next to --out)")
+    t.add_argument("--plain-iterations", type=int, default=SHIPPED_RECIPE["plain_iterations"])
+    t.add_argument("--meta-iterations", type=int, default=SHIPPED_RECIPE["meta_iterations"])
+    t.add_argument("--batch-plain", type=int, default=SHIPPED_RECIPE["batch_plain"])
+    t.add_argument("--batch-meta", type=int, default=SHIPPED_RECIPE["batch_meta"])
+    t.add_argument("--meta-lr", type=float, default=1e-4, help="outer Adam lr")
+    t.add_argument("--inner-steps", type=int, default=3)
+    t.add_argument("--inner-lr", type=float, default=0.1, help="fixed inner lr / initial learned rate")
+    t.add_argument("--fixed-lr", action="store_true", help="the paper's fixed inner lr instead of learned rates")
+    t.add_argument("--rates-scope", choices=["last", "all"], default="last",
+                   help="which weights get learned rates and are adapted (last layer, or all)")
+    t.add_argument("--second-order", action="store_true", help="differentiate through the inner steps")
+    t.add_argument("--no-dual", action="store_true", help="single-network meta (no auxiliary pseudo targets)")
+    t.add_argument("--w-pseudo", type=float, default=0.1)
+    t.add_argument("--w-step0", type=float, default=1.0)
+    t.add_argument("--default-steps", type=int, default=5)
+    t.add_argument("--eft-lr", type=float, help="EFT lr (default: selected on generated data from --eft-lrs)")
+    t.add_argument("--eft-lrs", default="0.03,0.1,0.3")
+    t.add_argument("--width", type=int, default=384)
+    t.add_argument("--head-width", type=int, default=256)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--restart", action="store_true", help="ignore saved training state (default: resume)")
+    t.set_defaults(func=cmd_train)
+
+    e = subparsers.add_parser("evaluate", help="MPJPE/PA-MPJPE vs TTO steps on real motion and generated data")
+    e.add_argument("--checkpoint", help="ours (default: the shipped checkpoint); also supplies no-TTO and EFT")
+    e.add_argument("--single", help="a single-network meta checkpoint (trained with --no-dual)")
+    e.add_argument("--extra", action="append", help="NAME=CHECKPOINT: more meta checkpoints to compare")
+    e.add_argument("--steps", type=int, default=20)
+    e.add_argument("--n", type=int, default=600, help="people per split")
+    e.add_argument("--splits", default="real,synthetic")
+    e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
+    e.add_argument("--out-dir", default="results/evaluate")
+    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(func=cmd_evaluate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (python -m trainer.cli train ...), same commands as metahmr-video."""
+    import sys
+    parser = argparse.ArgumentParser(prog="python -m trainer.cli")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except MetaHMRError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

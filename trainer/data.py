@@ -1,0 +1,165 @@
+"""Synthetic training/validation data, generated on the fly from the body model.
+
+One sample: a body posed by the motion prior (`trainer.prior`), a random shape (phenotypes), a
+random camera (image size, focal, elevation) and placement (distance 2-9 m, anywhere in the
+frame), then two evidences with their own, different noise models:
+
+2D landmarks (TTO evidence; "detector-like"): pixel jitter of 1 px + 0.4-1.5% of the box side (so
+relatively larger for small, distant people), 5% dropped landmarks (confidence 0-0.3, jitter 10%
+of the box), 2% outliers (jitter 15% of the box, confidence kept), 3% of people with left/right
+labels swapped, landmarks outside the image get confidence 0; confidences otherwise U(0.7, 1).
+
+World landmarks (regressor input; MediaPipe world frame: hip-centred, camera-aligned axes, y down,
+metres): global scale x U(0.85, 1.15), depth flattened x U(0.5, 1.1), anisotropic bias x/y x
+U(0.93, 1.07) (bone-length bias), in-plane noise 1.5-2.5 cm and depth noise 4-9 cm per landmark,
+a rotation error of ~3 degrees, 5% of people with left/right labels swapped, 5% with one limb's
+depth mirrored about the hips, 5% with no world landmarks at all (the flat stand-in is used).
+
+The person's box: the landmarks' bounding box made square, side x U(1.05, 1.35), centre jitter 5%.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from metahmr_video.body.layout import MEDIAPIPE_33, mirror_index
+from metahmr_video.model.features import LEFT_HIP, RIGHT_HIP, Evidence
+from metahmr_video.model.losses import Target
+from metahmr_video.rotations import axis_angle_to_rotmat
+from trainer.prior import MotionPrior, sample_global_orientation
+
+MIRROR = torch.tensor(mirror_index(MEDIAPIPE_33))
+IMAGE_SIZES = torch.tensor([[640, 480], [1280, 720], [1920, 1080], [720, 1280], [1080, 1920], [512, 512]], dtype=torch.float32)
+# Anny body frame (Z up, facing -Y, left +X) -> camera frame (x right, y down, z forward) for a
+# person facing the camera: x_c = x_a, y_c = -z_a, z_c = y_a.
+CAM_FROM_ANNY = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+LIMBS = {  # landmark indices per limb, for the depth-mirror corruption
+    "left_arm": [13, 15, 17, 19, 21], "right_arm": [14, 16, 18, 20, 22],
+    "left_leg": [25, 27, 29, 31], "right_leg": [26, 28, 30, 32],
+}
+
+
+@dataclass
+class NoiseConfig:
+    """Noise levels of the two evidences (see the module docstring)."""
+
+    px_base: float = 1.0
+    px_rel: tuple[float, float] = (0.004, 0.015)
+    drop: float = 0.05
+    outlier: float = 0.02
+    swap2d: float = 0.03
+    w_scale: tuple[float, float] = (0.85, 1.15)
+    w_flatten: tuple[float, float] = (0.5, 1.1)
+    w_aniso: tuple[float, float] = (0.93, 1.07)
+    w_inplane: tuple[float, float] = (0.015, 0.025)
+    w_depth: tuple[float, float] = (0.04, 0.09)
+    w_rot: float = 0.05
+    w_swap: float = 0.05
+    w_limbflip: float = 0.05
+    w_missing: float = 0.05
+
+
+def _u(g, shape, lo, hi):
+    return lo + (hi - lo) * torch.rand(shape, generator=g)
+
+
+def evidence_from_body(g: torch.Generator, joints_cam: torch.Tensor, kp3d: torch.Tensor, focal: torch.Tensor,
+                       img_size: torch.Tensor, noise: NoiseConfig) -> tuple[Evidence, torch.Tensor]:
+    """Simulate both evidences from camera-frame keypoints kp3d [B,33,3]; returns (Evidence, clean 2D)."""
+    B = kp3d.shape[0]
+    img_center = img_size / 2
+    z = kp3d[..., 2:3].clamp(min=0.1)
+    clean = focal[:, None, None] * kp3d[..., :2] / z + img_center[:, None]
+    lo, hi = clean.min(1).values, clean.max(1).values
+    side = (hi - lo).max(-1).values * _u(g, B, 1.05, 1.35)
+    center = 0.5 * (lo + hi) + side[:, None] * 0.05 * torch.randn(B, 2, generator=g)
+    # 2D evidence
+    sig = noise.px_base + side * _u(g, B, *noise.px_rel)
+    kp = clean + sig[:, None, None] * torch.randn(B, 33, 2, generator=g)
+    conf = _u(g, (B, 33), 0.7, 1.0)
+    drop = torch.rand(B, 33, generator=g) < noise.drop
+    kp = torch.where(drop[..., None], kp + 0.10 * side[:, None, None] * torch.randn(B, 33, 2, generator=g), kp)
+    conf = torch.where(drop, _u(g, (B, 33), 0.0, 0.3), conf)
+    out = torch.rand(B, 33, generator=g) < noise.outlier
+    kp = torch.where(out[..., None], kp + 0.15 * side[:, None, None] * torch.randn(B, 33, 2, generator=g), kp)
+    swap = torch.rand(B, generator=g) < noise.swap2d
+    kp = torch.where(swap[:, None, None], kp[:, MIRROR], kp)
+    inside = (kp >= 0).all(-1) & (kp[..., 0] < img_size[:, None, 0]) & (kp[..., 1] < img_size[:, None, 1])
+    conf = torch.where(inside, conf, torch.zeros_like(conf))
+    # world landmarks
+    hip = 0.5 * (kp3d[:, LEFT_HIP] + kp3d[:, RIGHT_HIP])
+    w = kp3d - hip[:, None]
+    w[..., 2] = w[..., 2] * _u(g, (B, 1), *noise.w_flatten)
+    w[..., :2] = w[..., :2] * _u(g, (B, 1, 2), *noise.w_aniso)
+    w = w * _u(g, (B, 1, 1), *noise.w_scale)
+    rot = axis_angle_to_rotmat(noise.w_rot * torch.randn(B, 3, generator=g))
+    w = w @ rot.transpose(-1, -2)
+    w[..., :2] += _u(g, (B, 1, 1), *noise.w_inplane) * torch.randn(B, 33, 2, generator=g)
+    w[..., 2] += _u(g, (B, 1), *noise.w_depth) * torch.randn(B, 33, generator=g)
+    flip = torch.rand(B, generator=g) < noise.w_limbflip
+    limb = torch.randint(0, len(LIMBS), (B,), generator=g)
+    for k, idx in enumerate(LIMBS.values()):
+        sel = (flip & (limb == k))[:, None]
+        w[:, idx, 2] = torch.where(sel, -w[:, idx, 2], w[:, idx, 2])
+    wswap = torch.rand(B, generator=g) < noise.w_swap
+    w = torch.where(wswap[:, None, None], w[:, MIRROR], w)
+    has = (torch.rand(B, generator=g) >= noise.w_missing).float()
+    wvis = torch.where(drop, conf, _u(g, (B, 33), 0.6, 1.0))
+    ev = Evidence(kp2d=kp, conf=conf, world=w * has[:, None, None], world_vis=wvis * has[:, None], has_world=has,
+                  box_center=center, box_size=side, focal=focal, img_center=img_center)
+    return ev, clean
+
+
+class SyntheticData:
+    """Draws (Evidence, Target) batches: the body posed by the motion prior, seen by a random camera."""
+
+    def __init__(self, body, noise: NoiseConfig | None = None, image_size: tuple[int, int] | None = None,
+                 focal: float | None = None) -> None:
+        """image_size / focal: fix the camera (default: random per sample)."""
+        self.body = body
+        self.image_size, self.focal = image_size, focal
+        self.prior = MotionPrior(body)
+        self.noise = noise or NoiseConfig()
+
+    @torch.no_grad()
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[Evidence, Target]:
+        g = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ())))
+        B = batch
+        pose = axis_angle_to_rotmat(self.prior.sample(B, g))
+        shape = _u(g, (B, 6), 0.1, 0.9)
+        shape[:, 1] = _u(g, B, 0.4, 0.95)  # age: mostly adults
+        pose[:, 0] = axis_angle_to_rotmat(sample_global_orientation(B, g))
+        return self.observe(pose, shape, g)
+
+    @torch.no_grad()
+    def observe(self, pose: torch.Tensor, shape: torch.Tensor, g: torch.Generator,
+                random_heading: bool = False) -> tuple[Evidence, Target]:
+        """Place bodies (pose [B,31,3,3] with bone 0 = orientation in Anny's frame, shape [B,6]) in
+        front of a random camera and simulate both evidences. random_heading adds a yaw in [-pi, pi)."""
+        B = pose.shape[0]
+        pose = pose.clone()
+        if random_heading:
+            yaw = _u(g, B, -math.pi, math.pi)
+            rz = axis_angle_to_rotmat(torch.stack([torch.zeros(B), torch.zeros(B), yaw], -1))
+            pose[:, 0] = rz @ pose[:, 0]
+        elev = _u(g, B, -0.15, 0.5)  # camera looking down (+) or slightly up at the person
+        rx = axis_angle_to_rotmat(torch.stack([-elev, torch.zeros(B), torch.zeros(B)], -1))
+        pose[:, 0] = rx @ CAM_FROM_ANNY @ pose[:, 0]
+        size = IMAGE_SIZES[torch.randint(0, len(IMAGE_SIZES), (B,), generator=g)]
+        focal = torch.linalg.norm(size, dim=-1) * _u(g, B, 0.6, 1.4)
+        if self.image_size is not None:
+            size = torch.tensor([float(v) for v in self.image_size]).expand(B, 2)
+            focal = torch.linalg.norm(size, dim=-1) if self.focal is None else torch.full((B,), float(self.focal))
+        dist = _u(g, B, 2.0, 9.0)
+        px = size * torch.stack([_u(g, B, 0.25, 0.75), _u(g, B, 0.35, 0.65)], -1)
+        transl = torch.cat([(px - size / 2) * dist[:, None] / focal[:, None], dist[:, None]], -1)
+        out = self.body(pose, shape=shape, transl=transl, return_vertices=False)
+        ev, clean = evidence_from_body(g, out.joints, out.keypoints, focal, size, self.noise)
+        return ev, Target(pose=pose, shape=shape, transl=transl, joints=out.joints, kp2d=clean)
+
+
+def fixed_split(body, n: int, seed: int = 12345, noise: NoiseConfig | None = None) -> tuple[Evidence, Target]:
+    """A deterministic held-out split (never used for training: training seeds differ)."""
+    return SyntheticData(body, noise).sample(n, torch.Generator().manual_seed(seed))
