@@ -93,6 +93,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"{path.name}: {summary.line()} -> {args.output}")
+        if args.export and cfg.output.npz:
+            from metahmr_video.sinks.export import export
+
+            name = path.stem if path.is_file() else path.name
+            for fmt in args.export:
+                for written in export(args.output / f"{name}.npz", fmt, args.output):
+                    print(f"wrote {written}")
         if summary.person_frames == 0:
             print(f"metahmr-video: no person found in {path}; wrote an empty result")
         if summary.interrupted:
@@ -124,6 +131,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
+                   help="also export each video's tracks as animation files (fbx needs the fbx extra)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--max-frames", type=int, help="stop after this many frames")
     _add_run_options(cam)
     cam.set_defaults(func=_cmd_webcam)
+    from metahmr_video.sinks.export.cli import add_export_command
+
+    add_export_command(sub)
     return parser
 
 
