@@ -121,6 +121,19 @@ def _cmd_webcam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    """Run benchmarks/run_all.py of the source checkout (benchmarks are not installed)."""
+    import subprocess
+
+    from metahmr_video.errors import InputError
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py"
+    if not script.is_file():
+        raise InputError("the benchmarks ship with the source checkout (benchmarks/run_all.py); install with pip -e")
+    cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+    return subprocess.call(cmd)
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
     p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/config.py)")
@@ -155,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--max-frames", type=int, help="stop after this many frames")
     _add_run_options(cam)
     cam.set_defaults(func=_cmd_webcam)
+    bench = sub.add_parser("benchmark", help="run every benchmark; one markdown report in benchmarks/results/")
+    bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    bench.set_defaults(func=_cmd_benchmark)
     from metahmr_video.sinks.export.cli import add_export_command
 
     add_export_command(sub)

@@ -72,8 +72,9 @@ class Runner:
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher)
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
-        return dict(body_model=self.body.name, joint_names=list(self.body.bone_names),
-                    shape_names=list(self.body.shape_names), parents=list(self.body.parents),
+        body = self.body
+        return dict(body_model=body.name, joint_names=list(getattr(body, "bone_names", getattr(body, "joint_names", []))),
+                    shape_names=list(getattr(body, "shape_names", [])), parents=list(getattr(body, "parents", [])),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
                     intrinsics=[[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], source=source_name,
                     steps=self.fitter.default_steps if self.config.adapt.steps is None else self.config.adapt.steps,
