@@ -6,6 +6,7 @@ import torch
 from metahmr_video.adapt.records import PersonBody
 from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
 from metahmr_video.smooth import TrackSmoother
+from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth
 
 FPS = 30.0
 T = 150
@@ -37,7 +38,10 @@ def test_smoothing_reduces_jitter_and_acceleration_error_without_losing_accuracy
     t, rot, transl = _ground_truth()
     noise_rot = axis_angle_to_rotmat(torch.tensor(rng.normal(scale=np.deg2rad(3), size=(T, J, 3)))).float().numpy()
     raw_rot = noise_rot @ rot
-    raw_transl = transl + rng.normal(scale=0.02, size=transl.shape).astype(np.float32)
+    # Monocular noise: the image-plane direction is precise (~3 mrad), depth is not (~4 %).
+    rd = np.stack([to_ray_depth(x) for x in transl])
+    rd = rd + np.concatenate([rng.normal(scale=0.003, size=(T, 2)), rng.normal(scale=0.04, size=(T, 1))], 1)
+    raw_transl = np.stack([from_ray_depth(x) for x in rd])
     shape = np.full(6, 0.5, np.float32)
     smoother = TrackSmoother()
     out = [smoother([_person(i, t[i], raw_rot[i], raw_transl[i], shape)])[0] for i in range(T)]
@@ -51,10 +55,10 @@ def test_smoothing_reduces_jitter_and_acceleration_error_without_losing_accuracy
     assert rot_err(sm_rot) < 0.9 * rot_err(raw_rot)
     pos_err_raw = np.linalg.norm(raw_transl - transl, axis=-1)[steady].mean()
     pos_err_sm = np.linalg.norm(sm_transl - transl, axis=-1)[steady].mean()
-    assert pos_err_sm < 0.95 * pos_err_raw
+    assert pos_err_sm < 0.7 * pos_err_raw
     accel_err_raw = np.linalg.norm(_accel(raw_transl) - _accel(transl), axis=-1).mean()
     accel_err_sm = np.linalg.norm(_accel(sm_transl) - _accel(transl), axis=-1).mean()
-    assert accel_err_sm < 0.5 * accel_err_raw
+    assert accel_err_sm < 0.3 * accel_err_raw
     # Rotation jitter: mean angle between successive frames' frame-to-frame rotations.
     def rot_jitter(r):
         step = np.swapaxes(r[1:], -1, -2) @ r[:-1]
