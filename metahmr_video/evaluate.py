@@ -77,6 +77,31 @@ def real_motion_poses(body, cache_dir: Path, frames_per_clip: int) -> tuple[torc
     return pose, info
 
 
+PRIOR_CHECK_BONES = ("LeftUpLeg", "LeftLeg", "LeftArm", "LeftForeArm", "Spine", "Neck")
+
+
+def prior_check(body, n: int, cache_dir: Path, seed: int = 5) -> dict:
+    """Joint-angle statistics (rotation angle of the local rotation, degrees: 5th/50th/95th
+    percentile) of the motion prior against the IK-retargeted real motion, left and right pooled."""
+    from trainer.prior import MotionPrior
+
+    from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
+
+    real, _ = real_motion_poses(body, cache_dir, max(1, n // len(CLIPS)))
+    prior = axis_angle_to_rotmat(MotionPrior(body).sample(4096, torch.Generator().manual_seed(seed)))
+    eye = torch.eye(3)
+    out = {}
+    for b in PRIOR_CHECK_BONES:
+        idx = [body.bone_names.index(b)] + ([body.bone_names.index(b.replace("Left", "Right"))] if "Left" in b else [])
+        row = {}
+        for name, pose in (("prior", prior), ("real", real)):
+            ang = torch.rad2deg(geodesic_angle(pose[:, idx], eye.expand_as(pose[:, idx]))).flatten()
+            q = torch.quantile(ang, torch.tensor([0.05, 0.5, 0.95]))
+            row[name] = [round(v, 1) for v in q.tolist()]
+        out[b.replace("Left", "")] = row
+    return out
+
+
 def _procrustes(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     """Similarity-align pred [N,K,3] to gt [N,K,3]."""
     mp, mg = pred.mean(1, keepdim=True), gt.mean(1, keepdim=True)
@@ -150,6 +175,8 @@ def evaluate(methods: dict[str, tuple], body, splits=("real", "synthetic"), n: i
         for r in results[split].values():
             if isinstance(r, dict):
                 r.pop("pa_per_sample", None)
+    if "real" in splits:
+        results["prior_check_deg_p5_p50_p95"] = prior_check(body, n, cache_dir)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +193,7 @@ def plot(results: dict, path: Path) -> None:
     except ImportError:
         log.warning("matplotlib is not installed: no plot written (pip install matplotlib)")
         return
-    splits = list(results)
+    splits = [k for k in results if k in ("real", "synthetic")]
     fig, axes = plt.subplots(2, len(splits), figsize=(6 * len(splits), 8), squeeze=False)
     for c, split in enumerate(splits):
         for r, metric in enumerate(("pa_mpjpe", "mpjpe")):
@@ -187,6 +214,9 @@ def plot(results: dict, path: Path) -> None:
 def format_table(results: dict, show_steps=(0, 1, 2, 3, 5, 10, 15, 20)) -> str:
     lines = []
     for split, res in results.items():
+        if split not in ("real", "synthetic"):
+            lines.append(f"\n{split}: " + json.dumps(res))
+            continue
         lines.append(f"\n{split} (N={res['n']}): PA-MPJPE / MPJPE (mm) at TTO step")
         lines.append("| method | " + " | ".join(str(s) for s in show_steps) + " |")
         lines.append("|---" * (len(show_steps) + 1) + "|")

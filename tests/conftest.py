@@ -1,12 +1,10 @@
 """Shared fixtures: body models are built once per test session (Anny fills its cache on first use)."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(1)  # small batches; more threads only add contention on 2 cores
 
 
 @pytest.fixture(scope="session")

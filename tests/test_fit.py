@@ -10,8 +10,6 @@ from metahmr_video.body.layout import STANDARD_JOINTS
 from metahmr_video.errors import InputError
 from metahmr_video.evaluate import joint_errors
 from metahmr_video.fit import FitResult, Fitter, make_evidence
-from metahmr_video.model.features import features
-from metahmr_video.model.losses import test_loss
 from trainer.data import SyntheticData
 
 W, H = 1280, 720
