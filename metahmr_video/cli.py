@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     except MetaHMRError as exc:
         if args.debug:
             raise
-        print(f"metahmr-video: error: {exc}", file=sys.stderr)
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"metahmr-video: error: {message}", file=sys.stderr)
         return 2
 
 

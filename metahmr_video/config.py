@@ -56,7 +56,11 @@ class OutputConfig:
 
 @dataclass
 class Config:
+    """device: cpu, cuda or auto. threads: torch CPU threads; per-frame batches are small, and on a
+    busy 2-core machine two OpenMP threads made one adaptation step 30x slower than one thread."""
+
     device: str = "cpu"
+    threads: int = 1
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)

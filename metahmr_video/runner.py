@@ -57,11 +57,12 @@ class Runner:
 
         self.config = config
         self.device = resolve_device(config.device)
+        torch.set_num_threads(max(1, int(config.threads)))
         d, t, a = config.detector, config.tracker, config.adapt
+        self.fitter = Fitter.load(a.checkpoint, device=self.device)  # first: a bad checkpoint fails fast
         self.detector = MultiPersonDetector(min_score=d.min_score, tiles=d.tiles, use_hog=d.use_hog,
                                             full_every=d.full_every)
         self.tracker = Tracker(min_hits=t.min_hits, max_age=t.max_age)
-        self.fitter = Fitter.load(a.checkpoint, device=self.device)
         self.smoother = TrackSmoother(config.smoothing)
         self.body = self.fitter.body
 
