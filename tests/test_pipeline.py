@@ -80,6 +80,20 @@ def test_end_to_end_on_real_clip(runner, tmp_path):
         assert (np.diff(tr.frame_ids) > 0).all() and (tr.transl[:, 2] > 1.0).all()
 
 
+def test_people_without_evidence_leave_a_gap(runner):
+    """Tracker-predicted (undetected) people are not adapted: no invented bodies."""
+    from metahmr_video.adapt import Adapter
+    from metahmr_video.records import Detection, TrackedPerson
+    rng = np.random.default_rng(0)
+    kp = rng.uniform(300, 400, size=(33, 2)).astype(np.float32)
+    det = Detection(box=np.array([280, 280, 420, 420], np.float32), score=0.9, keypoints2d=kp,
+                    keypoint_conf=np.ones(33, np.float32), world_landmarks=rng.normal(scale=0.3, size=(33, 3)))
+    frame = Frame(index=3, time_s=0.1, image=np.zeros((480, 640, 3), np.uint8))
+    people = [TrackedPerson(1, det), TrackedPerson(2, det, predicted=True)]
+    out = Adapter(runner.fitter, steps=1)(frame, people)
+    assert [p.track_id for p in out] == [1] and out[0].frame_index == 3
+
+
 def test_webcam_headless_on_a_fake_camera(runner, tmp_path):
     import av
     import cv2
@@ -152,7 +166,8 @@ def _cli(*args, **kw):
                           text=True, timeout=300, **kw)
 
 
-def test_sigint_keeps_processed_frames(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interruption_keeps_processed_frames(tmp_path, sig):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"output": {"flush_every_s": 0.2}, "adapt": {"steps": 1}}))
     proc = subprocess.Popen([sys.executable, "-m", "metahmr_video.cli", "run", str(CLIP), "-o", str(tmp_path / "out"),
@@ -162,7 +177,7 @@ def test_sigint_keeps_processed_frames(tmp_path):
     while not npz.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
