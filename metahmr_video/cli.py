@@ -134,6 +134,23 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def _cmd_meshes(args: argparse.Namespace) -> int:
+    """Results NPZ -> one PLY/OBJ mesh per track and frame (viz extra)."""
+    from metahmr_video.viz import write_meshes
+
+    paths = write_meshes(args.results, args.output, fmt=args.format, every=args.every)
+    print(f"wrote {len(paths)} meshes to {args.output}")
+    return 0
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    """Play the results' meshes in an open3d window (viz extra, needs a display)."""
+    from metahmr_video.viz import view
+
+    view(args.results)
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
     p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/config.py)")
@@ -168,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--max-frames", type=int, help="stop after this many frames")
     _add_run_options(cam)
     cam.set_defaults(func=_cmd_webcam)
+    meshes = sub.add_parser("meshes", help="results NPZ -> PLY/OBJ mesh files per track and frame (viz extra)")
+    meshes.add_argument("results", type=Path)
+    meshes.add_argument("-o", "--output", type=Path, required=True)
+    meshes.add_argument("--format", choices=["ply", "obj"], default="ply")
+    meshes.add_argument("--every", type=int, default=1, help="every n-th frame")
+    meshes.set_defaults(func=_cmd_meshes)
+    viewer = sub.add_parser("view", help="play the results' meshes in a window (viz extra)")
+    viewer.add_argument("results", type=Path)
+    viewer.set_defaults(func=_cmd_view)
     bench = sub.add_parser("benchmark", help="run every benchmark; one markdown report in benchmarks/results/")
     bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     bench.set_defaults(func=_cmd_benchmark)

@@ -1,0 +1,110 @@
+"""Mesh files and an interactive viewer for results, through open3d (the optional `viz` extra,
+imported lazily: `pip install -e ".[viz]"`; on Debian `import open3d` also needs libusb-1.0-0).
+
+Meshes are written in the results' camera frame (OpenCV: x right, y down, z forward), metres.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metahmr_video.errors import InputError, MetaHMRError
+from metahmr_video.results import Results, load_results
+from metahmr_video.sinks.render import outward_faces, track_color
+
+
+def _open3d():
+    try:
+        import open3d
+    except ImportError as exc:
+        raise MetaHMRError(f"open3d is not usable ({exc}); install the viz extra: pip install 'metahmr-video[viz]'"
+                           " (Debian also needs: apt-get install libusb-1.0-0)") from None
+    return open3d
+
+
+def track_meshes(results: Results, track_id: int, topology: str = "anny") -> tuple[np.ndarray, np.ndarray]:
+    """Vertices [T, V, 3] (metres, camera frame) and outward faces [F, 3] of one track, posed by the
+    Anny body model with the track's rotations, shapes and translations (topology "anny" = full mesh)."""
+    from metahmr_video.body import AnnyBody
+
+    if results.meta.get("body_model", "anny") != "anny":
+        raise InputError("mesh files are built for Anny results; SMPL results store vertices with --vertices")
+    if track_id not in results.tracks:
+        raise InputError(f"no track {track_id}; tracks are {sorted(results.tracks)}")
+    tr = results.tracks[track_id]
+    body = AnnyBody(topology=topology)
+    with torch.no_grad():
+        out = body(torch.from_numpy(tr.pose).float(), torch.from_numpy(tr.shape).float(),
+                   torch.from_numpy(tr.transl).float())
+        rest = body(torch.eye(3).expand(1, body.num_bones, 3, 3)).vertices[0].numpy()
+    return out.vertices.numpy(), outward_faces(rest, body.faces.numpy())
+
+
+def write_meshes(results_path: str | Path, out_dir: str | Path, fmt: str = "ply", topology: str = "anny",
+                 every: int = 1) -> list[Path]:
+    """One mesh file per track and written frame: OUT/<name>_track<id>_<frame:06d>.<fmt> (ply or obj),
+    vertex-coloured by track. Returns the paths written."""
+    o3d = _open3d()
+    if fmt not in ("ply", "obj"):
+        raise InputError(f"mesh format must be ply or obj, got {fmt!r}")
+    results = load_results(results_path)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    name = Path(results_path).stem
+    written = []
+    for tid, tr in results.tracks.items():
+        verts, faces = track_meshes(results, tid, topology)
+        color = np.asarray(track_color(tid), np.float64) / 255.0
+        for i in range(0, len(verts), max(1, every)):
+            mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(verts[i].astype(np.float64)),
+                                             o3d.utility.Vector3iVector(faces.astype(np.int32)))
+            mesh.compute_vertex_normals()
+            mesh.paint_uniform_color(color)
+            path = out_dir / f"{name}_track{tid}_{int(tr.frame_ids[i]):06d}.{fmt}"
+            if not o3d.io.write_triangle_mesh(str(path), mesh):
+                raise InputError(f"{path}: open3d could not write the mesh")
+            written.append(path)
+    return written
+
+
+def view(results_path: str | Path, topology: str = "anny", fps: float | None = None) -> None:
+    """Play every track's mesh in an open3d window (needs a display); Esc or closing the window ends."""
+    import time
+
+    o3d = _open3d()
+    results = load_results(results_path)
+    if not results.tracks:
+        raise InputError(f"{results_path}: no tracks to show")
+    seqs = {tid: track_meshes(results, tid, topology) for tid in results.tracks}
+    frames = sorted({int(f) for tr in results.tracks.values() for f in tr.frame_ids})
+    vis = o3d.visualization.Visualizer()
+    if not vis.create_window("metahmr-video"):
+        raise InputError("cannot open a window (no display); write mesh files with `metahmr-video meshes` instead")
+    meshes = {}
+    for tid, (verts, faces) in seqs.items():
+        m = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(verts[0].astype(np.float64)),
+                                      o3d.utility.Vector3iVector(faces.astype(np.int32)))
+        m.paint_uniform_color(np.asarray(track_color(tid)) / 255.0)
+        m.compute_vertex_normals()
+        vis.add_geometry(m)
+        meshes[tid] = m
+    period = 1.0 / float(fps or results.meta.get("fps") or 30.0)
+    try:
+        for f in frames:
+            for tid, tr in results.tracks.items():
+                hit = np.nonzero(tr.frame_ids == f)[0]
+                if len(hit):
+                    meshes[tid].vertices = o3d.utility.Vector3dVector(seqs[tid][0][hit[0]].astype(np.float64))
+                    meshes[tid].compute_vertex_normals()
+                    vis.update_geometry(meshes[tid])
+            if not vis.poll_events():
+                break
+            vis.update_renderer()
+            time.sleep(period)
+    finally:
+        vis.destroy_window()
