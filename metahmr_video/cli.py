@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     bench.set_defaults(func=_cmd_benchmark)
     from metahmr_video.sinks.export.cli import add_export_command
+    from trainer.cli import add_commands as add_method_commands
+
+    add_method_commands(sub)
 
     add_export_command(sub)
     return parser
