@@ -43,6 +43,7 @@ def plan(quick: bool) -> list[tuple[str, list[str]]]:
         ("Perception (decode, detector vs people, tracker)", ["perception.py", *frames]),
         ("Adaptation (N people in one batch vs N separate)", ["adaptation.py"]),
         ("Pipeline (fps by stage on the example clip; batching)", ["pipeline.py", *(["--frames", "20"] if quick else [])]),
+        ("Temporal smoothing (synthetic known motion; real clip raw vs smoothed)", ["smoothing.py", *(["--frames", "40"] if quick else [])]),
         ("Export (5 tracks x 1,000 frames)", ["export.py"]),
         ("Long-stream memory", ["memory.py", "--minutes", "1" if quick else "30"]),
     ]
