@@ -139,7 +139,7 @@ def curve(fitter, ev, gt_std: torch.Tensor, start: str, steps: int) -> dict:
     return res
 
 
-def build_cases(body, split: str, n: int, cache_dir: Path, seed: int = 777):
+def build_cases(body, split: str, n: int, cache_dir: Path, seed: int = 2_000_000_777):
     """(Evidence, gt standard joints [N,15,3] camera frame) for 'real' (bvhtools clips) or 'synthetic'."""
     from trainer.data import SyntheticData, fixed_split
 

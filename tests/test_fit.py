@@ -41,14 +41,15 @@ def test_tto_lowers_2d_loss_on_held_out(fitter, people):
 
 
 def test_fit_recovers_known_body(fitter, people, anny_body):
-    """Bound: mean PA-MPJPE < 80 mm and pelvis-aligned MPJPE < 130 mm on 16 held-out synthetic people
-    (measured with the shipped checkpoint: see docs/experiments.md)."""
+    """Bound: mean PA-MPJPE < 90 mm and pelvis-aligned MPJPE < 140 mm on these 16 held-out synthetic
+    people (a hard draw: the shipped checkpoint measured 75.6 / 115.3 mm at K = 5, 77.9 / 115.2 at
+    K = 0; on 192 held-out people it averages ~51 / ~75 mm, docs/experiments.md)."""
     ev, tg, boxes = people
     res = fitter.fit(*_args(ev, boxes))
     assert isinstance(res, FitResult)
     sj = anny_body.standard_joint_indices
     mp, pa = joint_errors(res.joints[:, sj], tg.joints[:, sj])
-    assert pa.mean() < 80 and mp.mean() < 130, (pa.mean(), mp.mean())
+    assert pa.mean() < 90 and mp.mean() < 140, (pa.mean(), mp.mean())
     named = res.named_joints()
     for name in STANDARD_JOINTS:
         assert named[name].shape == (16, 3)

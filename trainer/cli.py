@@ -28,7 +28,7 @@ def _floats(text: str) -> list[float]:
 
 
 def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu") -> tuple[float, dict]:
-    """Pick EFT's lr on a generated validation split (seed 4242, never the evaluation clips):
+    """Pick EFT's lr on a generated validation split (a seed no training batch uses; never the evaluation clips):
     the lr with the lowest PA-MPJPE at its best step <= steps."""
     from metahmr_video.evaluate import build_cases, curve
     from metahmr_video.fit import Fitter
@@ -36,7 +36,7 @@ def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 1
 
     ck = Checkpoint.load(ckpt_path, device)
     fitter = Fitter(ck, device)
-    ev, gt = build_cases(fitter.body, "synthetic", n, Path("."), seed=4242)
+    ev, gt = build_cases(fitter.body, "synthetic", n, Path("."), seed=2_000_004_242)  # outside every training seed and the evaluation seed
     table = {}
     for lr in lrs:
         fitter.ckpt.eft_lr = lr
@@ -74,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         log.info("EFT lr selected on generated validation data: %g (%s)", eft_lr, table)
     cfg = TrainConfig(mode="meta", iterations=args.meta_iterations, batch=args.batch_meta, lr=args.meta_lr,
                       inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
-                      rates_scope=args.rates_scope, second_order=args.second_order, dual=not args.no_dual,
+                      rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=not args.no_dual,
                       w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
                       eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads)
     Trainer(cfg, out, device=args.device).run(resume=not args.restart)
@@ -91,7 +91,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
     torch.set_num_threads(args.threads)
     ours = Fitter.load(args.checkpoint, args.device)
-    methods = {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
+    methods = {} if args.no_baselines else {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
     if args.single:
         methods["single-network meta"] = (Fitter.load(args.single, args.device, body=ours.body), "meta", args.steps)
     for spec in args.extra or []:
@@ -122,6 +122,8 @@ def add_commands(subparsers) -> None:
     t.add_argument("--meta-lr", type=float, default=1e-4, help="outer Adam lr")
     t.add_argument("--inner-steps", type=int, default=3)
     t.add_argument("--inner-lr", type=float, default=0.1, help="fixed inner lr / initial learned rate")
+    t.add_argument("--rates-lr", type=float, default=3e-3, help="Adam lr of the learned log step sizes")
+    t.add_argument("--rates-clamp", type=float, default=4.0, help="log step sizes stay within log(inner lr) +- this")
     t.add_argument("--fixed-lr", action="store_true", help="the paper's fixed inner lr instead of learned rates")
     t.add_argument("--rates-scope", choices=["last", "all"], default="last",
                    help="which weights get learned rates and are adapted (last layer, or all)")
@@ -145,6 +147,7 @@ def add_commands(subparsers) -> None:
     e.add_argument("--single", help="a single-network meta checkpoint (trained with --no-dual)")
     e.add_argument("--extra", action="append", help="NAME=CHECKPOINT: more meta checkpoints to compare")
     e.add_argument("--steps", type=int, default=20)
+    e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
     e.add_argument("--splits", default="real,synthetic")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")

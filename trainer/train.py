@@ -45,6 +45,7 @@ class TrainConfig:
     lr: float = 3e-4                  # outer (or plain) Adam lr
     lr_aux: float = 3e-4
     lr_rates: float = 3e-3            # Adam lr on the log-rates (Meta-SGD)
+    rates_clamp: float = 4.0          # log-rates stay within log(inner_lr) +- this
     inner_steps: int = 3
     inner_lr: float = 1e-4            # fixed inner lr, and the rates' initial value
     learned_rates: bool = True
@@ -205,7 +206,7 @@ class Trainer:
             self.opt_rates.step()
             with torch.no_grad():  # keep rates within a sane window
                 for v in self.log_rates.values():
-                    v.clamp_(math.log(cfg.inner_lr) - 4.0, math.log(cfg.inner_lr) + 4.0)
+                    v.clamp_(math.log(cfg.inner_lr) - cfg.rates_clamp, math.log(cfg.inner_lr) + cfg.rates_clamp)
         stats.update({"L_train_step0": l0.item(), f"L_train_step{cfg.inner_steps}": lk.item(),
                       "L_test_step0": theta0["L_test"].mean().item()})
         return stats
