@@ -202,7 +202,10 @@ def plot(results: dict, path: Path) -> None:
                 if not isinstance(res, dict):
                     continue
                 ys = res[metric]
-                ax.plot(range(len(ys)), ys, marker="o" if len(ys) == 1 else None, label=name)
+                if len(ys) == 1:
+                    ax.axhline(ys[0], color="gray", linestyle="--", label=name)
+                else:
+                    ax.plot(range(len(ys)), ys, label=name)
             ax.set_title(f"{split}: {metric} (mm)")
             ax.set_xlabel("TTO steps")
             ax.grid(alpha=0.3)
