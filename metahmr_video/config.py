@@ -34,12 +34,14 @@ class TrackerConfig:
 @dataclass
 class AdaptConfig:
     """steps: TTO steps per person and frame (None: the checkpoint's default); checkpoint: path or
-    None for the shipped one; max_batch: people per batched computation; focal: pixels or None."""
+    None for the shipped one; max_batch: people per batched computation; focal: pixels or None;
+    temporal_prior: weight of the previous frame's body of a track as a prior in TTO (0 = off)."""
 
     steps: int | None = None
     checkpoint: str | None = None
     max_batch: int = 32
     focal: float | None = None
+    temporal_prior: float = 0.03
 
 
 @dataclass

@@ -132,9 +132,19 @@ class Fitter:
         return cls(Checkpoint.load(checkpoint, device), device, body)
 
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
-            start: str = "meta") -> FitResult:
+            start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0) -> FitResult:
+        """prior: optional (pose [N,31,3,3], shape [N,6], has_prior [N] bool), e.g. each person's body
+        in the previous frame; with prior_weight > 0 the test loss gains
+        prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
+        have one (the others are anchored to their own un-adapted prediction with the same weight)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
-        return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid)
+        if prior is not None and prior_weight > 0:
+            pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
+            prior = (pose.float().to(self.device), shape.float().to(self.device), has.bool().to(self.device))
+        else:
+            prior = None
+        return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
+                                 prior_weight=prior_weight)
 
     def _setup(self, start: str):
         c = self.ckpt
@@ -148,27 +158,38 @@ class Fitter:
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
 
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
-                     invalid: torch.Tensor | None = None, callback=None) -> FitResult:
-        """Fit prepared evidence. callback(step, joints [N,31,3]) sees every step (evaluation)."""
+                     invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
+                     prior_weight: float = 0.0) -> FitResult:
+        """Fit prepared evidence. callback(step, joints [N,31,3]) sees every step (evaluation);
+        prior/prior_weight: see `fit`."""
         steps = self.default_steps if steps is None else int(steps)
         if steps < 0:
             raise InputError(f"steps must be >= 0, got {steps}")
         n = len(ev)
         invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
-        parts = [self._fit_chunk(ev.index(slice(i, i + CHUNK)), invalid[i:i + CHUNK], steps, start, callback)
+        parts = [self._fit_chunk(ev.index(slice(i, i + CHUNK)), invalid[i:i + CHUNK], steps, start, callback,
+                                 None if prior is None else tuple(a[i:i + CHUNK] for a in prior), prior_weight)
                  for i in range(0, n, CHUNK)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         body = self.body
         return FitResult(**cat, joint_names=list(body.bone_names),
                          standard_joint_indices=list(body.standard_joint_indices))
 
-    def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback) -> dict:
+    def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
+                   prior: tuple | None = None, prior_weight: float = 0.0) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body, nb, ns = self.body, self.body.num_bones, self.body.num_shape
         x = features(ev)
         with torch.no_grad():
             theta0 = net(x)
             pseudo = decode(aux(x), ev, nb, ns) if aux is not None and loss_cfg.w_pseudo > 0 else None
+            if prior is not None:
+                # The temporal prior takes the pseudo-target slot of the test loss (it replaces f_u's).
+                own = decode(theta0, ev, nb, ns)
+                pose, shape, has = prior
+                pseudo = replace(own, pose=torch.where(has[:, None, None, None], pose, own.pose),
+                                 shape=torch.where(has[:, None], shape, own.shape))
+                loss_cfg = replace(loss_cfg, w_pseudo=float(prior_weight))
         theta = theta0
         if steps > 0:
             cb = None

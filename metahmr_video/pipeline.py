@@ -60,7 +60,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget per-video state (tracks, filters); models stay loaded."""
-        for stage in (self.detector, self.tracker):
+        for stage in (self.detector, self.tracker, self.adapter):
             if hasattr(stage, "reset"):
                 stage.reset()
         self.smoother.tracks.clear()

@@ -68,7 +68,8 @@ class Runner:
 
     def pipeline(self, focal: float) -> Pipeline:
         a, o = self.config.adapt, self.config.output
-        adapter = Adapter(self.fitter, steps=a.steps, max_batch=a.max_batch, focal=focal)
+        adapter = Adapter(self.fitter, steps=a.steps, max_batch=a.max_batch, focal=focal,
+                          temporal_prior=a.temporal_prior)
         mesher = functools.partial(attach_vertices, self.body) if (o.overlay or o.vertices) else None
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher)
 
