@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from metahmr_video.body import AnnyBody
-from metahmr_video.body.layout import STANDARD_JOINTS
+from metahmr_video.layout import STANDARD_JOINTS
 from metahmr_video.camera import default_focal
 from metahmr_video.errors import InputError, ModelFileError
 from metahmr_video.model.checkpoint import Checkpoint

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from metahmr_video.body import COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, SmplBody
-from metahmr_video.body.layout import COCO_17, mirror_index
+from metahmr_video.layout import COCO_17, mirror_index
 from metahmr_video.errors import ModelFileError
 from metahmr_video.rotations import axis_angle_to_rotmat
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.body.layout import STANDARD_JOINTS
+from metahmr_video.layout import STANDARD_JOINTS
 from metahmr_video.errors import InputError
 from metahmr_video.evaluate import joint_errors
 from metahmr_video.fit import FitResult, Fitter, make_evidence

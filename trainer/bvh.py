@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.body.layout import STANDARD_JOINTS
+from metahmr_video.layout import STANDARD_JOINTS
 from metahmr_video.rotations import rotmat_to_sixd, sixd_to_rotmat
 
 # BVH joint name (lower-cased) -> standard joint name, for the naming schemes of the bvhtools clips.

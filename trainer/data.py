@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from metahmr_video.body.layout import MEDIAPIPE_33, mirror_index
+from metahmr_video.layout import MEDIAPIPE_33, mirror_index
 from metahmr_video.model.features import LEFT_HIP, RIGHT_HIP, Evidence
 from metahmr_video.model.losses import Target
 from metahmr_video.rotations import axis_angle_to_rotmat

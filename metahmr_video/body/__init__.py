@@ -8,7 +8,7 @@ import warp
 warp.config.log_level = warp.LOG_WARNING  # anny uses warp: keep its start-up banner off our output
 
 from metahmr_video.body.anny_body import AnnyBody
-from metahmr_video.body.layout import COCO_17, COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.layout import COCO_17, COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.output import BodyOutput
 from metahmr_video.body.smpl_body import SmplBody
 

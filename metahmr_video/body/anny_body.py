@@ -18,7 +18,7 @@ import threading
 import torch
 from torch import nn
 
-from metahmr_video.body.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.output import BodyOutput
 
 DEFAULT_RIG = "cmu_mb"

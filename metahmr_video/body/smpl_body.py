@@ -16,7 +16,7 @@ from smplx.joint_names import JOINT_NAMES
 from smplx.utils import Struct
 from torch import nn
 
-from metahmr_video.body.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.output import BodyOutput
 from metahmr_video.errors import ModelFileError
 

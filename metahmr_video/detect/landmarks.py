@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NAMES = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
-    "left_foot_index", "right_foot_index",
-)
+from metahmr_video.layout import COCO_FROM_MEDIAPIPE, MEDIAPIPE_33
+
+NAMES = MEDIAPIPE_33
 INDEX = {n: i for i, n in enumerate(NAMES)}
 NUM_LANDMARKS = 33
 
@@ -21,12 +16,7 @@ LEFT_RIGHT_PAIRS = tuple(
 )
 
 # COCO-17 keypoint order -> MediaPipe index.
-COCO17_TO_MP = (
-    INDEX["nose"], INDEX["left_eye"], INDEX["right_eye"], INDEX["left_ear"], INDEX["right_ear"],
-    INDEX["left_shoulder"], INDEX["right_shoulder"], INDEX["left_elbow"], INDEX["right_elbow"],
-    INDEX["left_wrist"], INDEX["right_wrist"], INDEX["left_hip"], INDEX["right_hip"],
-    INDEX["left_knee"], INDEX["right_knee"], INDEX["left_ankle"], INDEX["right_ankle"],
-)
+COCO17_TO_MP = COCO_FROM_MEDIAPIPE
 
 # OpenPose BODY_25 order -> MediaPipe index (-1: no MediaPipe counterpart: neck, mid-hip, small toes).
 BODY25_TO_MP = (
