@@ -32,7 +32,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sizes", default="1,2,4,8,16,32")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="N = 1, 2, 4 only, one repeat (smoke test)")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.repeat = "1,2,4", 1
     torch.set_num_threads(args.threads)
     fitter = Fitter.load(device=args.device)
     k = fitter.default_steps if args.steps is None else args.steps

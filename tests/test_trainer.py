@@ -85,8 +85,8 @@ def test_cli_registers_commands():
     from trainer.cli import add_commands
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers(dest="command"))
-    a = parser.parse_args(["train", "--stage", "meta", "--init", "x.pt", "--no-dual", "--second-order"])
-    assert a.no_dual and a.second_order and callable(a.func)
+    a = parser.parse_args(["train", "--stage", "meta", "--init", "x.pt", "--dual", "--second-order"])
+    assert a.dual and a.second_order and callable(a.func)
     e = parser.parse_args(["evaluate", "--n", "10"])
     assert e.n == 10 and callable(e.func)
 

@@ -2,8 +2,9 @@
 
 The shipped checkpoint is reproduced by:
     metahmr-video train --out metahmr_video/checkpoints/anny_meta.pt
-(stage "all": plain regressor, EFT-lr selection on generated data, then the dual-network
-meta-trainer with learned last-layer step sizes; see docs/method.md and docs/experiments.md).
+(stage "all": plain regressor, EFT-lr selection on generated data, then the single-network
+meta-trainer with learned last-layer step sizes; `--dual` adds the auxiliary network; see
+docs/method.md and docs/experiments.md).
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         log.info("EFT lr selected on generated validation data: %g (%s)", eft_lr, table)
     cfg = TrainConfig(mode="meta", iterations=args.meta_iterations, batch=args.batch_meta, lr=args.meta_lr,
                       inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
-                      rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=not args.no_dual,
+                      rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=args.dual and not args.no_dual,
                       w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
                       eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads)
     Trainer(cfg, out, device=args.device).run(resume=not args.restart)
@@ -128,7 +129,9 @@ def add_commands(subparsers) -> None:
     t.add_argument("--rates-scope", choices=["last", "all"], default="last",
                    help="which weights get learned rates and are adapted (last layer, or all)")
     t.add_argument("--second-order", action="store_true", help="differentiate through the inner steps")
-    t.add_argument("--no-dual", action="store_true", help="single-network meta (no auxiliary pseudo targets)")
+    t.add_argument("--dual", action="store_true",
+                   help="train the auxiliary network f_u and use its pseudo targets in L_test (off in the shipped recipe)")
+    t.add_argument("--no-dual", action="store_true", help="single-network meta (the default; kept for clarity)")
     t.add_argument("--w-pseudo", type=float, default=0.1)
     t.add_argument("--w-step0", type=float, default=1.0)
     t.add_argument("--default-steps", type=int, default=5)
