@@ -219,6 +219,7 @@ class Trainer:
         start = time.time()
         bar = tqdm(total=cfg.iterations, initial=self.iteration, desc=f"train[{cfg.mode}]",
                    disable=not self.progress, mininterval=5.0)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as logf:
             while self.iteration < cfg.iterations:
                 g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.iteration)
