@@ -110,7 +110,8 @@ def real(frames: int, temporal_prior: float = 0.0) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--temporal-prior", type=float, default=0.0, help="AdaptConfig.temporal_prior")
+    parser.add_argument("--temporal-prior", type=float, default=Config().adapt.temporal_prior,
+                        help="AdaptConfig.temporal_prior (default: the pipeline's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smoothing.json"))
     args = parser.parse_args()
     syn, rl = synthetic(), real(args.frames, args.temporal_prior)
