@@ -40,6 +40,8 @@ class Adapter:
 
     def __call__(self, frame: Frame, people: list[TrackedPerson]) -> list[PersonBody]:
         people = [p for p in people if not p.predicted]
+        # Previous bodies too old to serve as a prior are dropped (memory stays flat on long streams).
+        self.last = {k: b for k, b in self.last.items() if frame.time_s - b.time_s <= self.prior_max_gap_s}
         out: list[PersonBody] = []
         for start in range(0, len(people), self.max_batch):
             out += self._adapt(frame, people[start:start + self.max_batch])
