@@ -151,3 +151,21 @@ def test_smpl_bad_files_give_one_clear_error(tmp_path):
     partial.write_bytes(pickle.dumps({"v_template": np.zeros((3, 3))}))
     with pytest.raises(ModelFileError, match="partial.pkl: not an SMPL"):
         SmplBody(partial)
+
+
+def test_anny_fitting_path_equals_full_skinning(anny_body):
+    """return_vertices=False blends only the landmark vertices: same keypoints and gradients."""
+    g = torch.Generator().manual_seed(11)
+    rv = (torch.randn(3, anny_body.num_bones, 3, generator=g) * 0.4).requires_grad_()
+    shape = (torch.rand(3, 6, generator=g) * 0.8 + 0.1).requires_grad_()
+    transl = torch.tensor([[0.0, 0.1, 3.0], [0.5, 0.0, 5.0], [-0.3, 0.2, 4.0]])
+    full = anny_body(axis_angle_to_rotmat(rv), shape, transl, return_vertices=True)
+    fast = anny_body(axis_angle_to_rotmat(rv), shape, transl, return_vertices=False)
+    assert fast.vertices is None
+    assert torch.allclose(fast.joints, full.joints, atol=1e-6)
+    assert torch.allclose(fast.keypoints, full.keypoints, atol=1e-6)
+    w = torch.randn(3, 33, 3, generator=g)
+    g_full = torch.autograd.grad((full.keypoints * w).sum(), [rv, shape])
+    g_fast = torch.autograd.grad((fast.keypoints * w).sum(), [rv, shape])
+    for a, b in zip(g_full, g_fast):
+        assert torch.allclose(a, b, atol=1e-4)

@@ -175,13 +175,32 @@ class AnnyBody(nn.Module):
         homo = homo + torch.eye(4, dtype=pose.dtype, device=pose.device) * torch.tensor(
             [0.0, 0.0, 0.0, 1.0], dtype=pose.dtype, device=pose.device)
         homo = torch.cat([torch.cat([pose, homo[..., :3, 3:]], dim=-1), homo[..., 3:, :]], dim=-2)
-        out = self.model(pose_parameters=homo, phenotype_kwargs=shape, return_bone_ends=True)
-        joints, vertices = out["bone_heads"], out["vertices"]
+        if return_vertices:
+            out = self.model(pose_parameters=homo, phenotype_kwargs=shape, return_bone_ends=True)
+            joints, vertices = out["bone_heads"], out["vertices"]
+            landmark_vertices = vertices[:, self.kp_vertex.clamp(min=0)]
+        else:
+            joints, landmark_vertices = self._skeleton_and_landmarks(homo, shape)
+            vertices = None
         offset = -joints[:, :1]
         if transl is not None:
             offset = offset + transl[:, None]
-        joints, vertices = joints + offset, vertices + offset
-        from_bone = joints[:, self.kp_bone.clamp(min=0)]
-        from_vertex = vertices[:, self.kp_vertex.clamp(min=0)]
-        keypoints = torch.where((self.kp_bone >= 0)[None, :, None], from_bone, from_vertex)
-        return BodyOutput(joints=joints, keypoints=keypoints, vertices=vertices if return_vertices else None)
+        joints = joints + offset
+        keypoints = torch.where((self.kp_bone >= 0)[None, :, None], joints[:, self.kp_bone.clamp(min=0)],
+                                landmark_vertices + offset)
+        return BodyOutput(joints=joints, keypoints=keypoints, vertices=None if vertices is None else vertices + offset)
+
+    def _skeleton_and_landmarks(self, homo: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bone heads [B, J, 3] and the surface-landmark vertices [B, 33, 3] (rows of joint landmarks
+        are filler) without skinning the whole mesh: only the landmarks' vertices are blended from
+        their bones' transforms (same weights as Anny's skinning). The fitting path (DESIGN.md)."""
+        m = self.model
+        pose, phenotypes, local_changes, facial = m.get_tensor_inputs(homo, shape, None, None)
+        rest = m.get_rest_model(m._get_phenotype_blendshape_coefficients(phenotypes, local_changes, facial))
+        skin, bone_poses = m.get_bone_transforms(pose, rest["rest_bone_poses"])
+        heads, _ = m.get_bone_ends(rest["rest_bone_heads"], rest["rest_bone_tails"], rest["rest_bone_poses"], bone_poses)
+        sel = self.kp_vertex.clamp(min=0)
+        v_rest = rest["rest_vertices"].expand(skin.shape[0], -1, -1)[:, sel]           # [B, 33, 3]
+        t = skin[:, m.vertex_bone_indices[sel]]                                          # [B, 33, K, 4, 4]
+        posed = (t[..., :3, :3] @ v_rest[:, :, None, :, None]).squeeze(-1) + t[..., :3, 3]
+        return heads, (m.vertex_bone_weights[sel][None, :, :, None] * posed).sum(2)
