@@ -56,11 +56,9 @@ def double_setup(anny_body, batch):
     body = anny_body.to(torch.float64)
     ev, tg = batch
     ev = type(ev)(**{k: v.double() for k, v in vars(ev).items()})
-    # Only the landmarks that are bone heads: Anny's vertex skinning runs in a warp kernel whose
-    # backward is not itself differentiable, so second-order terms through the 16 surface landmarks
-    # (face, hands, feet) are dropped by autograd (measured: ~2% off finite differences with them,
-    # 1e-8 without). See docs/method.md.
-    ev.conf = ev.conf * (body.kp_bone >= 0).double()
+    # All 33 landmarks: the fitting path (return_vertices=False) blends the 16 surface landmarks in
+    # plain torch, so second-order terms through them exist (the full mesh's warp skinning kernel has
+    # a backward that is not itself differentiable: ~2% off finite differences through it; E3).
     tg = type(tg)(*(t.double() for t in (tg.pose, tg.shape, tg.transl, tg.joints, tg.kp2d)))
     yield body, ev, tg
     anny_body.to(torch.float32)
