@@ -17,7 +17,7 @@ import torch
 from metahmr_video.config import Config
 from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
 from metahmr_video.runner import Runner
-from metahmr_video.smooth import TrackSmoother
+from metahmr_video.smooth import RecordingSmoother, TrackSmoother
 from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth
 from metahmr_video.sources import VideoSource
 from metahmr_video.adapt.records import PersonBody
@@ -62,27 +62,13 @@ def synthetic(fps: float = 30.0, frames: int = 300, seed: int = 0) -> dict:
                 transl_lag_frames=lag)
 
 
-class _Recorder:
-    def __init__(self, inner):
-        self.inner, self.tracks, self.raw, self.smoothed = inner, inner.tracks, [], []
-
-    def __call__(self, people):
-        out = self.inner(people)
-        self.raw += people
-        self.smoothed += out
-        return out
-
-    def forget(self, ids):
-        self.inner.forget(ids)
-
-
 def real(frames: int, temporal_prior: float = 0.0) -> dict:
     src = VideoSource(CLIP, max_frames=frames)
     cfg = Config()
     cfg.adapt.temporal_prior = temporal_prior
     runner = Runner(cfg)
     pipe = runner.pipeline(float(np.hypot(src.width, src.height)))
-    rec = _Recorder(pipe.smoother)
+    rec = RecordingSmoother(pipe.smoother)
     pipe.smoother = rec
     pipe.run(iter(src), [])
     res = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from metahmr_video.adapt import Adapter, attach_vertices
@@ -11,7 +12,7 @@ from metahmr_video.camera import default_focal
 from metahmr_video.config import Config, config_dict
 from metahmr_video.errors import InputError
 from metahmr_video.pipeline import Pipeline, RunSummary
-from metahmr_video.sinks import NpzSink, OverlayVideoSink, outward_faces
+from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 
@@ -66,6 +67,11 @@ class Runner:
         self.smoother = TrackSmoother(config.smoothing)
         self.body = self.fitter.body
 
+    @functools.cached_property
+    def faces(self) -> np.ndarray:
+        """Outward faces of the fitting mesh, for drawing (computed once per process)."""
+        return body_faces(self.body)
+
     def pipeline(self, focal: float) -> Pipeline:
         a, o = self.config.adapt, self.config.output
         adapter = Adapter(self.fitter, steps=a.steps, max_batch=a.max_batch, focal=focal,
@@ -93,9 +99,7 @@ class Runner:
             sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal),
                                  flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
         if o.overlay:
-            faces = outward_faces(self.body(torch.eye(3).expand(1, self.body.num_bones, 3, 3).to(self.device)
-                                            ).vertices[0].detach().cpu().numpy(), self.body.faces.cpu().numpy())
-            sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, faces, focal, (width / 2, height / 2),
+            sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, self.faces, focal, (width / 2, height / 2),
                                           with_side_view=o.side_view))
         return self.pipeline(focal).run(frames, sinks, progress=progress)
 
@@ -142,8 +146,7 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
 
     width, height = int(source.width), int(source.height)
     focal = runner.config.adapt.focal or default_focal(width, height)
-    faces = outward_faces(runner.body(torch.eye(3).expand(1, runner.body.num_bones, 3, 3).to(runner.device)
-                                      ).vertices[0].detach().cpu().numpy(), runner.body.faces.cpu().numpy())
+    faces = runner.faces
 
     class _Window:
         def write(self, frame, people):

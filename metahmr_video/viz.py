@@ -12,7 +12,7 @@ import torch
 
 from metahmr_video.errors import InputError, MetaHMRError
 from metahmr_video.results import Results, load_results
-from metahmr_video.sinks.render import outward_faces, track_color
+from metahmr_video.sinks.render import body_faces, track_color
 
 
 def _open3d():
@@ -38,8 +38,7 @@ def track_meshes(results: Results, track_id: int, topology: str = "anny") -> tup
     with torch.no_grad():
         out = body(torch.from_numpy(tr.pose).float(), torch.from_numpy(tr.shape).float(),
                    torch.from_numpy(tr.transl).float())
-        rest = body(torch.eye(3).expand(1, body.num_bones, 3, 3)).vertices[0].numpy()
-    return out.vertices.numpy(), outward_faces(rest, body.faces.numpy())
+    return out.vertices.numpy(), body_faces(body)
 
 
 def write_meshes(results_path: str | Path, out_dir: str | Path, fmt: str = "ply", topology: str = "anny",

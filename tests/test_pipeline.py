@@ -13,6 +13,7 @@ import pytest
 from metahmr_video.config import Config
 from metahmr_video.records import Frame
 from metahmr_video.results import load_results
+from metahmr_video.smooth import RecordingSmoother
 
 MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
 CLIP = MEDIA / "pedestrians.mp4"
@@ -24,23 +25,6 @@ def runner():
     cfg = Config()
     cfg.adapt.steps = 3
     return Runner(cfg)
-
-
-class _Recorder:
-    """Wraps the smoother to keep what went in (raw) and what came out (smoothed)."""
-
-    def __init__(self, inner):
-        self.inner, self.raw, self.smoothed = inner, [], []
-        self.tracks = inner.tracks
-
-    def __call__(self, people):
-        out = self.inner(people)
-        self.raw += people
-        self.smoothed += out
-        return out
-
-    def forget(self, ids):
-        self.inner.forget(ids)
 
 
 def _jitter(people, key):
@@ -62,7 +46,7 @@ def test_end_to_end_on_real_clip(runner, tmp_path):
     from metahmr_video.sources import VideoSource
     src = VideoSource(CLIP, max_frames=30)
     pipe = runner.pipeline(focal=float(np.hypot(src.width, src.height)))
-    rec = _Recorder(pipe.smoother)
+    rec = RecordingSmoother(pipe.smoother)
     pipe.smoother = rec
     from metahmr_video.sinks import NpzSink
     sink = NpzSink(tmp_path / "p.npz", runner.meta("p", src.width, src.height, src.fps, float(np.hypot(src.width, src.height))))

@@ -15,8 +15,10 @@ from metahmr_video.records import Frame
 from metahmr_video.rotations import rotmat_to_axis_angle
 
 FORMAT = "metahmr-video/1"
-_PER_FRAME = ("frame_ids", "time_s", "transl", "joints", "keypoints3d", "keypoints2d", "keypoint_conf",
-              "boxes", "reproj_error", "fallback")
+# Per-frame NPZ key -> PersonBody attribute; pose and shape go out as the body model's own keys.
+_PER_FRAME = {"frame_ids": "frame_index", "time_s": "time_s", "transl": "transl", "joints": "joints",
+              "keypoints3d": "keypoints3d", "keypoints2d": "keypoints2d", "keypoint_conf": "keypoint_conf",
+              "boxes": "box", "reproj_error": "reproj_error", "fallback": "fallback"}
 
 
 def body_params(body_name: str, pose: np.ndarray, shape: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,18 +64,8 @@ class NpzSink:
         self.frames_seen = max(self.frames_seen, frame.index + 1)
         for p in people:
             t = self.tracks[p.track_id]
-            t["frame_ids"].append(p.frame_index)
-            t["time_s"].append(p.time_s)
-            t["pose"].append(p.pose)
-            t["shape"].append(p.shape)
-            t["transl"].append(p.transl)
-            t["joints"].append(p.joints)
-            t["keypoints3d"].append(p.keypoints3d)
-            t["keypoints2d"].append(p.keypoints2d)
-            t["keypoint_conf"].append(p.keypoint_conf)
-            t["boxes"].append(p.box)
-            t["reproj_error"].append(p.reproj_error)
-            t["fallback"].append(p.fallback)
+            for key, attr in (*_PER_FRAME.items(), ("pose", "pose"), ("shape", "shape")):
+                t[key].append(getattr(p, attr))
             if self.keep_vertices and p.vertices is not None:
                 t["vertices"].append(p.vertices.astype(np.float16))
         if time.monotonic() - self._last_flush > self.flush_every_s:

@@ -24,6 +24,16 @@ def outward_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return faces if signed_volume >= 0 else faces[:, ::-1].copy()
 
 
+def body_faces(body) -> np.ndarray:
+    """[F, 3] faces of a body model (e.g. AnnyBody), re-wound outward using its rest-pose mesh."""
+    import torch
+
+    device = next(iter(body.buffers())).device
+    with torch.no_grad():
+        rest = body(torch.eye(3, device=device).expand(1, body.num_bones, 3, 3)).vertices[0].cpu().numpy()
+    return outward_faces(rest, body.faces.cpu().numpy())
+
+
 def render_meshes(image: np.ndarray, meshes: list[tuple[np.ndarray, tuple[int, int, int]]], faces: np.ndarray,
                   focal: float, center: tuple[float, float], opacity: float = 0.85) -> np.ndarray:
     """Draw meshes over an RGB uint8 image; returns a new image.
