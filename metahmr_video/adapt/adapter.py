@@ -8,10 +8,20 @@ import torch
 from typing import TYPE_CHECKING
 
 from metahmr_video.adapt.records import PersonBody
-from metahmr_video.records import Frame, TrackedPerson
+from metahmr_video.records import Detection, Frame, TrackedPerson
 
 if TYPE_CHECKING:
     from metahmr_video.fit import Fitter
+
+
+def evidence_arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The fitter's inputs from detections: keypoints2d [N,33,2] pixels, conf [N,33], world
+    landmarks [N,33,3] metres (None unless every detection has them), boxes [N,4] xyxy pixels."""
+    world = None
+    if all(d.world_landmarks is not None for d in dets):
+        world = np.stack([d.world_landmarks for d in dets])
+    return (np.stack([d.keypoints2d for d in dets]), np.stack([d.keypoint_conf for d in dets]), world,
+            np.stack([d.box for d in dets]))
 
 
 class Adapter:
@@ -51,12 +61,7 @@ class Adapter:
         if not people:
             return []
         dets = [p.detection for p in people]
-        kp = np.stack([d.keypoints2d for d in dets])
-        conf = np.stack([d.keypoint_conf for d in dets])
-        world = None
-        if all(d.world_landmarks is not None for d in dets):
-            world = np.stack([d.world_landmarks for d in dets])
-        boxes = np.stack([d.box for d in dets])
+        kp, conf, world, boxes = evidence_arrays(dets)
         prior = None
         if self.temporal_prior > 0:
             prev = [self.last.get(p.track_id) for p in people]

@@ -1,0 +1,135 @@
+"""How the real detector errs on rendered bodies: statistics of rendered shards (`trainer.render_data`).
+
+    python -m trainer.render_stats ~/.cache/metahmr_video/rendered/heldout [--json out.json]
+
+Per group of samples (all, then by look, truncation, occluder and detection source):
+- detection rate (any source; full-frame detection alone);
+- the detector's 2D error, pooled over the landmarks inside the image, in % of the body's height
+  (the larger side of the box of its 33 true projected landmarks): median and mean; the share of
+  detections whose mean error exceeds 10%;
+- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`mediapipe_joints`:
+  pelvis = mid-hips, neck = mid-shoulders, head = mid-ears, limb joints as they are), median and
+  mean, against (a) the fitting body's own 15 joints (`truth`) and (b) the same mapping of the
+  body's true 33 landmarks (`like`: no joint-definition difference);
+- left/right swaps: the detection's 12 limb landmarks (shoulders to ankles) lie closer to the
+  truth with left and right exchanged, and are off by more than 5% of the height as labelled.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+
+LIMBS = list(range(11, 17)) + list(range(23, 29))
+
+
+def mediapipe_joints(landmarks: np.ndarray) -> np.ndarray:
+    """MediaPipe-33 points [..., 33, 3] -> the 15 STANDARD_JOINTS [..., 15, 3]."""
+    i = {n: k for k, n in enumerate(MEDIAPIPE_33)}
+    mid = lambda a, b: 0.5 * (landmarks[..., i[a], :] + landmarks[..., i[b], :])  # noqa: E731
+    one = lambda a: landmarks[..., i[a], :]  # noqa: E731
+    return np.stack([mid("left_hip", "right_hip"), one("left_hip"), one("right_hip"), one("left_knee"),
+                     one("right_knee"), one("left_ankle"), one("right_ankle"), mid("left_shoulder", "right_shoulder"),
+                     mid("left_ear", "right_ear"), one("left_shoulder"), one("right_shoulder"), one("left_elbow"),
+                     one("right_elbow"), one("left_wrist"), one("right_wrist")], -2)
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-sample PA-MPJPE in mm of [N,15,3] joints (metres)."""
+    from metahmr_video.evaluate import joint_errors
+
+    return joint_errors(torch.from_numpy(pred).float(), torch.from_numpy(gt).float())[1].numpy()
+
+
+def sample_errors(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[str, np.ndarray]:
+    """Per-sample error measures of found samples (NaN where not found)."""
+    found = a["found"].astype(bool)
+    n = len(found)
+    kp = a["kp2d"]
+    height = (kp.max(1) - kp.min(1)).max(-1)
+    d2 = np.linalg.norm(a["det_kp2d"] - kp, axis=-1) / height[:, None] * 100       # [N,33] % of height
+    d2 = np.where(a["inside"], d2, np.nan)
+    mirror = mirror_index(MEDIAPIPE_33)
+    lab = np.linalg.norm(a["det_kp2d"][:, LIMBS] - kp[:, LIMBS], axis=-1).mean(-1) / height * 100
+    swp = np.linalg.norm(a["det_kp2d"][:, mirror][:, LIMBS] - kp[:, LIMBS], axis=-1).mean(-1) / height * 100
+    out = {"err2d": d2, "swap": (swp < lab) & (lab > 5.0), "pa_truth": np.full(n, np.nan), "pa_like": np.full(n, np.nan)}
+    if found.any():
+        w = mediapipe_joints(a["det_world"][found])
+        out["pa_truth"][found] = pa_mpjpe(w, a["joints"][found][:, standard_joint_indices])
+        out["pa_like"][found] = pa_mpjpe(w, mediapipe_joints(a["keypoints3d"][found]))
+    return out
+
+
+def summarise(a: dict[str, np.ndarray], e: dict[str, np.ndarray], sel: np.ndarray) -> dict:
+    """The statistics of the module docstring for the samples `sel` [N] bool."""
+    found = a["found"].astype(bool) & sel
+    full = found & (a["source"] == list(a["sources"]).index("full"))
+    d2 = e["err2d"][found]
+    pooled = d2[np.isfinite(d2)]
+    per_det = np.nanmean(d2, axis=1) if len(d2) else np.zeros(0)
+    r = lambda x: round(float(x), 1)  # noqa: E731
+    s = {"n": int(sel.sum()), "found": r(100 * found.sum() / max(1, sel.sum())),
+         "found_full": r(100 * full.sum() / max(1, sel.sum()))}
+    if found.any():
+        s.update(err2d_median=r(np.median(pooled)), err2d_mean=r(pooled.mean()), off10=r(100 * (per_det > 10).mean()),
+                 pa_median=r(np.median(e["pa_truth"][found])), pa_mean=r(e["pa_truth"][found].mean()),
+                 pa_like_median=r(np.median(e["pa_like"][found])), pa_like_mean=r(e["pa_like"][found].mean()),
+                 swap=r(100 * e["swap"][found].mean()))
+    return s
+
+
+def report(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[str, dict]:
+    """{group name: statistics} for all samples and by look, truncation, occluder, source."""
+    e = sample_errors(a, standard_joint_indices)
+    groups = {"all": np.ones(len(a["found"]), bool)}
+    for key, names in (("look", "looks"), ("truncation", "truncations"), ("occluder", "occluders"),
+                       ("source", "sources")):
+        for code, name in enumerate(a[names]):
+            sel = a[key] == code
+            if sel.any():
+                groups[f"{key}={name}"] = sel
+    groups["truncated (any)"] = a["truncation"] > 0
+    return {g: summarise(a, e, sel) for g, sel in groups.items()}
+
+
+def format_table(stats: dict[str, dict]) -> str:
+    cols = ["n", "found", "found_full", "err2d_median", "err2d_mean", "off10", "pa_median", "pa_mean",
+            "pa_like_median", "pa_like_mean", "swap"]
+    head = ("| group | n | found % | full-frame % | 2D med % | 2D mean % | >10% | PA med | PA mean "
+            "| PA like med | PA like mean | L/R swap % |")
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    for g, s in stats.items():
+        lines.append(f"| {g} | " + " | ".join(str(s.get(c, "")) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from metahmr_video.errors import MetaHMRError
+    from trainer.rendered import load_shards
+
+    p = argparse.ArgumentParser(prog="python -m trainer.render_stats", description=__doc__.split("\n\n")[0])
+    p.add_argument("shards", help="a folder of shards or one shard file")
+    p.add_argument("--json", help="also write the statistics here")
+    args = p.parse_args(argv)
+    try:
+        a = load_shards(args.shards)
+    except MetaHMRError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from metahmr_video.body import AnnyBody
+
+    stats = report(a, AnnyBody().standard_joint_indices)
+    print(format_table(stats))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(stats, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

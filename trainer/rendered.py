@@ -1,0 +1,128 @@
+"""Training data from rendered shards (`trainer.render_data`): the real detector's output on renders
+as the evidence, the rendered body as the target; and mixing data sources in one batch.
+
+    data = RenderedData("~/.cache/metahmr_video/rendered/train")
+    ev, target = data.sample(64, torch.Generator().manual_seed(0))     # like SyntheticData.sample
+    data = data_source("rendered:DIR", body, rendered_fraction=0.5)    # half of each batch rendered
+
+Evidence is built from each found sample's stored detection exactly as at run time: a `Detection`
+(the fields `MultiPersonDetector` produced) -> `evidence_arrays` (what the Adapter stacks) ->
+`make_evidence` (what `Fitter.fit` validates and converts), with the true focal length of the
+render (as `SyntheticData` gives its evidence the true focal). Samples the detector missed are
+left out.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metahmr_video.errors import InputError
+from metahmr_video.model.features import Evidence
+from metahmr_video.model.losses import Target
+from metahmr_video.records import Detection
+
+
+def load_shards(path: str | Path) -> dict[str, np.ndarray]:
+    """All samples of the shards (*.npz) in a folder, or of one shard file, concatenated by key."""
+    path = Path(path).expanduser()
+    files = [path] if path.is_file() else sorted(f for f in path.glob("*.npz") if not f.name.endswith(".tmp.npz"))
+    if not files:
+        raise InputError(f"no rendered shards (*.npz) in {path}; make them with python -m trainer.render_data")
+    parts = []
+    for f in files:
+        with np.load(f) as z:
+            parts.append({k: z[k] for k in z.files})
+    names = {k for k, v in parts[0].items() if v.ndim == 1 and v.dtype.kind == "U"}  # code -> name lists
+    return {k: (parts[0][k] if k in names else np.concatenate([p[k] for p in parts])) for k in parts[0]}
+
+
+def stored_detection(arrays: dict[str, np.ndarray], i: int) -> Detection:
+    """Sample i's detection as the detector returned it (only for found samples)."""
+    return Detection(box=arrays["det_box"][i], score=float(arrays["det_score"][i]), keypoints2d=arrays["det_kp2d"][i],
+                     keypoint_conf=arrays["det_conf"][i], world_landmarks=arrays["det_world"][i],
+                     visibility=arrays["det_vis"][i], presence=arrays["det_pres"][i])
+
+
+def detection_evidence(det: Detection, image_size: tuple[float, float], focal: float | None) -> Evidence:
+    """The product's evidence for one detection (Adapter's `evidence_arrays`, then `make_evidence`)."""
+    from metahmr_video.adapt.adapter import evidence_arrays
+    from metahmr_video.fit import make_evidence
+
+    ev, _ = make_evidence(*evidence_arrays([det]), image_size, focal)
+    return ev
+
+
+def cat_evidence(parts: list[Evidence]) -> Evidence:
+    return Evidence(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Evidence)})
+
+
+def cat_target(parts: list[Target]) -> Target:
+    return Target(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Target)})
+
+
+class RenderedData:
+    """(Evidence, Target) batches drawn with replacement from the found samples of rendered shards.
+
+    path: a shard folder or file. Keeps `arrays` (every stored key, found samples only; the name
+    lists as they are) for analysis.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        arrays = load_shards(path)
+        found = arrays["found"].astype(bool)
+        if not found.any():
+            raise InputError(f"the rendered shards in {path} hold no detected person")
+        self.arrays = {k: (v if v.dtype.kind == "U" else v[found]) for k, v in arrays.items()}
+        a = self.arrays
+        self.evidence = cat_evidence([detection_evidence(stored_detection(a, i), tuple(a["image_size"][i]),
+                                                         float(a["focal"][i])) for i in range(int(found.sum()))])
+        t = lambda k: torch.from_numpy(np.ascontiguousarray(a[k])).float()  # noqa: E731
+        self.target = Target(pose=t("pose"), shape=t("shape"), transl=t("transl"), joints=t("joints"), kp2d=t("kp2d"))
+
+    def __len__(self) -> int:
+        return len(self.evidence)
+
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[Evidence, Target]:
+        idx = torch.randint(0, len(self), (batch,), generator=generator)
+        return self.evidence.index(idx), self.target.index(idx)
+
+
+class MixedData:
+    """Each batch split between data sources in fixed proportions (largest remainders), concatenated."""
+
+    def __init__(self, sources: list, fractions: list[float]) -> None:
+        total = float(sum(fractions))
+        if not sources or len(sources) != len(fractions) or total <= 0 or min(fractions) < 0:
+            raise InputError("MixedData needs one non-negative fraction per source, not all zero")
+        self.sources, self.fractions = sources, [f / total for f in fractions]
+
+    def counts(self, batch: int) -> list[int]:
+        raw = [batch * f for f in self.fractions]
+        n = [int(r) for r in raw]
+        for k in sorted(range(len(raw)), key=lambda k: n[k] - raw[k])[: batch - sum(n)]:
+            n[k] += 1
+        return n
+
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[Evidence, Target]:
+        parts = [s.sample(n, generator) for s, n in zip(self.sources, self.counts(batch)) if n > 0]
+        return cat_evidence([p[0] for p in parts]), cat_target([p[1] for p in parts])
+
+
+def data_source(spec: str, body, rendered_fraction: float = 0.5):
+    """A training data source from its spec: "synthetic" (`SyntheticData`) or "rendered:DIR"
+    (`RenderedData` for `rendered_fraction` of each batch, `SyntheticData` for the rest)."""
+    from trainer.data import SyntheticData
+
+    if spec == "synthetic":
+        return SyntheticData(body)
+    if spec.startswith("rendered:"):
+        if not 0.0 <= rendered_fraction <= 1.0:
+            raise InputError(f"rendered fraction must be in [0, 1], got {rendered_fraction}")
+        rendered = RenderedData(spec.split(":", 1)[1])
+        if rendered_fraction == 1.0:
+            return rendered
+        return MixedData([rendered, SyntheticData(body)], [rendered_fraction, 1.0 - rendered_fraction])
+    raise InputError(f"unknown training data {spec!r}: expected 'synthetic' or 'rendered:DIR'")
