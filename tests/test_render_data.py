@@ -76,7 +76,8 @@ def test_rendered_cube_covers_its_projection(max_extent):
     w, h, f = 160, 120, 150.0
     image = np.zeros((h, w, 3), np.uint8)
     light = Light(direction=np.array([0.0, 0.0, -1.0]), ambient=0.5, diffuse=0.5, tint=np.ones(3))
-    cover = draw_person(image, verts, faces, torch.ones(8, 3), f, light, np.random.default_rng(0), max_extent)
+    layer = draw_person(image, verts, faces, torch.ones(8, 3), f, light, np.random.default_rng(0), max_extent)
+    cover = layer.cover
     import cv2
     corners = project(verts[None], torch.tensor([f]), torch.tensor([w / 2, h / 2]))[0].numpy()
     hull = cv2.convexHull(corners.astype(np.float32))
@@ -86,6 +87,10 @@ def test_rendered_cube_covers_its_projection(max_extent):
     tol = 1.0 if max_extent >= w else 2.5  # pixels: a coarse raster is resized up
     assert (cover[dist > tol] > 0.5).all() and (cover[dist < -tol] < 0.5).all()
     assert (image[cover > 0.99] > 0).all() and (image[cover == 0] == 0).all()
+    seen = np.isfinite(layer.depth)
+    assert (layer.depth[seen] > verts[:, 2].min().item() - 1e-4).all() and (layer.depth[seen] < verts[:, 2].max().item()).all()
+    if max_extent >= w:
+        assert np.array_equal(seen, cover > 0)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +133,35 @@ def test_frame_cut_puts_the_cut_at_the_bottom_edge(renderer, cut):
         assert level < h and hips > h  # shoulders in, hips out: an upper-body portrait
 
 
+def test_visibility_from_the_depth_buffer(renderer):
+    from trainer.render_data import landmark_visibility
+    from trainer.scene import Light, draw_person
+
+    w, h, f = 320, 240, 300.0
+    light = Light(direction=np.array([0.0, 0.0, -1.0]), ambient=0.5, diffuse=0.5, tint=np.ones(3))
+    names = {"nose": 0, "left_heel": 29, "left_hip": 23, "left_shoulder": 11}
+    seen = {}
+    for view, yaw in (("front", 0.0), ("back", math.pi)):
+        pose, shape = _standing(renderer)
+        pose[:, 0] = CAM_FROM_ANNY @ axis_angle_to_rotmat(torch.tensor([0.0, 0.0, yaw]))
+        transl = torch.tensor([[0.0, 0.0, 4.0]])
+        verts = renderer.full_body(pose, shape, transl).vertices[0]
+        kp3d = renderer.fit_body(pose, shape, transl, return_vertices=False).keypoints[0]
+        layer = draw_person(np.zeros((h, w, 3), np.uint8), verts, renderer.paint.faces, torch.ones(len(verts), 3), f,
+                            light, np.random.default_rng(0))
+        kp2d = project(kp3d[None], torch.tensor([f]), torch.tensor([w / 2, h / 2]))[0].numpy()
+        occ = np.zeros((h, w), bool)
+        occ[:, : w // 2] = True  # an occluder over the image's left half
+        inside, occluded, visible = landmark_visibility(kp2d, kp3d[:, 2].numpy(), layer.depth, occ,
+                                                        renderer.depth_tolerance)
+        assert inside.all() and np.array_equal(occluded, kp2d[:, 0] < w // 2)
+        seen[view] = {n: bool(landmark_visibility(kp2d, kp3d[:, 2].numpy(), layer.depth, None,
+                                                  renderer.depth_tolerance)[2][i]) for n, i in names.items()}
+        assert not (visible & occluded).any()
+    assert seen["front"] == {"nose": True, "left_heel": False, "left_hip": True, "left_shoulder": True}
+    assert seen["back"] == {"nose": False, "left_heel": True, "left_hip": True, "left_shoulder": True}
+
+
 def test_detector_finds_a_rendered_person_with_landmarks_on_the_body(renderer):
     from trainer.render_data import true_box
     from trainer.scene import Light, draw_person, sample_look
@@ -162,6 +196,15 @@ def test_shards_are_consistent_and_resumable(renderer, anny_body, tmp_path, monk
     import trainer.render_data as rd
 
     monkeypatch.setattr(rd, "SampleRenderer", lambda config=None: renderer)
+    images = []
+    detect = renderer.detector.detect
+
+    def record(image, hints=(), full=True):
+        if not hints:
+            images.append(image.copy())
+        return detect(image, hints, full)
+
+    monkeypatch.setattr(renderer.detector, "detect", record)
     paths = rd.generate(4, tmp_path, seed=5, shard_size=2, progress=False)
     assert [p.name for p in paths] == ["shard_005_00000.npz", "shard_005_00001.npz"]
     z = dict(np.load(paths[0]))
@@ -175,6 +218,9 @@ def test_shards_are_consistent_and_resumable(renderer, anny_body, tmp_path, monk
     found = z["found"]
     assert np.isfinite(z["det_kp2d"][found]).all() and np.isnan(z["det_kp2d"][~found]).all()
     assert (z["iou"][found] >= 0.3).all()
+    for i in range(2):  # the stored seed draws the image the detector saw (up to float rounding at edges:
+        diff = np.abs(renderer.rerender(z, i).astype(int) - images[i])  # the body model ran on a batch)
+        assert (diff > 0).mean() < 2e-3 and diff.mean() < 0.02
     # a rerun skips finished shards (nothing re-rendered)
     stamp = [p.stat().st_mtime_ns for p in paths]
     monkeypatch.setattr(rd, "SampleRenderer", lambda config=None: pytest.fail("re-rendered a finished shard"))

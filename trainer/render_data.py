@@ -25,10 +25,13 @@ Shard keys (N samples; float32 unless said; pixels full frame; metres camera fra
   pose [N,31,3,3] (bone 0 = orientation in the camera frame); shape [N,6]; transl [N,3];
   joints [N,31,3] and keypoints3d [N,33,3] of the fitting body (cmu_mb, reduced topology, the
   same as `trainer.data` Target); kp2d [N,33,2] clean projection; inside [N,33] bool (in the
-  image); occluded [N,33] bool (under the occluder); image_size [N,2] (width, height); focal [N];
-  look, truncation, occluder, background [N] int codes into the name lists stored alongside
-  (`looks`, `truncations`, `occluders`, `backgrounds`); seed [N] int64 (re-renders the sample).
-Shards are written atomically (`shard_SSSSS.npz`); a rerun with the same arguments skips the
+  image); occluded [N,33] bool (under the occluder); visible [N,33] bool (inside, not under the
+  occluder, and not hidden by the body itself: no more than 5 cm (surface landmarks) or 15 cm
+  (joint centres, which lie inside the limbs) behind the rendered surface at its pixel);
+  image_size [N,2] (width, height); focal [N]; look, truncation, occluder, background [N] int
+  codes into the name lists stored alongside (`looks`, `truncations`, `occluders`, `backgrounds`);
+  seed [N] int64 (`SampleRenderer.rerender` draws the sample's image again from it).
+Shards are written atomically (`shard_<seed>_<index>.npz`); a rerun with the same arguments skips the
 shards already there, so an interrupted run loses at most the shard in progress.
 """
 from __future__ import annotations
@@ -116,6 +119,9 @@ class SampleRenderer:
         d = DetectorConfig()
         self.detector = MultiPersonDetector(min_score=d.min_score, tiles=d.tiles, use_hog=self.config.hog,
                                             full_every=d.full_every, num_threads=1)
+        # metres a landmark may lie behind the rendered surface at its pixel and count as visible:
+        # joint centres sit inside the limbs, surface landmarks on the (reduced) fitting mesh
+        self.depth_tolerance = np.where(self.fit_body.kp_bone.numpy() >= 0, 0.15, 0.05)
 
     @torch.no_grad()
     def bodies(self, n: int, g: torch.Generator) -> dict:
@@ -156,22 +162,31 @@ class SampleRenderer:
 
     def render(self, vertices: torch.Tensor, kp2d: np.ndarray, size: tuple[int, int], focal: float,
                occlude: bool, seed: int) -> tuple[np.ndarray, dict]:
-        """One image (RGB uint8) and its tags: look, background, occluder codes and occluder mask."""
+        """One image (RGB uint8) and its tags: look, background, occluder codes, the occluder's mask
+        [H, W] bool (None without one) and the person's depth [H, W] (metres, inf off the person)."""
         from trainer.scene import (BACKGROUNDS, LOOKS, OCCLUDERS, background, camera_effects, draw_occluder,
-                                   draw_person, sample_light)
-        from trainer.scene import sample_look
+                                   draw_person, sample_light, sample_look)
 
         rng = np.random.default_rng(seed)
         w, h = size
         image, bg = background(rng, w, h)
         look = sample_look(rng, self.full_body.num_bones)
-        draw_person(image, vertices, self.paint.faces, self.paint.colors(look), focal, sample_light(rng), rng)
+        layer = draw_person(image, vertices, self.paint.faces, self.paint.colors(look), focal, sample_light(rng), rng)
         occ_kind, occ_mask = "none", None
         if occlude:
             occ_mask, occ_kind = draw_occluder(image, rng, true_box(kp2d, size))
         image = camera_effects(image, rng)
         return image, {"look": LOOKS.index(look.kind), "background": BACKGROUNDS.index(bg),
-                       "occluder": OCCLUDERS.index(occ_kind), "occ_mask": occ_mask}
+                       "occluder": OCCLUDERS.index(occ_kind), "occ_mask": occ_mask, "depth": layer.depth}
+
+    def rerender(self, arrays: dict[str, np.ndarray], i: int) -> np.ndarray:
+        """Sample i of a shard's arrays rendered again (the same image the detector saw)."""
+        t = lambda k: torch.from_numpy(np.asarray(arrays[k][i:i + 1], np.float32))  # noqa: E731
+        with torch.no_grad():
+            verts = (self.full_body(t("pose"), shape=t("shape")).vertices + t("transl")[:, None])[0]  # as in bodies()
+        size = tuple(int(v) for v in arrays["image_size"][i])
+        return self.render(verts, arrays["kp2d"][i], size, float(arrays["focal"][i]), bool(arrays["occluder"][i] > 0),
+                           int(arrays["seed"][i]))[0]
 
     def shard(self, seed: int, n: int, previews: Path | None = None, previews_n: int = 0) -> dict[str, np.ndarray]:
         """n samples from one seed, as the arrays of a shard (see the module docstring); the first
@@ -192,12 +207,9 @@ class SampleRenderer:
             clean = kp2d[i].numpy()
             image, tags = self.render(b["vertices"][i], clean, wh, float(b["focal"][i]), bool(b["occluded_flag"][i]),
                                       int(seeds[i]))
-            inside = (clean >= 0).all(1) & (clean[:, 0] < wh[0]) & (clean[:, 1] < wh[1])
-            occ = np.zeros(33, bool)
-            if tags["occ_mask"] is not None:
-                xy = np.floor(clean[inside]).astype(int)
-                occ[np.nonzero(inside)[0]] = tags["occ_mask"][xy[:, 1], xy[:, 0]]
-            row = {"inside": inside, "occluded": occ, "look": tags["look"], "background": tags["background"],
+            inside, occ, visible = landmark_visibility(clean, b["keypoints3d"][i, :, 2].numpy(), tags["depth"],
+                                                       tags["occ_mask"], self.depth_tolerance)
+            row = {"inside": inside, "occluded": occ, "visible": visible, "look": tags["look"], "background": tags["background"],
                    "occluder": tags["occluder"], "found": False, "iou": 0.0, "source": 0}
             dets = self.detector.detect(image, hints=(), full=True)
             row["n_det"] = len(dets)
@@ -222,7 +234,7 @@ class SampleRenderer:
                "det_vis": np.full(33, np.nan), "det_pres": np.full(33, np.nan),
                "det_world": np.full((33, 3), np.nan), "det_box": np.full(4, np.nan)}
         out = {k: np.stack([np.asarray(r.get(k, v), np.float32) for r in rows]) for k, v in nan.items()}
-        for k in ("found", "inside", "occluded"):
+        for k in ("found", "inside", "occluded", "visible"):
             out[k] = np.stack([np.asarray(r[k], bool) for r in rows])
         for k in ("n_det", "look", "background", "occluder", "source"):
             out[k] = np.array([r[k] for r in rows], np.int32)
@@ -234,6 +246,21 @@ class SampleRenderer:
                    looks=np.array(LOOKS), sources=np.array(SOURCES), truncations=np.array(TRUNCATIONS), occluders=np.array(OCCLUDERS),
                    backgrounds=np.array(BACKGROUNDS))
         return out
+
+
+def landmark_visibility(kp2d: np.ndarray, depth: np.ndarray, surface: np.ndarray, occluder: np.ndarray | None,
+                        tolerance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inside, occluded, visible) [33] bool for landmarks at pixels kp2d [33,2] and camera depths
+    [33] (metres), given the rendered person's depth image [H, W] (inf off the person), the
+    occluder's mask [H, W] (or None) and per-landmark depth tolerances [33] (metres)."""
+    h, w = surface.shape
+    inside = (kp2d >= 0).all(1) & (kp2d[:, 0] < w) & (kp2d[:, 1] < h)
+    occ, visible = np.zeros(len(kp2d), bool), np.zeros(len(kp2d), bool)
+    xy = np.floor(kp2d[inside]).astype(int)
+    if occluder is not None:
+        occ[inside] = occluder[xy[:, 1], xy[:, 0]]
+    visible[inside] = depth[inside] <= surface[xy[:, 1], xy[:, 0]] + tolerance[inside]
+    return inside, occ, visible & ~occ
 
 
 def _match(dets: list, box: np.ndarray, min_iou: float = 0.3):

@@ -237,25 +237,33 @@ def sample_light(rng: np.random.Generator) -> Light:
                  tint=rng.uniform(0.88, 1.08, 3))
 
 
+@dataclass
+class Layer:
+    """What a drawn mesh left in the image: cover [H, W] float in [0, 1] (its opacity per pixel),
+    depth [H, W] float32 camera z in metres of its nearest surface (inf where it is absent)."""
+
+    cover: np.ndarray
+    depth: np.ndarray
+
+
 def draw_person(image: np.ndarray, vertices: torch.Tensor, faces: torch.Tensor, colors: torch.Tensor,
-                focal: float, light: Light, rng: np.random.Generator, max_extent: int = 512) -> np.ndarray:
+                focal: float, light: Light, rng: np.random.Generator, max_extent: int = 512) -> Layer:
     """Draw one mesh (vertices [V, 3] metres, camera frame; faces outward-wound; colors [V, 3] in
     [0, 1]) over an RGB uint8 image in place, principal point at the image centre. A person larger
-    than `max_extent` pixels (in the image) is rasterised at that size and resized up (the detector sees people
-    at 256 pixels or less), with linear-filtered edges. Returns the person's coverage [H, W] float
-    in [0, 1]."""
+    than `max_extent` pixels (in the image) is rasterised at that size and resized up (the detector
+    sees people at 256 pixels or less), with linear-filtered edges."""
     h, w = image.shape[:2]
     px = project(vertices[None], torch.tensor([focal]), torch.tensor([w / 2.0, h / 2.0]))[0]
     front = vertices[:, 2] > 0.05
-    cover = np.zeros((h, w), np.float32)
+    layer = Layer(np.zeros((h, w), np.float32), np.full((h, w), np.inf, np.float32))
     if not front.any():
-        return cover
+        return layer
     lo = px[front].min(0).values.floor().clamp(min=0)
     hi = px[front].max(0).values.ceil() + 1
     x0, y0 = int(lo[0]), int(lo[1])
     x1, y1 = int(min(float(hi[0]), w)), int(min(float(hi[1]), h))
     if x1 <= x0 or y1 <= y0:
-        return cover
+        return layer
     s = min(1.0, max_extent / max(x1 - x0, y1 - y0))
     sw, sh = max(1, math.ceil((x1 - x0) * s)), max(1, math.ceil((y1 - y0) * s))
     scale = torch.tensor([sw / (x1 - x0), sh / (y1 - y0)])
@@ -268,18 +276,22 @@ def draw_person(image: np.ndarray, vertices: torch.Tensor, faces: torch.Tensor, 
     texture = 1.0 + rng.uniform(0.0, 0.08) * torch.from_numpy(rng.standard_normal(len(frags.pixel)).astype(np.float32))
     rgb = np.zeros((sh * sw, 3), np.float32)
     alpha = np.zeros(sh * sw, np.float32)
+    depth = np.full(sh * sw, np.inf, np.float32)
     pix = frags.pixel.numpy()
     rgb[pix] = (albedo * shade * texture[:, None]).clamp(0, 1).numpy() * 255
     alpha[pix] = 1.0
-    rgb, alpha = rgb.reshape(sh, sw, 3), alpha.reshape(sh, sw)
+    depth[pix] = frags.depth.numpy()
+    rgb, alpha, depth = rgb.reshape(sh, sw, 3), alpha.reshape(sh, sw), depth.reshape(sh, sw)
     if (sw, sh) != (x1 - x0, y1 - y0):
         rgb = cv2.resize(rgb, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         alpha = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        depth = cv2.resize(depth, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
     region = image[y0:y1, x0:x1].astype(np.float32)
     a = alpha[..., None]
     image[y0:y1, x0:x1] = (a * rgb + (1 - a) * region + 0.5).astype(np.uint8)
-    cover[y0:y1, x0:x1] = alpha
-    return cover
+    layer.cover[y0:y1, x0:x1] = alpha
+    layer.depth[y0:y1, x0:x1] = depth
+    return layer
 
 
 def draw_occluder(image: np.ndarray, rng: np.random.Generator, box: np.ndarray) -> tuple[np.ndarray, str]:
