@@ -2,7 +2,8 @@
 
     python -m trainer.render_stats ~/.cache/metahmr_video/rendered/heldout [--json out.json]
 
-Per group of samples (all, then by look, truncation, occluder and detection source):
+Per group of samples (all, then by look, truncation, occluder, detection source and the body's
+height in the image):
 - detection rate (any source; full-frame detection alone);
 - the detector's 2D error, pooled over the landmarks inside the image, in % of the body's height
   (the larger side of the box of its 33 true projected landmarks): median and mean; the share of
@@ -39,6 +40,11 @@ def mediapipe_joints(landmarks: np.ndarray) -> np.ndarray:
                      one("right_elbow"), one("left_wrist"), one("right_wrist")], -2)
 
 
+def body_height(kp2d: np.ndarray) -> np.ndarray:
+    """[N] pixels: the larger side of the box of the 33 true projected landmarks [N,33,2]."""
+    return (kp2d.max(1) - kp2d.min(1)).max(-1)
+
+
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-sample PA-MPJPE in mm of [N,15,3] joints (metres)."""
     from metahmr_video.evaluate import joint_errors
@@ -51,7 +57,7 @@ def sample_errors(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -
     found = a["found"].astype(bool)
     n = len(found)
     kp = a["kp2d"]
-    height = (kp.max(1) - kp.min(1)).max(-1)
+    height = body_height(kp)
     d2 = np.linalg.norm(a["det_kp2d"] - kp, axis=-1) / height[:, None] * 100       # [N,33] % of height
     d2 = np.where(a["inside"], d2, np.nan)
     mirror = mirror_index(MEDIAPIPE_33)
@@ -94,6 +100,11 @@ def report(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[
             if sel.any():
                 groups[f"{key}={name}"] = sel
     groups["truncated (any)"] = a["truncation"] > 0
+    height = body_height(a["kp2d"])
+    for lo, hi in ((0, 150), (150, 300), (300, 600), (600, np.inf)):
+        groups[f"height {lo}-{hi} px"] = (height >= lo) & (height < hi)
+    groups["as the FACTS probe (whole, unoccluded, 190-400 px)"] = (
+        (a["truncation"] == 0) & (a["occluder"] == 0) & (height >= 190) & (height <= 400))
     return {g: summarise(a, e, sel) for g, sel in groups.items()}
 
 

@@ -66,8 +66,9 @@ def cat_target(parts: list[Target]) -> Target:
 class RenderedData:
     """(Evidence, Target) batches drawn with replacement from the found samples of rendered shards.
 
-    path: a shard folder or file. Keeps `arrays` (every stored key, found samples only; the name
-    lists as they are) for analysis.
+    path: a shard folder or file. Keeps `arrays` (every stored key, found samples only, row i =
+    evidence row i; the name lists as they are), e.g. for per-landmark truth flags of a batch:
+    `idx = data.draw(64, g); ev, target = data.rows(idx); visible = data.arrays["visible"][idx]`.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -85,9 +86,15 @@ class RenderedData:
     def __len__(self) -> int:
         return len(self.evidence)
 
-    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[Evidence, Target]:
-        idx = torch.randint(0, len(self), (batch,), generator=generator)
+    def draw(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[batch] random row indices (with replacement) into `evidence`, `target` and `arrays`."""
+        return torch.randint(0, len(self), (batch,), generator=generator)
+
+    def rows(self, idx: torch.Tensor) -> tuple[Evidence, Target]:
         return self.evidence.index(idx), self.target.index(idx)
+
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[Evidence, Target]:
+        return self.rows(self.draw(batch, generator))
 
 
 class MixedData:
