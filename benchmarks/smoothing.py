@@ -20,7 +20,7 @@ from metahmr_video.runner import Runner
 from metahmr_video.smooth import RecordingSmoother, TrackSmoother
 from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth
 from metahmr_video.sources import VideoSource
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"
 

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.records import Frame
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from metahmr_video.detect import MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
 from metahmr_video.detect.blazepose import roi_from_alignment_points, ssd_anchors
-from metahmr_video.detect.landmarks import INDEX, LEFT_RIGHT_PAIRS
+from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
 from metahmr_video.errors import InputError
 from metahmr_video.sources import VideoSource, read_image
 
@@ -54,18 +54,18 @@ def test_finds_the_astronaut_with_landmarks_on_the_body(detector):
     assert kp.shape == (33, 2) and conf.shape == (33,) and ((conf >= 0) & (conf <= 1)).all()
     assert p.world_landmarks is not None and p.world_landmarks.shape == (33, 3)
     for name in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow"):
-        assert conf[INDEX[name]] > 0.5, name
-        assert _inside(kp[INDEX[name]], p.box), name
+        assert conf[Landmark[name.upper()]] > 0.5, name
+        assert _inside(kp[Landmark[name.upper()]], p.box), name
     # face: the nose lies in the face region of the photo (about x 170-280, y 80-190)
-    assert 170 < kp[INDEX["nose"], 0] < 280 and 80 < kp[INDEX["nose"], 1] < 190
+    assert 170 < kp[Landmark.NOSE, 0] < 280 and 80 < kp[Landmark.NOSE, 1] < 190
     # facing the camera: her left is on the image's right, for every confident pair
-    for l, r in LEFT_RIGHT_PAIRS[:6]:
-        if conf[l] > 0.5 and conf[r] > 0.5:
+    for l, r in enumerate(mirror_index(MEDIAPIPE_33)[:15]):
+        if l != r and MEDIAPIPE_33[l].startswith("left") and conf[l] > 0.5 and conf[r] > 0.5:
             assert kp[l, 0] > kp[r, 0]
-    assert kp[INDEX["nose"], 1] < kp[INDEX["left_shoulder"], 1]
+    assert kp[Landmark.NOSE, 1] < kp[Landmark.LEFT_SHOULDER, 1]
     # metric world landmarks: shoulder width of an adult
     w = p.world_landmarks
-    assert 0.2 < np.linalg.norm(w[INDEX["left_shoulder"]] - w[INDEX["right_shoulder"]]) < 0.6
+    assert 0.2 < np.linalg.norm(w[Landmark.LEFT_SHOULDER] - w[Landmark.RIGHT_SHOULDER]) < 0.6
 
 
 def test_full_body_person_upright_and_inside_box(detector):
@@ -75,16 +75,16 @@ def test_full_body_person_upright_and_inside_box(detector):
     left = min(people, key=lambda d: d.box[0])
     kp, conf = left.keypoints2d, left.keypoint_conf
     assert left.box[0] < 60 and left.box[2] < 260  # the player on the left
-    order = [INDEX[n] for n in ("nose", "left_shoulder", "left_hip", "left_knee", "left_ankle")]
+    order = [Landmark.NOSE, Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP, Landmark.LEFT_KNEE, Landmark.LEFT_ANKLE]
     ys = kp[order, 1]
     assert np.all(np.diff(ys) > 0), ys  # head above shoulders above hips above knees above ankles
-    assert kp[INDEX["left_ankle"], 1] > 400
+    assert kp[Landmark.LEFT_ANKLE, 1] > 400
     for i in range(33):
         if conf[i] > 0.5:
             assert _inside(kp[i], left.box)
     # facing the camera: left limbs on the image's right
-    assert kp[INDEX["left_shoulder"], 0] > kp[INDEX["right_shoulder"], 0]
-    assert kp[INDEX["left_hip"], 0] > kp[INDEX["right_hip"], 0]
+    assert kp[Landmark.LEFT_SHOULDER, 0] > kp[Landmark.RIGHT_SHOULDER, 0]
+    assert kp[Landmark.LEFT_HIP, 0] > kp[Landmark.RIGHT_HIP, 0]
 
 
 def test_recall_precision_on_labelled_pedestrian_frames(detector):
@@ -131,10 +131,10 @@ def test_precomputed_coco_openpose_npz(tmp_path):
     det = PrecomputedKeypoints(path)
     (d,) = det.for_frame(4)
     assert det.for_frame(0) == []
-    np.testing.assert_allclose(d.keypoints2d[INDEX["left_shoulder"]], coco[5, :2])
-    np.testing.assert_allclose(d.keypoints2d[INDEX["right_ankle"]], coco[16, :2])
-    assert d.keypoint_conf[INDEX["left_ear"]] == 0 and d.keypoint_conf[INDEX["left_shoulder"]] == 1
-    assert d.keypoint_conf[INDEX["left_heel"]] == 0 and d.score == pytest.approx(0.9)
+    np.testing.assert_allclose(d.keypoints2d[Landmark.LEFT_SHOULDER], coco[5, :2])
+    np.testing.assert_allclose(d.keypoints2d[Landmark.RIGHT_ANKLE], coco[16, :2])
+    assert d.keypoint_conf[Landmark.LEFT_EAR] == 0 and d.keypoint_conf[Landmark.LEFT_SHOULDER] == 1
+    assert d.keypoint_conf[Landmark.LEFT_HEEL] == 0 and d.score == pytest.approx(0.9)
     np.testing.assert_allclose(d.box, [90, 40, 290, 160])
 
     op_dir = tmp_path / "openpose"
@@ -147,8 +147,8 @@ def test_precomputed_coco_openpose_npz(tmp_path):
     by_frame = load_keypoints(op_dir)
     assert sorted(by_frame) == [0, 1, 2]
     d = by_frame[2][0]
-    np.testing.assert_allclose(d.keypoints2d[INDEX["right_shoulder"]], body25[2, :2])
-    np.testing.assert_allclose(d.keypoints2d[INDEX["left_heel"]], body25[21, :2])
+    np.testing.assert_allclose(d.keypoints2d[Landmark.RIGHT_SHOULDER], body25[2, :2])
+    np.testing.assert_allclose(d.keypoints2d[Landmark.LEFT_HEEL], body25[21, :2])
 
     kps = np.full((3, 2, 17, 3), np.nan)
     kps[0, 0] = coco

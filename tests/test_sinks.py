@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.errors import InputError
 from metahmr_video.records import Frame
 from metahmr_video.results import load_results

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.records import Frame
 from metahmr_video.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink, track_color

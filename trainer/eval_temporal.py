@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.body import AnnyBody
 from metahmr_video.evaluate import fetch_bvh_clips, joint_errors
 from metahmr_video.fit import Fitter

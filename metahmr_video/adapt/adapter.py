@@ -7,7 +7,7 @@ import torch
 
 from typing import TYPE_CHECKING
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.records import Frame, TrackedPerson
 
 if TYPE_CHECKING:

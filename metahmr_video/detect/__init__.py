@@ -10,12 +10,10 @@
 
 from metahmr_video.detect.blazepose import PoseCandidate, PoseDetector, PoseLandmarker, Roi, mediapipe_model_path
 from metahmr_video.detect.hog import HogPeopleDetector
-from metahmr_video.detect.landmarks import NAMES as LANDMARK_NAMES, LEFT_RIGHT_PAIRS, box_from_keypoints, box_iou
 from metahmr_video.detect.multi import MultiPersonDetector, roi_from_detection
 from metahmr_video.detect.precomputed import PrecomputedKeypoints, load_keypoints
 
 __all__ = [
     "MultiPersonDetector", "PoseDetector", "PoseLandmarker", "PoseCandidate", "Roi", "HogPeopleDetector",
     "PrecomputedKeypoints", "load_keypoints", "roi_from_detection", "mediapipe_model_path",
-    "LANDMARK_NAMES", "LEFT_RIGHT_PAIRS", "box_from_keypoints", "box_iou",
 ]

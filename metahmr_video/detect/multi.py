@@ -15,11 +15,12 @@ import numpy as np
 
 from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLandmarker, Roi, roi_from_alignment_points
 from metahmr_video.detect.hog import HogPeopleDetector
-from metahmr_video.detect.landmarks import INDEX, box_from_keypoints, box_iou
+from metahmr_video.boxes import box_from_keypoints, box_iou
+from metahmr_video.layout import Landmark
 from metahmr_video.records import Detection, Frame
 
-_HIPS = (INDEX["left_hip"], INDEX["right_hip"])
-_SHOULDERS = (INDEX["left_shoulder"], INDEX["right_shoulder"])
+_HIPS = [Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
+_SHOULDERS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]
 
 
 def roi_from_detection(det: Detection) -> Roi:
@@ -28,8 +29,8 @@ def roi_from_detection(det: Detection) -> Roi:
     if det.roi is not None:
         return Roi.from_array(det.roi)
     kp, conf = det.keypoints2d, det.keypoint_conf
-    hip = kp[list(_HIPS)].mean(0)
-    sh = kp[list(_SHOULDERS)].mean(0)
+    hip = kp[_HIPS].mean(0)
+    sh = kp[_SHOULDERS].mean(0)
     sel = conf >= 0.3
     pts = kp[sel] if sel.sum() >= 3 else kp
     radius = float(np.max(np.linalg.norm(pts - hip, axis=1))) * 1.1

@@ -22,11 +22,21 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from metahmr_video.detect.landmarks import BODY25_TO_MP, COCO17_TO_MP, COCO18_TO_MP, box_from_keypoints
+from metahmr_video.boxes import box_from_keypoints
 from metahmr_video.errors import InputError
+from metahmr_video.layout import COCO_FROM_MEDIAPIPE, Landmark as L
 from metahmr_video.records import Detection, Frame
 
-_MAPS = {17: COCO17_TO_MP, 18: COCO18_TO_MP, 25: BODY25_TO_MP, 33: tuple(range(33))}
+# OpenPose BODY_25 order -> MediaPipe index (-1: no MediaPipe counterpart: neck, mid-hip, small toes).
+BODY25_TO_MP = (
+    L.NOSE, -1, L.RIGHT_SHOULDER, L.RIGHT_ELBOW, L.RIGHT_WRIST, L.LEFT_SHOULDER, L.LEFT_ELBOW, L.LEFT_WRIST, -1,
+    L.RIGHT_HIP, L.RIGHT_KNEE, L.RIGHT_ANKLE, L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE, L.RIGHT_EYE, L.LEFT_EYE,
+    L.RIGHT_EAR, L.LEFT_EAR, L.LEFT_FOOT_INDEX, -1, L.LEFT_HEEL, L.RIGHT_FOOT_INDEX, -1, L.RIGHT_HEEL,
+)
+# OpenPose COCO-18 order (BODY_25 without mid-hip and feet).
+COCO18_TO_MP = BODY25_TO_MP[:8] + BODY25_TO_MP[9:19]
+
+_MAPS = {17: COCO_FROM_MEDIAPIPE, 18: COCO18_TO_MP, 25: BODY25_TO_MP, 33: tuple(range(33))}
 
 
 def to_mediapipe(points: np.ndarray, box: Optional[np.ndarray] = None, score: Optional[float] = None) -> Optional[Detection]:

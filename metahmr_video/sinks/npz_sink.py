@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.errors import InputError
 from metahmr_video.records import Frame
 from metahmr_video.rotations import rotmat_to_axis_angle

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.smooth.one_euro import OneEuroFilter
 from metahmr_video.smooth.rotation_filter import RotationFilter
 

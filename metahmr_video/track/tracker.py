@@ -13,15 +13,16 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
-from metahmr_video.detect.landmarks import INDEX, box_iou
+from metahmr_video.boxes import box_iou
+from metahmr_video.layout import Landmark
 from metahmr_video.records import Detection, TrackedPerson
 
-_BONES = [(INDEX[a], INDEX[b]) for a, b in [
+_BONES = [(Landmark[a.upper()], Landmark[b.upper()]) for a, b in [
     ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
     ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
     ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
     ("right_hip", "right_knee"), ("left_knee", "left_ankle"), ("right_knee", "right_ankle")]]
-_TORSO = [INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+_TORSO = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
 
 
 def _box_to_z(box: np.ndarray) -> np.ndarray:
