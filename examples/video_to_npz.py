@@ -11,7 +11,7 @@ import torch
 from metahmr_video.adapt import Adapter
 from metahmr_video.camera import default_focal
 from metahmr_video.detect import MultiPersonDetector
-from metahmr_video.fit import Fitter
+from metahmr_video.adapt import Fitter
 from metahmr_video.pipeline import Pipeline
 from metahmr_video.results import load_results
 from metahmr_video.sinks import NpzSink

@@ -1,5 +1,4 @@
 """Body-model layer: gradients against finite differences, batching, keypoint map, SMPL path."""
-import math
 
 import numpy as np
 import pytest

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from metahmr_video.model import LossConfig, decode, features, train_loss
-from metahmr_video.model.tto import body_forward
+from metahmr_video.adapt.steps import body_forward
 from trainer.data import SyntheticData
 from trainer.prior import ACTIVITIES, MotionPrior
 from trainer.train import TrainConfig, Trainer
