@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from metahmr_video.detect import MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
+from metahmr_video.detect import DetectorConfig, MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
 from metahmr_video.detect.blazepose import roi_from_alignment_points, ssd_anchors
 from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
 from metahmr_video.errors import InputError
+from metahmr_video.records import Frame
 from metahmr_video.sources import VideoSource, read_image
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 @pytest.fixture(scope="module")
 def detector():
-    return MultiPersonDetector(num_threads=2)
+    return MultiPersonDetector(DetectorConfig(tiles=2, full_every=1))
 
 
 def _inside(p, box, margin=0.0):
@@ -46,7 +47,7 @@ def test_anchor_layout_and_crop_geometry():
 
 def test_finds_the_astronaut_with_landmarks_on_the_body(detector):
     image = read_image(os.path.join(MEDIA, "astronaut.jpg"))
-    people = detector.detect(image)
+    people = detector.detect(Frame(0, 0.0, image))
     assert len(people) == 1
     p = people[0]
     assert p.score > 0.8
@@ -70,7 +71,7 @@ def test_finds_the_astronaut_with_landmarks_on_the_body(detector):
 
 def test_full_body_person_upright_and_inside_box(detector):
     image = read_image(os.path.join(MEDIA, "basketball1.png"))
-    people = detector.detect(image)
+    people = detector.detect(Frame(0, 0.0, image))
     assert len(people) >= 1
     left = min(people, key=lambda d: d.box[0])
     kp, conf = left.keypoints2d, left.keypoint_conf
@@ -94,7 +95,7 @@ def test_recall_precision_on_labelled_pedestrian_frames(detector):
     tp = nd = nl = 0
     for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4")):
         if frame.index in labels:
-            people = detector.detect(frame.image)
+            people = detector.detect(frame)
             a, b, c = match_counts([p.box for p in people], labels[frame.index])
             tp, nd, nl = tp + a, nd + b, nl + c
     recall, precision = tp / nl, tp / nd
@@ -105,18 +106,18 @@ def test_recall_precision_on_labelled_pedestrian_frames(detector):
 
 def test_reusable_across_inputs_and_hints(detector):
     frames = list(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=2))
-    first = detector.detect(frames[0].image)
-    again = detector.detect(frames[1].image, hints=first, full=False)  # re-crop only
+    first = detector.detect(frames[0])
+    again = detector.detect(frames[1], hints=first, full=False)  # re-crop only
     assert len(again) >= len(first) - 1 and all(d.source == "track" for d in again)
     for d in again:
         assert d.roi is not None
-    astro = detector.detect(read_image(os.path.join(MEDIA, "astronaut.jpg")))
+    astro = detector.detect(Frame(0, 0.0, read_image(os.path.join(MEDIA, "astronaut.jpg"))))
     assert len(astro) == 1
-    n = 0
-    for frame, people in detector.stream(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=3)):
-        n += 1
-        assert all(np.isfinite(p.keypoints2d).all() for p in people)
-    assert n == 3
+    detector.reset()
+    people = []
+    for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=3):
+        people = detector.detect(frame, hints=people, full=None)
+        assert people and all(np.isfinite(p.keypoints2d).all() for p in people)
 
 
 def test_precomputed_coco_openpose_npz(tmp_path):
