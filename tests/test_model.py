@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from metahmr_video.errors import ModelFileError
-from metahmr_video.model import (Checkpoint, LossConfig, ModelConfig, Regressor, decode, features,
-                                 inner_steps, predict_stacked, stack_params, train_loss)
-from metahmr_video.adapt.steps import body_forward
+from metahmr_video.adapt.steps import body_forward, inner_steps, predict_stacked, stack_params
+from metahmr_video.model import Checkpoint, LossConfig, ModelConfig, Regressor, decode, features, train_loss
 from trainer.data import SyntheticData
 
 TINY = ModelConfig(encoder_width=16, encoder_layers=1, head_width=16, ief_iters=2)
