@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from metahmr_video.camera import project
+from metahmr_video.records import Frame
 from metahmr_video.rotations import axis_angle_to_rotmat
 from trainer.data import CAM_FROM_ANNY
 from trainer.raster import rasterize
@@ -179,10 +180,10 @@ def test_detector_finds_a_rendered_person_with_landmarks_on_the_body(renderer):
     light = Light(direction=np.array([0.3, -0.5, -0.8]) / np.linalg.norm([0.3, -0.5, -0.8]), ambient=0.35,
                   diffuse=0.7, tint=np.ones(3))
     draw_person(image, verts, renderer.paint.faces, renderer.paint.colors(look), f, light, rng)
-    dets = renderer.detector.detect(image, full=True)
+    dets = renderer.detector.detect(Frame(0, 0.0, image), full=True)
     assert len(dets) == 1
     d = dets[0]
-    from metahmr_video.detect import box_iou
+    from metahmr_video.boxes import box_iou
     assert box_iou(d.box[None], true_box(clean, (w, h))[None])[0, 0] > 0.6
     height = np.ptp(clean[:, 1])
     err = np.linalg.norm(d.keypoints2d - clean, axis=1) / height
@@ -199,10 +200,10 @@ def test_shards_are_consistent_and_resumable(renderer, anny_body, tmp_path, monk
     images = []
     detect = renderer.detector.detect
 
-    def record(image, hints=(), full=True):
+    def record(frame, hints=(), full=True):
         if not hints:
-            images.append(image.copy())
-        return detect(image, hints, full)
+            images.append(frame.image.copy())
+        return detect(frame, hints, full)
 
     monkeypatch.setattr(renderer.detector, "detect", record)
     paths = rd.generate(4, tmp_path, seed=5, shard_size=2, progress=False)
@@ -254,9 +255,9 @@ def _fake_shard(path, rng, n=3, width=640, height=480):
 
 
 def test_rendered_evidence_is_what_the_product_builds(anny_body, tmp_path):
-    from metahmr_video.adapt.adapter import Adapter
-    from metahmr_video.fit import Fitter
-    from metahmr_video.records import Frame, TrackedPerson
+    from metahmr_video.adapt.adapter import AdaptConfig, Adapter
+    from metahmr_video.adapt.fitter import Fitter
+    from metahmr_video.records import TrackedPerson
     from trainer.rendered import RenderedData
 
     dets = _fake_shard(tmp_path / "s.npz", np.random.default_rng(0))
@@ -275,7 +276,7 @@ def test_rendered_evidence_is_what_the_product_builds(anny_body, tmp_path):
 
     fitter.fit_evidence = capture
     for k, (det, focal) in enumerate([(dets[0], 500.0), (dets[2], 700.0)]):
-        adapter = Adapter(fitter, focal=focal, temporal_prior=0.0)
+        adapter = Adapter(fitter, AdaptConfig(temporal_prior=0.0), focal=focal)
         with pytest.raises(Captured):
             adapter(Frame(0, 0.0, np.zeros((480, 640, 3), np.uint8)), [TrackedPerson(1, det)])
         ours = data.evidence.index(slice(k, k + 1))

@@ -8,7 +8,7 @@ focal, elevation, distance 2-9 m, any yaw); `truncated` of the samples are frame
 frame cuts the body at the chest, waist, hips or knees, or as a close upper-body webcam portrait
 of a seated person facing the camera; `occluded` of them get an occluder (`trainer.scene`). The
 full Anny mesh is rendered (`trainer.scene`), the product's detector runs on the image as on a
-first video frame (`MultiPersonDetector.detect(image, full=True)`, with the `run` command's
+first video frame (`MultiPersonDetector.detect(frame, full=True)`, with the `run` command's
 detector settings except the HOG person boxes: 0.3-3 s per image here), and the detection whose
 box best overlaps the true person's box (IoU >= 0.3) is kept; a person it misses is looked for
 once more on a tracker-like crop (see `source` below).
@@ -16,7 +16,7 @@ once more on a tracker-like crop (see `source` below).
 Shard keys (N samples; float32 unless said; pixels full frame; metres camera frame, OpenCV):
   found [N] bool; source [N] int code into `sources`: "full" = found by the full-frame detection,
   "track" = missed by it, found by the landmark model on the crop a tracker would hand over (a
-  hint built from the true 2D landmarks, the product's `detect(image, hints)` path; stands in for
+  hint built from the true 2D landmarks, the product's `detect(frame, hints)` path; stands in for
   the product's HOG boxes and tracking, which are too slow to run here), "none" = not found;
   iou [N] detection vs true box; n_det [N] int people found by the full-frame pass; det_score [N];
   det_kp2d [N,33,2]; det_conf [N,33] (what `Detection.keypoint_conf` holds: visibility x presence);
@@ -106,8 +106,7 @@ class SampleRenderer:
     def __init__(self, config: RenderConfig | None = None) -> None:
         from metahmr_video.body import AnnyBody
         from metahmr_video.body.anny_body import FULL_TOPOLOGY
-        from metahmr_video.config import DetectorConfig
-        from metahmr_video.detect import MultiPersonDetector
+        from metahmr_video.detect import DetectorConfig, MultiPersonDetector
         from trainer.prior import MotionPrior
         from trainer.scene import BodyPaint
 
@@ -116,9 +115,7 @@ class SampleRenderer:
         self.full_body = AnnyBody(topology=FULL_TOPOLOGY)
         self.paint = BodyPaint(self.full_body)
         self.prior = MotionPrior(self.fit_body)
-        d = DetectorConfig()
-        self.detector = MultiPersonDetector(min_score=d.min_score, tiles=d.tiles, use_hog=self.config.hog,
-                                            full_every=d.full_every, num_threads=1)
+        self.detector = MultiPersonDetector(DetectorConfig(use_hog=self.config.hog, num_threads=1))
         # metres a landmark may lie behind the rendered surface at its pixel and count as visible:
         # joint centres sit inside the limbs, surface landmarks on the (reduced) fitting mesh
         self.depth_tolerance = np.where(self.fit_body.kp_bone.numpy() >= 0, 0.15, 0.05)
@@ -193,7 +190,7 @@ class SampleRenderer:
         `previews_n` images go to the folder `previews` with the true (green) and detected (red)
         landmarks drawn."""
         from metahmr_video.camera import project
-        from metahmr_video.records import Detection
+        from metahmr_video.records import Detection, Frame
         from trainer.scene import BACKGROUNDS, LOOKS, OCCLUDERS
 
         g = torch.Generator().manual_seed(seed)
@@ -211,14 +208,15 @@ class SampleRenderer:
                                                        tags["occ_mask"], self.depth_tolerance)
             row = {"inside": inside, "occluded": occ, "visible": visible, "look": tags["look"], "background": tags["background"],
                    "occluder": tags["occluder"], "found": False, "iou": 0.0, "source": 0}
-            dets = self.detector.detect(image, hints=(), full=True)
+            frame = Frame(index=i, time_s=0.0, image=image)
+            dets = self.detector.detect(frame, hints=(), full=True)
             row["n_det"] = len(dets)
             box = true_box(clean, wh)
             det, row["iou"] = _match(dets, box)
             if det is None:  # as the tracker would hand over a person found earlier (e.g. by HOG)
                 hint = Detection(box=box, score=1.0, keypoints2d=clean, keypoint_conf=inside.astype(np.float32),
                                  source="track")
-                det, iou = _match(self.detector.detect(image, hints=[hint], full=False), box)
+                det, iou = _match(self.detector.detect(frame, hints=[hint], full=False), box)
                 row["source"] = SOURCES.index("track") if det is not None else 0
                 row["iou"] = max(row["iou"], iou)
             else:
@@ -265,7 +263,7 @@ def landmark_visibility(kp2d: np.ndarray, depth: np.ndarray, surface: np.ndarray
 
 def _match(dets: list, box: np.ndarray, min_iou: float = 0.3):
     """The detection whose box overlaps `box` most, if by at least min_iou: (Detection or None, IoU)."""
-    from metahmr_video.detect import box_iou
+    from metahmr_video.boxes import box_iou
 
     if not dets:
         return None, 0.0
@@ -277,7 +275,7 @@ def _match(dets: list, box: np.ndarray, min_iou: float = 0.3):
 def true_box(kp2d: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The true person's box as the detector builds its own (keypoints' box padded by 10% of its
     larger side, `box_from_keypoints`), clipped to the image. xyxy pixels."""
-    from metahmr_video.detect import box_from_keypoints
+    from metahmr_video.boxes import box_from_keypoints
 
     box = box_from_keypoints(kp2d, np.ones(len(kp2d)), min_conf=0.5)
     return np.clip(box, 0, [size[0], size[1], size[0], size[1]]).astype(np.float32)

@@ -47,7 +47,7 @@ def body_height(kp2d: np.ndarray) -> np.ndarray:
 
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-sample PA-MPJPE in mm of [N,15,3] joints (metres)."""
-    from metahmr_video.evaluate import joint_errors
+    from trainer.evaluate import joint_errors
 
     return joint_errors(torch.from_numpy(pred).float(), torch.from_numpy(gt).float())[1].numpy()
 

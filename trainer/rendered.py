@@ -49,7 +49,7 @@ def stored_detection(arrays: dict[str, np.ndarray], i: int) -> Detection:
 def detection_evidence(det: Detection, image_size: tuple[float, float], focal: float | None) -> Evidence:
     """The product's evidence for one detection (Adapter's `evidence_arrays`, then `make_evidence`)."""
     from metahmr_video.adapt.adapter import evidence_arrays
-    from metahmr_video.fit import make_evidence
+    from metahmr_video.adapt.fitter import make_evidence
 
     ev, _ = make_evidence(*evidence_arrays([det]), image_size, focal)
     return ev
