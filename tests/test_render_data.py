@@ -306,3 +306,47 @@ def test_mixed_batches_and_data_specs(anny_body, tmp_path):
     with pytest.raises(InputError):
         data_source("bvh", anny_body)
     assert math.isclose(sum(MixedData([rendered, rendered], [1, 3]).fractions), 1.0)
+
+
+def test_mirrored_samples_are_consistent(anny_body, tmp_path):
+    from metahmr_video.boxes import box_from_keypoints
+    from trainer.prior import MotionPrior, sample_global_orientation
+    from trainer.rendered import RenderedData, mirror_bones, mirror_samples
+
+    g = torch.Generator().manual_seed(4)
+    n, w, h, f = 6, 640.0, 480.0, 550.0
+    pose = axis_angle_to_rotmat(MotionPrior(anny_body).sample(n, g))
+    pose[:, 0] = CAM_FROM_ANNY @ axis_angle_to_rotmat(sample_global_orientation(n, g))
+    shape = torch.rand(n, 6, generator=g)
+    transl = torch.cat([torch.randn(n, 2, generator=g) * 0.3, torch.full((n, 1), 4.0)], -1)
+    out = anny_body(pose, shape, transl, return_vertices=False)
+    kp2d = project(out.keypoints, torch.full((n,), f), torch.tensor([w / 2, h / 2])).numpy()
+    det = kp2d + np.random.default_rng(0).normal(0, 3, kp2d.shape)
+    conf = np.random.default_rng(1).uniform(0, 1, (n, 33)).astype(np.float32)
+    world = (out.keypoints - out.keypoints[:, 23:25].mean(1, keepdim=True)).numpy()
+    a = {"found": np.ones(n, bool), "det_kp2d": det.astype(np.float32), "det_conf": conf, "det_vis": conf,
+         "det_pres": np.ones((n, 33), np.float32), "det_world": world, "det_score": np.ones(n, np.float32),
+         "det_box": np.stack([box_from_keypoints(d, c, min_conf=0.5) for d, c in zip(det, conf)]),
+         "image_size": np.tile(np.float32([w, h]), (n, 1)), "focal": np.full(n, f, np.float32),
+         "pose": pose.numpy(), "shape": shape.numpy(), "transl": transl.numpy(), "joints": out.joints.numpy(),
+         "keypoints3d": out.keypoints.numpy(), "kp2d": kp2d, "visible": np.zeros((n, 33), bool)}
+    a["visible"][:, 11] = True  # the left shoulder
+    perm = mirror_bones(anny_body.bone_names)
+    m = mirror_samples(a, perm)
+    # the mirrored truth is one body-model pose: posing it gives the mirrored joints and landmarks
+    mo = anny_body(torch.from_numpy(m["pose"]), shape, torch.from_numpy(m["transl"]), return_vertices=False)
+    std = anny_body.standard_joint_indices
+    assert (mo.joints[:, std] - torch.from_numpy(m["joints"])[:, std]).norm(dim=-1).max() < 3e-3
+    assert (mo.keypoints - torch.from_numpy(m["keypoints3d"])).norm(dim=-1).max() < 3e-3
+    # ... seen by the same camera: its clean 2D is the projection, and left is right in the image
+    px = project(torch.from_numpy(m["keypoints3d"]), torch.full((n,), f), torch.tensor([w / 2, h / 2]))
+    torch.testing.assert_close(torch.from_numpy(m["kp2d"]), px, atol=1e-2, rtol=0)
+    assert m["visible"][:, 12].all() and not m["visible"][:, 11].any()
+    np.testing.assert_allclose(m["det_box"][:, [0, 2]], w - a["det_box"][:, [2, 0]])
+    twice = mirror_samples(m, perm)
+    for k in ("det_kp2d", "det_world", "det_box", "pose", "joints", "keypoints3d", "kp2d", "transl"):
+        np.testing.assert_allclose(twice[k], a[k], atol=1e-4)
+    np.savez(tmp_path / "s.npz", **a)
+    data = RenderedData(tmp_path, mirror_with=anny_body)
+    assert len(data) == 2 * n
+    torch.testing.assert_close(data.evidence.box_center[n:, 0], w - data.evidence.box_center[:n, 0])

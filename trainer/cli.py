@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
     model = {"encoder_width": args.width, "head_width": args.head_width}
-    data = {"data": args.data, "rendered_fraction": args.rendered_fraction}
+    data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror}
     t0 = time.time()
     plain_path = Path(args.init) if args.init else work / "plain.pt"
     if args.stage in ("plain", "all") and not args.init:
@@ -145,6 +145,7 @@ def add_commands(subparsers) -> None:
                    help="'synthetic' (generated on the fly) or 'rendered:DIR': mix in the real detector's output on "
                         "rendered bodies from the shards in DIR (python -m trainer.render_data)")
     t.add_argument("--rendered-fraction", type=float, default=0.5, help="share of each batch from the rendered shards")
+    t.add_argument("--rendered-mirror", action="store_true", help="add the rendered samples' mirror images (2x data)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--device", default="cpu")

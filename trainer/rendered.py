@@ -63,23 +63,67 @@ def cat_target(parts: list[Target]) -> Target:
     return Target(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Target)})
 
 
+def mirror_bones(bone_names: list[str]) -> list[int]:
+    """For each bone, the index of its left/right counterpart (itself on the midline)."""
+    swap = (("Left", "Right"), ("Right", "Left"), ("LHip", "RHip"), ("RHip", "LHip"), ("LThumb", "RThumb"),
+            ("RThumb", "LThumb"))
+    def other(n: str) -> str:
+        for a, b in swap:
+            if n.startswith(a):
+                return b + n[len(a):]
+        return n
+    return [bone_names.index(other(n)) for n in bone_names]
+
+
+def mirror_samples(a: dict[str, np.ndarray], bone_perm: list[int]) -> dict[str, np.ndarray]:
+    """The samples seen in a mirror: the image flipped left-right about its centre (x -> W - x,
+    camera X -> -X), every left/right landmark and bone label exchanged. Bone rotations (Anny's
+    world-aligned local-ref axes, bone 0 the orientation in the camera frame) become M R M with
+    M = diag(-1, 1, 1); the fitting body posed so matches the mirrored joints to 2 mm (Anny's
+    skeleton is symmetric up to that). The detector's output is mirrored too, which stands for
+    running it on the flipped image."""
+    from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+
+    lm = mirror_index(MEDIAPIPE_33)
+    m = np.array([-1.0, 1.0, 1.0], np.float32)
+    width = a["image_size"][:, :1].astype(np.float32)
+    flip2d = lambda xy: np.stack([width - xy[..., 0], xy[..., 1]], -1)  # noqa: E731  [N,K,2]
+    out = dict(a)
+    for k in ("det_conf", "det_vis", "det_pres", "inside", "occluded", "visible"):
+        if k in a:
+            out[k] = a[k][:, lm]
+    out["det_kp2d"], out["kp2d"] = flip2d(a["det_kp2d"])[:, lm], flip2d(a["kp2d"])[:, lm]
+    out["det_world"], out["keypoints3d"] = (a["det_world"] * m)[:, lm], (a["keypoints3d"] * m)[:, lm]
+    box = a["det_box"]
+    out["det_box"] = np.stack([width[:, 0] - box[:, 2], box[:, 1], width[:, 0] - box[:, 0], box[:, 3]], -1)
+    out["joints"], out["transl"] = (a["joints"] * m)[:, bone_perm], a["transl"] * m
+    out["pose"] = (m[:, None] * a["pose"][:, bone_perm] * m[None, :]).astype(np.float32)
+    return out
+
+
 class RenderedData:
     """(Evidence, Target) batches drawn with replacement from the found samples of rendered shards.
 
     path: a shard folder or file. Keeps `arrays` (every stored key, found samples only, row i =
     evidence row i; the name lists as they are), e.g. for per-landmark truth flags of a batch:
     `idx = data.draw(64, g); ev, target = data.rows(idx); visible = data.arrays["visible"][idx]`.
+    mirror_with: a body (its bone names): add every sample's mirror image (`mirror_samples`) as
+    a second row, doubling the data.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, mirror_with=None) -> None:
         arrays = load_shards(path)
         found = arrays["found"].astype(bool)
         if not found.any():
             raise InputError(f"the rendered shards in {path} hold no detected person")
-        self.arrays = {k: (v if v.dtype.kind == "U" else v[found]) for k, v in arrays.items()}
-        a = self.arrays
+        a = {k: v[found] for k, v in arrays.items() if v.dtype.kind != "U"}
+        if mirror_with is not None:
+            mirrored = mirror_samples(a, mirror_bones(list(mirror_with.bone_names)))
+            a = {k: np.concatenate([v, mirrored[k]]) for k, v in a.items()}
+        a.update({k: v for k, v in arrays.items() if v.dtype.kind == "U"})
+        self.arrays = a
         self.evidence = cat_evidence([detection_evidence(stored_detection(a, i), tuple(a["image_size"][i]),
-                                                         float(a["focal"][i])) for i in range(int(found.sum()))])
+                                                         float(a["focal"][i])) for i in range(len(a["found"]))])
         t = lambda k: torch.from_numpy(np.ascontiguousarray(a[k])).float()  # noqa: E731
         self.target = Target(pose=t("pose"), shape=t("shape"), transl=t("transl"), joints=t("joints"), kp2d=t("kp2d"))
 
@@ -118,9 +162,10 @@ class MixedData:
         return cat_evidence([p[0] for p in parts]), cat_target([p[1] for p in parts])
 
 
-def data_source(spec: str, body, rendered_fraction: float = 0.5):
+def data_source(spec: str, body, rendered_fraction: float = 0.5, mirror: bool = False):
     """A training data source from its spec: "synthetic" (`SyntheticData`) or "rendered:DIR"
-    (`RenderedData` for `rendered_fraction` of each batch, `SyntheticData` for the rest)."""
+    (`RenderedData`, with mirror images if `mirror`, for `rendered_fraction` of each batch,
+    `SyntheticData` for the rest)."""
     from trainer.data import SyntheticData
 
     if spec == "synthetic":
@@ -128,7 +173,7 @@ def data_source(spec: str, body, rendered_fraction: float = 0.5):
     if spec.startswith("rendered:"):
         if not 0.0 <= rendered_fraction <= 1.0:
             raise InputError(f"rendered fraction must be in [0, 1], got {rendered_fraction}")
-        rendered = RenderedData(spec.split(":", 1)[1])
+        rendered = RenderedData(spec.split(":", 1)[1], mirror_with=body if mirror else None)
         if rendered_fraction == 1.0:
             return rendered
         return MixedData([rendered, SyntheticData(body)], [rendered_fraction, 1.0 - rendered_fraction])

@@ -64,6 +64,7 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     data: str = "synthetic"           # "synthetic" | "rendered:DIR" (see trainer.rendered.data_source)
     rendered_fraction: float = 0.5    # share of each batch from the rendered shards
+    rendered_mirror: bool = False     # add the rendered samples' mirror images
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +93,7 @@ class Trainer:
         self.cfg, self.out, self.device, self.progress = cfg, Path(out), torch.device(device), progress
         torch.manual_seed(cfg.seed)
         self.body = (body if body is not None else AnnyBody()).to(self.device)
-        self.data = data_source(cfg.data, self.body, cfg.rendered_fraction)
+        self.data = data_source(cfg.data, self.body, cfg.rendered_fraction, cfg.rendered_mirror)
         self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0)
         self.plain = None
         if cfg.init:
