@@ -112,3 +112,63 @@ def test_read_qca_rejects_a_broken_file(tmp_path):
     path.write_text("<calibration><cameras><camera serial='c'/></cameras>")
     with pytest.raises(InputError):
         read_qca(path)
+
+
+def _detections(people_2d: list[list[np.ndarray]], size=(1080, 1920)):
+    """ViewDetections per view from per-view lists of [F,33,2] keypoint arrays (one per person)."""
+    from trainer.realpix.detections import ViewDetections
+
+    out = []
+    for people in people_2d:
+        F, M = people[0].shape[0], len(people)
+        kp = np.stack(people, 1).astype(np.float32)
+        boxes = np.concatenate([kp.min(2), kp.max(2)], -1)
+        out.append(ViewDetections(kp, np.full((F, M, 33), 0.9, np.float32), np.zeros((F, M, 33, 3), np.float32),
+                                  boxes, np.ones((F, M), np.float32), np.full(F, M), size))
+    return out
+
+
+def test_reference_picks_the_person_all_views_agree_on_and_unmirrors_a_view():
+    """Four views see the target; two also see a larger bystander; one view has the target's
+    left/right labels swapped in some frames. The reference follows the target and is exact."""
+    from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+    from trainer.realpix.data import Camera
+    from trainer.realpix.reference import build_reference
+
+    rng = np.random.default_rng(3)
+    F = 6
+    K = np.array([[1500.0, 0, 540], [0, 1500.0, 960], [0, 0, 1]])
+    cams = []
+    for k in range(4):
+        a = 2 * np.pi * k / 4 + 0.3
+        pos = np.array([4 * np.cos(a), 4 * np.sin(a), 1.8])
+        R = _look_at(pos, np.array([0.0, 0.0, 1.0]))
+        cams.append(Camera(f"cam{k}", K, np.zeros(5), R, -R @ pos, (1080, 1920)))
+    P = np.stack([c.P for c in cams])
+    # a body-like cloud: left landmarks at +x, right ones mirrored to -x
+    names = MEDIAPIPE_33
+    base = rng.uniform([0.05, -0.15, 0.1], [0.3, 0.15, 1.8], size=(33, 3))
+    base[[i for i, n in enumerate(names) if "left" not in n and "right" not in n], 0] = 0.0
+    for i, j in enumerate(mirror_index(names)):
+        if "right" in names[i]:
+            base[i] = base[j] * [-1, 1, 1]
+    target = base[None] + np.linspace(0, 0.3, F)[:, None, None] * [1, 0, 0]
+    bystander = base[None] * 1.15 + np.array([1.5, 2.5, 0.0])
+    proj = lambda X, v: project(P[v:v + 1], X)[0]  # noqa: E731
+    views = []
+    for v in range(4):
+        people = [proj(target, v) + rng.normal(0, 1.0, (F, 33, 2))]
+        if v < 2:
+            by = np.broadcast_to(proj(bystander, v), (F, 33, 2))
+            people = [by + 0.0, people[0]]            # listed first
+        views.append(people)
+    mir = np.array(mirror_index(names))
+    swapped = views[3][0].copy()
+    swapped[2:4] = swapped[2:4][:, mir]                 # frames 2, 3 of view 3 mirrored
+    views[3][0] = swapped
+    ref = build_reference(_detections(views), cams)
+    assert (ref.person[:, :2] == 1).all() and (ref.person[:, 2:] == 0).all()
+    assert ref.mirrored[2:4, 3, :2].all() and not ref.mirrored[[0, 1, 4, 5]].any()
+    err = np.linalg.norm(ref.landmarks - target, axis=-1) * 1000
+    assert np.nanmax(err) < 10.0 and np.isfinite(ref.landmarks).all()
+    assert np.isfinite(ref.loo).all()
