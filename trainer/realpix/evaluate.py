@@ -109,18 +109,27 @@ class RealPixSplit:
         return Evidence(**cat).to(device)
 
     def score(self, landmarks: np.ndarray | None = None, joints15: np.ndarray | None = None,
-              reference: str = "loo") -> dict:
+              reference: str = "loo", absolute: bool = True) -> dict:
         """Score one method: its [S,33,3] landmarks (mapped to 15 joints by the shared rule) or its
         own [S,15,3] joints, camera frame metres (NaN rows = no output). Returns means, per-view
-        means and the per-sample errors."""
-        pred = standard_from_landmarks(landmarks) if joints15 is None else joints15
+        and per-joint PA means, the pelvis position error (absolute=True: methods that place the
+        body in the camera frame) and the per-sample errors ("_pa", "_mp")."""
+        from metahmr_video.layout import STANDARD_JOINTS
+
+        pred = np.asarray(standard_from_landmarks(landmarks) if joints15 is None else joints15, np.float64)
         gt = self.gt if reference == "loo" else self.gt_all
-        mp, pa = joint_errors(np.asarray(pred, np.float64), gt)
+        mp, pa = joint_errors(pred, gt)
+        ok = np.isfinite(pa)
+        per_joint = np.linalg.norm(_procrustes(pred[ok], gt[ok]) - gt[ok], axis=-1).mean(0) * 1000
         per_view = {self.cams[v].name: [round(float(np.nanmean(pa[self.view == v])), 1),
                                         round(float(np.nanmean(mp[self.view == v])), 1)] for v in np.unique(self.view)}
-        return {"pa_mpjpe": round(float(np.nanmean(pa)), 1), "mpjpe": round(float(np.nanmean(mp)), 1),
-                "coverage": round(float(np.isfinite(pa).mean()), 3), "per_view_pa_mp": per_view,
-                "_pa": pa, "_mp": mp}
+        out = {"pa_mpjpe": round(float(np.nanmean(pa)), 1), "mpjpe": round(float(np.nanmean(mp)), 1),
+               "coverage": round(float(ok.mean()), 3), "per_view_pa_mp": per_view,
+               "pa_per_joint": {n: round(float(e), 1) for n, e in zip(STANDARD_JOINTS, per_joint)},
+               "_pa": pa, "_mp": mp}
+        if absolute:
+            out["pelvis_position_mm"] = round(float(np.nanmean(np.linalg.norm(pred[:, 0] - gt[:, 0], axis=-1)) * 1000), 1)
+        return out
 
     def paired(self, a: np.ndarray, b: np.ndarray) -> list[float]:
         """Mean of a - b (per-sample errors) and its standard error over blocks of BLOCK frames."""
@@ -159,15 +168,58 @@ def load_split(cache_dir: Path = DEFAULT_CACHE, progress: bool = True) -> RealPi
     return RealPixSplit(cams, dets, ref, videos, Path(cache_dir), **arr)
 
 
+ROWS_VERSION = 1
+
+
+def cached_arrays(split: RealPixSplit, name: str, compute) -> dict:
+    """Checkpoint-independent results (dict of arrays over the samples) computed once per split:
+    stored in split.cache_dir/rows_<name>.npz with the split's (view, frame) and reference, reused
+    while those are unchanged."""
+    path = split.cache_dir / f"rows_{name}.npz"
+    key = np.concatenate([split.view, split.frame, split.gt.ravel(), [ROWS_VERSION]])
+    if path.is_file():
+        with np.load(path) as z:
+            if z["key"].shape == key.shape and np.allclose(z["key"], key):
+                return {k: z[k] for k in z.files if k != "key"}
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, key=key, **out)
+    return out
+
+
+def _fit_key(fitter, start: str) -> str:
+    """Content hash of what a Fitter's `start` path computes with (networks, rates, lr, losses)."""
+    import hashlib
+    import json
+
+    c = fitter.ckpt
+    nets = (c.plain,) if start == "plain" else (c.meta, c.aux)
+    h = hashlib.sha1(json.dumps([start, c.loss_config.to_dict(), float(c.eft_lr), float(c.lr)], sort_keys=True).encode())
+    tensors = [t for net in nets if net is not None for t in net.state_dict().values()]
+    if start == "meta" and fitter.rates is not None:
+        tensors += [fitter.rates[k] for k in sorted(fitter.rates)]
+    for t in tensors:
+        h.update(t.detach().cpu().float().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
 def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta"), device: str = "cpu") -> dict:
-    """{(start, k): FitResult} for the Fitter at each step count (plain: EFT, k = 0 is no TTO)."""
-    ev = split.evidence(device)
+    """{(start, k): {"landmarks" [S,33,3], "joints" [S,15,3] Anny's standard joints, "reproj_px"
+    [S]}} for the Fitter at each step count (plain: EFT, k = 0 is no TTO); cached per split and
+    network content, so re-running an unchanged checkpoint costs nothing."""
     out = {}
+    ev = None
     for start in starts:
         for k in steps:
-            t = time.time()
-            out[(start, k)] = fitter.fit_evidence(ev, steps=k, start=start)
-            log.info("%s @%d: %.1f s", start, k, time.time() - t)
+            def compute():
+                nonlocal ev
+                ev = split.evidence(device) if ev is None else ev
+                t = time.time()
+                r = fitter.fit_evidence(ev, steps=k, start=start)
+                log.info("%s @%d: %.1f s", start, k, time.time() - t)
+                return {"landmarks": r.keypoints3d.numpy(), "reproj_px": r.reproj_error.numpy(),
+                        "joints": r.joints[:, fitter.body.standard_joint_indices].numpy()}
+            out[(start, k)] = cached_arrays(split, f"fit_{_fit_key(fitter, start)}_{k}", compute)
     return out
 
 
@@ -236,25 +288,6 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
     return out
 
 
-ROWS_VERSION = 1
-
-
-def cached_arrays(split: RealPixSplit, name: str, compute) -> dict:
-    """Checkpoint-independent results (dict of arrays over the samples) computed once per split:
-    stored in split.cache_dir/rows_<name>.npz with the split's (view, frame) and reference, reused
-    while those are unchanged."""
-    path = split.cache_dir / f"rows_{name}.npz"
-    key = np.concatenate([split.view, split.frame, split.gt.ravel(), [ROWS_VERSION]])
-    if path.is_file():
-        with np.load(path) as z:
-            if z["key"].shape == key.shape and np.allclose(z["key"], key):
-                return {k: z[k] for k in z.files if k != "key"}
-    out = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, key=key, **out)
-    return out
-
-
 def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, optimisation: bool = True,
                      pipeline: bool = True, floor: bool = True, checkpoint=None, progress: bool = True,
                      out_dir: Path | None = None, cache_dir: Path = DEFAULT_CACHE, extra: dict | None = None) -> dict:
@@ -266,41 +299,44 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
 
     split = load_split(cache_dir, progress) if split is None else split
     body = fitter.body
-    res: dict = {"n": len(split), "views": [c.name for c in split.cams], "reference": split.ref.uncertainty(),
-                 "rows": {}}
-    rows = res["rows"]
-    rows["MediaPipe world landmarks"] = split.score(split.world)
-    rows["MediaPipe world landmarks"]["vs_all_view_reference"] = {
-        k: v for k, v in split.score(split.world, reference="all").items() if not k.startswith("_") and k != "per_view_pa_mp"}
-    fits = fitter_rows(fitter, split, steps)
-    for (start, k), r in fits.items():
+    # name -> (landmarks [S,33,3] camera frame, Anny's own standard joints [S,15,3] or None, extras)
+    preds: dict[str, tuple] = {"MediaPipe world landmarks": (split.world, None, {})}
+    for (start, k), r in fitter_rows(fitter, split, steps).items():
         name = ("no TTO" if k == 0 else f"EFT @{k}") if start == "plain" else f"meta @{k}"
-        row = split.score(r.keypoints3d.numpy())
-        row["anny_joints"] = {a: b for a, b in split.score(joints15=r.joints[:, body.standard_joint_indices].numpy()).items()
-                              if a in ("pa_mpjpe", "mpjpe")}
-        row["reproj_px"] = round(float(r.reproj_error.mean()), 1)
-        rows[name] = row
+        preds[name] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     for label, other in (extra or {}).items():
         for (_, k), r in fitter_rows(other, split, steps, starts=("meta",)).items():
-            rows[f"{label} @{k}"] = split.score(r.keypoints3d.numpy())
+            preds[f"{label} @{k}"] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     if optimisation:
         opt = cached_arrays(split, "optimisation", lambda: {"landmarks": optimisation_row(body, split)})
-        rows["optimisation only (Anny fit to world + 2D)"] = split.score(opt["landmarks"])
+        preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
     if pipeline:
-        t = time.time()
-        rows["pipeline (run: tracker + temporal prior + smoother)"] = split.score(pipeline_row(split, checkpoint, progress=progress))
-        log.info("pipeline row: %.1f s", time.time() - t)
-    if floor:
-        fl = cached_arrays(split, "floor", lambda: floor_fit(body, split))
-        res["floor"] = {name: {a: b for a, b in sc.items() if a in ("pa_mpjpe", "mpjpe")} for name, sc in
-                        (("landmarks", split.score(fl["landmarks"])), ("anny_joints", split.score(joints15=fl["joints"])))}
-    base = rows["MediaPipe world landmarks"]
-    for name, row in rows.items():
-        if name != "MediaPipe world landmarks":
+        pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}",
+                             lambda: {"landmarks": pipeline_row(split, checkpoint, progress=progress)})
+        preds["pipeline (run: tracker + temporal prior + smoother)"] = (pipe["landmarks"], None, {})
+    res: dict = {"n": len(split), "views": [c.name for c in split.cams], "reference": split.ref.uncertainty(),
+                 "rows": {}}
+    base = None
+    for name, (lm, joints, more) in preds.items():
+        absolute = name != "MediaPipe world landmarks"
+        row = split.score(lm, absolute=absolute)
+        row["vs_all_view_reference"] = {k: v for k, v in split.score(lm, reference="all", absolute=absolute).items()
+                                        if k in ("pa_mpjpe", "mpjpe")}
+        if joints is not None:
+            row["anny_joints"] = {k: v for k, v in split.score(joints15=joints).items() if k in ("pa_mpjpe", "mpjpe")}
+        row.update(more)
+        if base is None:
+            base = row
+        else:
             row["pa_minus_mediapipe"] = split.paired(row["_pa"], base["_pa"])
             row["mpjpe_minus_mediapipe"] = split.paired(row["_mp"], base["_mp"])
-    for row in rows.values():
+        res["rows"][name] = row
+    for row in res["rows"].values():
         row.pop("_pa"), row.pop("_mp")
+    if floor:
+        fl = cached_arrays(split, "floor", lambda: floor_fit(body, split))
+        res["floor"] = {name: {a: b for a, b in sc.items() if a in ("pa_mpjpe", "mpjpe", "pa_per_joint")} for name, sc in
+                        (("landmarks", split.score(fl["landmarks"])), ("anny_joints", split.score(joints15=fl["joints"])))}
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -309,21 +345,25 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
 
 
 def format_table(res: dict) -> str:
-    """Markdown: one row per method (PA-MPJPE / MPJPE mm, PA difference to MediaPipe +- SE, per view PA)."""
+    """Markdown: one row per method (PA-MPJPE, MPJPE, PA difference to MediaPipe +- SE, pelvis
+    position error, PA per view; mm), then the reference's uncertainty and the floor."""
     views = res["views"]
-    lines = [f"real pixels (pose2sim Demo_SinglePerson, {len(views)} views, N={res['n']} person-frames): "
-             "PA-MPJPE / MPJPE mm, 15 joints",
-             "| method | PA-MPJPE | MPJPE | PA - MediaPipe (+- SE) | " + " | ".join(f"PA {v}" for v in views) + " |",
-             "|---" * (4 + len(views)) + "|"]
+    lines = [f"real pixels (pose2sim Demo_SinglePerson, {len(views)} views, N={res['n']} person-frames), "
+             "15 joints, mm; reference without the evaluated view",
+             "| method | PA-MPJPE | MPJPE | PA - MediaPipe (+- SE) | pelvis position | "
+             + " | ".join(f"PA {v}" for v in views) + " |",
+             "|---" * (5 + len(views)) + "|"]
     for name, r in res["rows"].items():
         diff = r.get("pa_minus_mediapipe")
         d = "" if diff is None else f"{diff[0]:+.1f} +- {diff[1]:.1f}"
         cov = "" if r["coverage"] >= 0.999 else f" ({100 * r['coverage']:.0f}% of frames)"
-        lines.append(f"| {name}{cov} | {r['pa_mpjpe']:.1f} | {r['mpjpe']:.1f} | {d} | "
+        pelvis = f"{r['pelvis_position_mm']:.0f}" if "pelvis_position_mm" in r else ""
+        lines.append(f"| {name}{cov} | {r['pa_mpjpe']:.1f} | {r['mpjpe']:.1f} | {d} | {pelvis} | "
                      + " | ".join(f"{r['per_view_pa_mp'].get(v, [np.nan])[0]:.1f}" for v in views) + " |")
     ref = res["reference"]
     lines.append(f"\nreference: leave-one-view-out vs all views {ref['loo_vs_all_mm_mean']} mm mean "
-                 f"({ref['loo_vs_all_mm_median']} median); reprojection {ref['reprojection_px_mean']} px mean")
+                 f"({ref['loo_vs_all_mm_median']} median); reprojection {ref['reprojection_px_mean']} px mean; "
+                 f"segment length SD over frames {ref['segment_length_sd_over_frames_mm']} mm")
     if "floor" in res:
         fl = res["floor"]
         lines.append(f"floor (Anny fitted to the reference landmarks): PA/MPJPE {fl['landmarks']['pa_mpjpe']}/"
