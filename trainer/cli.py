@@ -101,7 +101,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         name, path = spec.split("=", 1)
         methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
     methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
-    res = evaluate(methods, ours.body, splits=args.splits.split(","), n=args.n, steps=args.steps,
+    splits = args.splits.split(",")
+    if "realpix" in splits:
+        from trainer.realpix.cli import evaluate_command
+
+        splits.remove("realpix")
+        evaluate_command(args, ours, {n: f for n, (f, start, _) in methods.items() if start == "meta" and f is not ours})
+        if not splits:
+            return 0
+    res = evaluate(methods, ours.body, splits=splits, n=args.n, steps=args.steps,
                    cache_dir=Path(args.cache_dir).expanduser(), out_dir=Path(args.out_dir))
     print(format_table(res))
     print(f"\nwrote {Path(args.out_dir) / 'results.json'} and curves.png")
@@ -159,11 +167,15 @@ def add_commands(subparsers) -> None:
     e.add_argument("--steps", type=int, default=20)
     e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
-    e.add_argument("--splits", default="real,synthetic")
+    e.add_argument("--splits", default="real,synthetic",
+                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md)")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
     e.add_argument("--out-dir", default="results/evaluate")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--device", default="cpu")
+    from trainer.realpix.cli import add_options as add_realpix_options
+
+    add_realpix_options(e)
     e.set_defaults(func=cmd_evaluate)
 
 
