@@ -172,3 +172,22 @@ def test_reference_picks_the_person_all_views_agree_on_and_unmirrors_a_view():
     err = np.linalg.norm(ref.landmarks - target, axis=-1) * 1000
     assert np.nanmax(err) < 10.0 and np.isfinite(ref.landmarks).all()
     assert np.isfinite(ref.loo).all()
+
+
+def test_realpix_errors_match_the_project_evaluation():
+    """The real-pixel metric (roma registration, numpy) equals trainer.evaluate's on random joints."""
+    import torch
+
+    from trainer.evaluate import joint_errors as project_errors
+    from trainer.realpix.evaluate import joint_errors
+
+    rng = np.random.default_rng(4)
+    gt = rng.normal(0, 0.3, (20, 15, 3))
+    pred = 1.1 * gt @ np.linalg.qr(rng.normal(size=(3, 3)))[0].T + rng.normal(0, 0.05, (20, 15, 3)) + 1.0
+    pred[3] = np.nan
+    mp, pa = joint_errors(pred, gt)
+    ok = np.arange(20) != 3
+    ref_mp, ref_pa = project_errors(torch.as_tensor(pred[ok]), torch.as_tensor(gt[ok]))
+    assert np.allclose(mp.mean(-1)[ok], ref_mp.numpy(), atol=1e-6)
+    assert np.allclose(pa.mean(-1)[ok], ref_pa.numpy(), atol=1e-6)
+    assert np.isnan(pa[3]).all() and (pa.mean(-1)[ok] < mp.mean(-1)[ok]).all()
