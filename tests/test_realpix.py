@@ -172,3 +172,66 @@ def test_reference_picks_the_person_all_views_agree_on_and_unmirrors_a_view():
     err = np.linalg.norm(ref.landmarks - target, axis=-1) * 1000
     assert np.nanmax(err) < 10.0 and np.isfinite(ref.landmarks).all()
     assert np.isfinite(ref.loo).all()
+
+
+def test_realpix_errors_match_the_project_evaluation():
+    """The real-pixel metric (roma registration, numpy) equals trainer.evaluate's on random joints."""
+    import torch
+
+    from trainer.evaluate import joint_errors as project_errors
+    from trainer.realpix.evaluate import joint_errors
+
+    rng = np.random.default_rng(4)
+    gt = rng.normal(0, 0.3, (20, 15, 3))
+    pred = 1.1 * gt @ np.linalg.qr(rng.normal(size=(3, 3)))[0].T + rng.normal(0, 0.05, (20, 15, 3)) + 1.0
+    pred[3] = np.nan
+    mp, pa = joint_errors(pred, gt)
+    ok = np.arange(20) != 3
+    ref_mp, ref_pa = project_errors(torch.as_tensor(pred[ok]), torch.as_tensor(gt[ok]))
+    assert np.allclose(mp.mean(-1)[ok], ref_mp.numpy(), atol=1e-6)
+    assert np.allclose(pa.mean(-1)[ok], ref_pa.numpy(), atol=1e-6)
+    assert np.isnan(pa[3]).all() and (pa.mean(-1)[ok] < mp.mean(-1)[ok]).all()
+
+
+def test_fetch_demo_extracts_only_the_demo_from_a_cached_wheel(tmp_path):
+    """With the wheel already in the cache nothing is downloaded; videos and calibration come out."""
+    import zipfile
+
+    from trainer.realpix.data import DEMO, fetch_demo
+
+    with zipfile.ZipFile(tmp_path / "pose2sim-0.10.49-py3-none-any.whl", "w") as zf:
+        for i in range(1, 5):
+            zf.writestr(f"{DEMO}/videos/cam0{i}.mp4", b"video")
+        zf.writestr(f"{DEMO}/calibration/Calib.qca.txt", "<calibration/>")
+        zf.writestr(f"{DEMO}/calibration/intrinsics/big.jpg", b"not needed")
+        zf.writestr("Pose2Sim/Demo_MultiPerson/videos/cam01.mp4", b"not needed")
+    demo = fetch_demo(tmp_path)
+    assert (demo / "videos" / "cam04.mp4").read_bytes() == b"video"
+    assert (demo / "calibration" / "Calib.qca.txt").is_file()
+    assert not (demo / "calibration" / "intrinsics").exists() and not (tmp_path / "Pose2Sim" / "Demo_MultiPerson").exists()
+
+
+def test_optimisation_fit_recovers_a_known_body(anny_body):
+    """Anny's own keypoints (hip-centred 3D + 2D through a known camera) of a posed body: the fit
+    finds keypoints and pelvis position close to the truth."""
+    import torch
+
+    from metahmr_video.camera import project as project_px
+    from metahmr_video.rotations import axis_angle_to_rotmat
+    from trainer.realpix.optfit import fit_landmarks
+
+    g = torch.Generator().manual_seed(0)
+    n, nb = 2, anny_body.num_bones
+    rotvec = 0.25 * torch.randn(n, nb, 3, generator=g)
+    rotvec[:, 0] = torch.tensor([[1.5, 0.2, 0.1], [1.3, -0.4, 0.0]])     # upright-ish, facing the camera
+    transl = torch.tensor([[0.2, 0.1, 3.5], [-0.3, 0.0, 4.5]])
+    with torch.no_grad():
+        truth = anny_body(axis_angle_to_rotmat(rotvec), None, transl, return_vertices=False).keypoints
+    focal, center = torch.full((n,), 1500.0), torch.tensor([[540.0, 960.0]]).expand(n, 2)
+    kp2d = project_px(truth, focal, center)
+    size = (kp2d.max(1).values - kp2d.min(1).values).max(-1).values
+    ones = torch.ones(n, 33)
+    out, (_, _, tr) = fit_landmarks(anny_body, truth, ones, kp2d, ones, focal, center, size, iters=100)
+    err = (out.keypoints - truth).norm(dim=-1).mean(-1)
+    assert (err < 0.015).all(), err
+    assert ((tr - transl).norm(dim=-1) < 0.08).all(), tr

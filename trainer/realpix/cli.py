@@ -12,7 +12,8 @@ def evaluate_command(args: argparse.Namespace, fitter, extra: dict) -> dict:
 
     steps = tuple(k for k in STEPS if k <= args.steps)
     res = evaluate_realpix(fitter, steps=steps, pipeline=not args.no_pipeline_row, checkpoint=args.checkpoint,
-                           out_dir=Path(args.out_dir), cache_dir=Path(args.realpix_cache).expanduser(), extra=extra)
+                           out_dir=Path(args.out_dir), cache_dir=Path(args.realpix_cache).expanduser(), extra=extra,
+                           refresh=args.realpix_refresh)
     print(format_table(res))
     print(f"\nwrote {Path(args.out_dir) / 'realpix.json'}")
     return res
@@ -21,5 +22,7 @@ def evaluate_command(args: argparse.Namespace, fitter, extra: dict) -> dict:
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--realpix-cache", default="~/.cache/metahmr-video/realpix",
                         help="realpix: where the pose2sim wheel, detections and fixed rows are cached")
+    parser.add_argument("--realpix-refresh", action="store_true",
+                        help="realpix: recompute the cached rows (after changing fitting or pipeline code)")
     parser.add_argument("--no-pipeline-row", action="store_true",
                         help="realpix: skip the full-pipeline row (saves a few minutes)")

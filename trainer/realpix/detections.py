@@ -1,7 +1,7 @@
 """The product's detector on every frame of a view, with the result cached as .npz.
 
 The detector is `MultiPersonDetector` with the `run` command's settings (`DetectorConfig`
-defaults), streamed along the video so each frame is hinted by the previous one, as in `run`.
+defaults), run along the video with each frame hinted by the previous frame's people.
 Every person it reports is kept (padded per frame); choosing the evaluated person is the
 reference's job (trainer.realpix.reference).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,18 +52,17 @@ def detect_video(video: Path, progress: bool = True) -> ViewDetections:
     """Run the `run` command's detector over every frame of `video`."""
     from tqdm import tqdm
 
-    from metahmr_video.config import DetectorConfig
-    from metahmr_video.detect import MultiPersonDetector
+    from metahmr_video.detect import DetectorConfig, MultiPersonDetector
     from metahmr_video.sources import open_source
 
-    d = DetectorConfig()
-    det = MultiPersonDetector(min_score=d.min_score, tiles=d.tiles, use_hog=d.use_hog, full_every=d.full_every,
-                              num_threads=1)
+    det = MultiPersonDetector(replace(DetectorConfig(), num_threads=1))
     source = open_source(str(video))
     frames = []
     size = (0, 0)
-    for frame, people in tqdm(det.stream(source), total=len(source), desc=f"detect {video.name}",
-                              unit="frame", disable=not progress, leave=False):
+    people: list = []
+    for frame in tqdm(source, total=len(source), desc=f"detect {video.name}", unit="frame", disable=not progress,
+                      leave=False):
+        people = det.detect(frame, hints=people, full=None)
         size = (frame.width, frame.height)
         frames.append(people)
     m = max(1, max(len(p) for p in frames))
@@ -81,10 +80,12 @@ def detect_video(video: Path, progress: bool = True) -> ViewDetections:
 
 
 def detector_key() -> str:
-    """A short hash of the detector settings (part of the cache file name)."""
-    from metahmr_video.config import DetectorConfig
+    """A short hash of the detector settings that change results (part of the cache file name)."""
+    from metahmr_video.detect import DetectorConfig
 
-    blob = json.dumps([CACHE_VERSION, dataclasses.asdict(DetectorConfig())], sort_keys=True)
+    settings = dataclasses.asdict(DetectorConfig())
+    settings.pop("num_threads")
+    blob = json.dumps([CACHE_VERSION, settings], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:8]
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.detect.landmarks import box_from_keypoints
+from metahmr_video.boxes import box_from_keypoints
 from trainer.realpix.data import DEFAULT_CACHE, Camera, fetch_demo, read_qca
 from trainer.realpix.detections import ViewDetections, cached_detections
 from trainer.realpix.joints import standard_from_landmarks
@@ -42,26 +42,20 @@ STEPS = (0, 1, 3, 5, 10, 20)
 BLOCK = 10
 
 
-def _procrustes(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Similarity-align pred [N,K,3] to gt [N,K,3] (numpy)."""
-    mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
-    p, g = pred - mp, gt - mg
-    u, s, vt = np.linalg.svd(np.swapaxes(p, 1, 2) @ g)
-    d = np.sign(np.linalg.det(u @ vt))
-    dm = np.stack([np.ones_like(d), np.ones_like(d), d], -1)
-    r = u @ (dm[..., None] * vt)
-    scale = (s * dm).sum(-1) / (p ** 2).sum((1, 2))
-    return scale[:, None, None] * p @ r + mg
-
-
 def joint_errors(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample MPJPE (pelvis = joint 0 subtracted) and PA-MPJPE, mm, for [N,15,3] metres;
-    NaN for samples whose prediction is missing."""
-    mp = np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(-1) * 1000
+    """Per-sample, per-joint errors in mm for [N,15,3] metres (pelvis = joint 0): after
+    subtracting the pelvis (MPJPE) and after a similarity alignment (PA-MPJPE, roma's
+    least-squares registration with scale); NaN rows for samples whose prediction is missing."""
+    import roma
+
+    mp = np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1) * 1000
+    pa = np.full(gt.shape[:2], np.nan)
     ok = np.isfinite(pred).all((1, 2))
-    pa = np.full(len(pred), np.nan)
     if ok.any():
-        pa[ok] = np.linalg.norm(_procrustes(pred[ok], gt[ok]) - gt[ok], axis=-1).mean(-1) * 1000
+        p, g = torch.as_tensor(pred[ok], dtype=torch.float64), torch.as_tensor(gt[ok], dtype=torch.float64)
+        R, t, scale = roma.rigid_points_registration(p, g, compute_scaling=True)
+        aligned = scale[:, None, None] * p @ R.transpose(1, 2) + t[:, None]
+        pa[ok] = (aligned - g).norm(dim=-1).numpy() * 1000
     return mp, pa
 
 
@@ -96,7 +90,7 @@ class RealPixSplit:
 
     def evidence(self, device: str = "cpu"):
         """The Fitter's Evidence for every sample (true focal and principal point)."""
-        from metahmr_video.fit import make_evidence
+        from metahmr_video.adapt import make_evidence
         from metahmr_video.model.features import Evidence
 
         parts = []
@@ -118,9 +112,10 @@ class RealPixSplit:
 
         pred = np.asarray(standard_from_landmarks(landmarks) if joints15 is None else joints15, np.float64)
         gt = self.gt if reference == "loo" else self.gt_all
-        mp, pa = joint_errors(pred, gt)
+        mp_joint, pa_joint = joint_errors(pred, gt)
+        mp, pa = mp_joint.mean(-1), pa_joint.mean(-1)
         ok = np.isfinite(pa)
-        per_joint = np.linalg.norm(_procrustes(pred[ok], gt[ok]) - gt[ok], axis=-1).mean(0) * 1000
+        per_joint = np.nanmean(pa_joint, axis=0)
         per_view = {self.cams[v].name: [round(float(np.nanmean(pa[self.view == v])), 1),
                                         round(float(np.nanmean(mp[self.view == v])), 1)] for v in np.unique(self.view)}
         out = {"pa_mpjpe": round(float(np.nanmean(pa)), 1), "mpjpe": round(float(np.nanmean(mp)), 1),
@@ -171,13 +166,14 @@ def load_split(cache_dir: Path = DEFAULT_CACHE, progress: bool = True) -> RealPi
 ROWS_VERSION = 1
 
 
-def cached_arrays(split: RealPixSplit, name: str, compute) -> dict:
-    """Checkpoint-independent results (dict of arrays over the samples) computed once per split:
-    stored in split.cache_dir/rows_<name>.npz with the split's (view, frame) and reference, reused
-    while those are unchanged."""
+def cached_arrays(split: RealPixSplit, name: str, compute, refresh: bool = False) -> dict:
+    """Results (dict of arrays over the samples) computed once per split and `name` (which must
+    say what they depend on): stored in split.cache_dir/rows_<name>.npz with the split's samples
+    and reference, reused while those are unchanged (refresh: recompute). Code changes are not
+    detected: pass refresh after changing the fitting or pipeline code."""
     path = split.cache_dir / f"rows_{name}.npz"
     key = np.concatenate([split.view, split.frame, split.gt.ravel(), [ROWS_VERSION]])
-    if path.is_file():
+    if path.is_file() and not refresh:
         with np.load(path) as z:
             if z["key"].shape == key.shape and np.allclose(z["key"], key):
                 return {k: z[k] for k in z.files if k != "key"}
@@ -203,7 +199,18 @@ def _fit_key(fitter, start: str) -> str:
     return h.hexdigest()[:12]
 
 
-def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta"), device: str = "cpu") -> dict:
+def _config_key() -> str:
+    """Hash of the pipeline's default configuration (the pipeline row depends on it)."""
+    import hashlib
+    import json
+
+    from metahmr_video.config import Config, config_dict
+
+    return hashlib.sha1(json.dumps(config_dict(Config()), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta"), device: str = "cpu",
+                refresh: bool = False) -> dict:
     """{(start, k): {"landmarks" [S,33,3], "joints" [S,15,3] Anny's standard joints, "reproj_px"
     [S]}} for the Fitter at each step count (plain: EFT, k = 0 is no TTO); cached per split and
     network content, so re-running an unchanged checkpoint costs nothing."""
@@ -219,7 +226,7 @@ def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta
                 log.info("%s @%d: %.1f s", start, k, time.time() - t)
                 return {"landmarks": r.keypoints3d.numpy(), "reproj_px": r.reproj_error.numpy(),
                         "joints": r.joints[:, fitter.body.standard_joint_indices].numpy()}
-            out[(start, k)] = cached_arrays(split, f"fit_{_fit_key(fitter, start)}_{k}", compute)
+            out[(start, k)] = cached_arrays(split, f"fit_{_fit_key(fitter, start)}_{k}", compute, refresh)
     return out
 
 
@@ -290,29 +297,31 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
 
 def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, optimisation: bool = True,
                      pipeline: bool = True, floor: bool = True, checkpoint=None, progress: bool = True,
-                     out_dir: Path | None = None, cache_dir: Path = DEFAULT_CACHE, extra: dict | None = None) -> dict:
+                     out_dir: Path | None = None, cache_dir: Path = DEFAULT_CACHE, extra: dict | None = None,
+                     refresh: bool = False) -> dict:
     """All rows of the real-pixel table for one Fitter (see the module docstring). `checkpoint`
     is what the pipeline row loads (None: the shipped one; pass the same file as the Fitter's).
-    extra: {name: Fitter} more checkpoints, evaluated as meta rows "name @k". Writes
-    out_dir/realpix.json when out_dir is given."""
+    extra: {name: Fitter} more checkpoints, evaluated as meta rows "name @k". Rows are cached per
+    network content (see `cached_arrays`; refresh recomputes them). Writes out_dir/realpix.json
+    when out_dir is given."""
     import json
 
     split = load_split(cache_dir, progress) if split is None else split
     body = fitter.body
     # name -> (landmarks [S,33,3] camera frame, Anny's own standard joints [S,15,3] or None, extras)
     preds: dict[str, tuple] = {"MediaPipe world landmarks": (split.world, None, {})}
-    for (start, k), r in fitter_rows(fitter, split, steps).items():
+    for (start, k), r in fitter_rows(fitter, split, steps, refresh=refresh).items():
         name = ("no TTO" if k == 0 else f"EFT @{k}") if start == "plain" else f"meta @{k}"
         preds[name] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     for label, other in (extra or {}).items():
-        for (_, k), r in fitter_rows(other, split, steps, starts=("meta",)).items():
+        for (_, k), r in fitter_rows(other, split, steps, starts=("meta",), refresh=refresh).items():
             preds[f"{label} @{k}"] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     if optimisation:
-        opt = cached_arrays(split, "optimisation", lambda: {"landmarks": optimisation_row(body, split)})
+        opt = cached_arrays(split, "optimisation", lambda: {"landmarks": optimisation_row(body, split)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
     if pipeline:
-        pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}",
-                             lambda: {"landmarks": pipeline_row(split, checkpoint, progress=progress)})
+        pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}_{_config_key()}",
+                             lambda: {"landmarks": pipeline_row(split, checkpoint, progress=progress)}, refresh)
         preds["pipeline (run: tracker + temporal prior + smoother)"] = (pipe["landmarks"], None, {})
     res: dict = {"n": len(split), "views": [c.name for c in split.cams], "reference": split.ref.uncertainty(),
                  "rows": {}}
@@ -334,7 +343,7 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
     for row in res["rows"].values():
         row.pop("_pa"), row.pop("_mp")
     if floor:
-        fl = cached_arrays(split, "floor", lambda: floor_fit(body, split))
+        fl = cached_arrays(split, "floor", lambda: floor_fit(body, split), refresh)
         res["floor"] = {name: {a: b for a, b in sc.items() if a in ("pa_mpjpe", "mpjpe", "pa_per_joint")} for name, sc in
                         (("landmarks", split.score(fl["landmarks"])), ("anny_joints", split.score(joints15=fl["joints"])))}
     if out_dir is not None:
