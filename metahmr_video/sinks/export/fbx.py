@@ -1,11 +1,11 @@
 """FBX through Blender's own exporter (`bpy`, the optional `fbx` extra), run headless.
 
 Each track becomes an armature object "track_<id>" (bones named after the body model's, rest pose
-of the track's body shape, bone directions head -> tail as the body model defines them) with a
-skinned mesh child "track_<id>_body" (the body model's vertex weights as vertex groups, an Armature
-modifier) and one action: a quaternion key per bone and a location key for the root on every video
-frame from the track's first to its last (the video frame index is the Blender frame; unseen
-frames interpolated). The scene is built Z-up in metres (`"z_up"` export frame: the camera at the
+of the track's body shape, bone directions head -> tail and, for Anny, bone rolls as its rig
+defines them) with a skinned mesh child "track_<id>_body" (the body model's vertex weights as
+vertex groups, an Armature modifier) and one action: a quaternion key per bone and a location key
+for the root on every video frame from the track's first to its last (the video frame index is the
+Blender frame; unseen frames interpolated). The scene is built Z-up in metres (`"z_up"` export frame: the camera at the
 origin looking down +Y); Blender's exporter writes FBX's Y-up axes (axis_up="Y",
 axis_forward="-Z", a body faces +Z) with unit scale 1.0 = 1 m in the file's UnitScaleFactor.
 """
@@ -90,6 +90,11 @@ def _add_track(bpy, anim: TrackAnimation, with_mesh: bool):
         eb.head = anim.rest_heads[c].tolist()
         eb.tail = anim.rest_tails[c].tolist()
         eb.roll = 0.0
+        if anim.rest_z_axes is not None:
+            z = anim.rest_z_axes[c]
+            along = anim.rest_tails[c] - anim.rest_heads[c]
+            if np.linalg.norm(np.cross(z, along / np.linalg.norm(along))) > 0.5:   # not along the bone
+                eb.align_roll(z.tolist())
         edit.append(eb)
     for c, p in enumerate(anim.parents):
         if p >= 0:
