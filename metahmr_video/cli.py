@@ -74,6 +74,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from metahmr_video.runner import Runner, list_inputs, resolve_device, run_input
 
     cfg = _load_config(args)
+    if args.rig is not None:
+        from metahmr_video.errors import InputError
+        from metahmr_video.sinks.export import RIGS
+
+        if args.rig not in RIGS:
+            raise InputError(f"unknown rig {args.rig!r}; use one of {', '.join(RIGS)}")
+        if not args.export:
+            raise InputError("--rig chooses the skeleton of --export files; add --export fbx|bvh|glb")
     inputs = list_inputs(args.input)
     resolve_device(cfg.device)
     if len(inputs) == 1:
@@ -98,7 +106,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             name = path.stem if path.is_file() else path.name
             for fmt in args.export:
-                for written in export(args.output / f"{name}.npz", fmt, args.output):
+                for written in export(args.output / f"{name}.npz", fmt, args.output, rig=args.rig):
                     print(f"wrote {written}")
         if summary.person_frames == 0:
             print(f"metahmr-video: no person found in {path}; wrote an empty result")
@@ -163,6 +171,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
                    help="also export each video's tracks as animation files (fbx needs the fbx extra)")
+    from metahmr_video.sinks.export.cli import add_rig_option
+
+    add_rig_option(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

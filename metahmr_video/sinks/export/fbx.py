@@ -112,7 +112,12 @@ def _add_track(bpy, anim: TrackAnimation, with_mesh: bool):
     root = anim.parents.index(-1)
     loc = (anim.root_positions - anim.rest_heads[root]) @ rest[root]
     action = bpy.data.actions.new(f"{name}_motion")
-    frames = anim.frames.astype(np.float64)
+    # A rest-pose key one frame before the motion: Blender's exporter writes each bone's default
+    # transform at the current frame, which `write_fbx` sets there, so the file's default pose is the
+    # rest pose even without a mesh (whose bind pose carries it too). Only the scene range is baked.
+    frames = np.concatenate([[anim.frames[0] - 1], anim.frames]).astype(np.float64)
+    wxyz = np.concatenate([np.tile([1.0, 0.0, 0.0, 0.0], (1, anim.num_bones, 1)), wxyz])
+    loc = np.concatenate([np.zeros((1, 3)), loc])
 
     def curve(path: str, index: int, group: str, values: np.ndarray) -> None:
         fc = action.fcurves.new(path, index=index, action_group=group)
@@ -162,6 +167,7 @@ def write_fbx(anims: list[TrackAnimation], path: Path, with_mesh: bool = True, o
     # The exporter samples every frame; deforming the meshes there is wasted work (it writes the rest
     # mesh and the skin binding either way), so the Armature modifiers stay off while it runs (-40%).
     mods = [m for ob in bpy.context.scene.objects for m in ob.modifiers if m.type == "ARMATURE"]
+    bpy.context.scene.frame_set(bpy.context.scene.frame_start - 1)      # the rest pose (see _add_track)
     try:
         for m in mods:
             m.show_viewport = False
