@@ -5,9 +5,10 @@ of the track's body shape, bone directions head -> tail and, for Anny, bone roll
 defines them) with a skinned mesh child "track_<id>_body" (the body model's vertex weights as
 vertex groups, an Armature modifier) and one action: a quaternion key per bone and a location key
 for the root on every video frame from the track's first to its last (the video frame index is the
-Blender frame; unseen frames interpolated). The scene is built Z-up in metres (`"z_up"` export frame: the camera at the
-origin looking down +Y); Blender's exporter writes FBX's Y-up axes (axis_up="Y",
-axis_forward="-Z", a body faces +Z) with unit scale 1.0 = 1 m in the file's UnitScaleFactor.
+Blender frame; unseen frames interpolated). Every bone's default transform is the rest pose. The
+scene is built Z-up in metres (`"z_up"` export frame: the camera at the origin looking down +Y);
+Blender's exporter writes FBX's Y-up axes (axis_up="Y", axis_forward="-Z", a body faces +Z) in
+centimetres (UnitScaleFactor 1.0, FBX's default unit).
 """
 from __future__ import annotations
 
