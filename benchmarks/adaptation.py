@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from metahmr_video.fit import Fitter
+from metahmr_video.adapt import Fitter
 from trainer.data import SyntheticData
 
 

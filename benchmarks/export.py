@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt.records import PersonBody
-from metahmr_video.records import Frame
+from metahmr_video.records import Frame, PersonBody
 from metahmr_video.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink
 

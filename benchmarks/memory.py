@@ -41,7 +41,7 @@ class Replay:
     def reset(self) -> None:
         self.i = 0
 
-    def detect(self, image, hints=(), full=None):
+    def detect(self, frame, hints=(), full=None):
         dets = self.cache[self.i % len(self.cache)]
         self.i += 1
         return [dataclasses.replace(d) for d in dets]
@@ -61,10 +61,10 @@ def main() -> None:
     runner = Runner(cfg)
     src = VideoSource(CLIP)
     clip = list(src)
-    cache = [runner.detector.detect(f.image, hints=(), full=True) for f in clip[:1]]
+    cache = [runner.detector.detect(f, hints=(), full=True) for f in clip[:1]]
     runner.detector.reset()
     for f in clip[1:]:
-        cache.append(runner.detector.detect(f.image, hints=cache[-1], full=None))
+        cache.append(runner.detector.detect(f, hints=cache[-1], full=None))
     pipe = runner.pipeline(float(np.hypot(src.width, src.height)))
     pipe.detector = Replay(cache)
     total = int(args.minutes * 60 * src.fps)

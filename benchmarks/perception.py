@@ -20,10 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 MEDIA = os.path.join(ROOT, "examples", "media")
 
-from metahmr_video.detect import MultiPersonDetector  # noqa: E402
-from metahmr_video.records import Detection  # noqa: E402
+from metahmr_video.detect import DetectorConfig, MultiPersonDetector  # noqa: E402
+from metahmr_video.records import Detection, Frame  # noqa: E402
 from metahmr_video.sources import VideoSource  # noqa: E402
-from metahmr_video.track import Tracker, track  # noqa: E402
+from metahmr_video.track import Tracker, TrackerConfig  # noqa: E402
 
 
 def match_counts(boxes: Sequence[np.ndarray], centres: Sequence[Sequence[float]]) -> Tuple[int, int, int]:
@@ -49,6 +49,15 @@ def load_labels() -> Dict[int, List[List[float]]]:
         return {int(k): v for k, v in json.load(f)["frames"].items()}
 
 
+def detect_and_track(frames, det: MultiPersonDetector, tracker: Tracker):
+    """Yield (frame, tracked people): the tracker's predictions are the detector's hints (as in
+    `Pipeline.step`)."""
+    det.reset()
+    tracker.reset()
+    for frame in frames:
+        yield frame, tracker.update(det.detect(frame, hints=tracker.predictions(), full=None), frame.image)
+
+
 def accuracy(det: MultiPersonDetector, labels: Dict[int, List[List[float]]]) -> Tuple[float, float, float]:
     """Recall, precision, ms/frame of single-frame detection (no hints) on the labelled frames."""
     tp = nd = nl = 0
@@ -57,7 +66,7 @@ def accuracy(det: MultiPersonDetector, labels: Dict[int, List[List[float]]]) -> 
         if frame.index not in labels:
             continue
         t = time.perf_counter()
-        people = det.detect(frame.image)
+        people = det.detect(frame)
         times.append(time.perf_counter() - t)
         a, b, c = match_counts([p.box for p in people], labels[frame.index])
         tp, nd, nl = tp + a, nd + b, nl + c
@@ -79,7 +88,7 @@ def main() -> None:
     n = sum(1 for _ in VideoSource(video))
     rows.append(("decode 768x576 H.264 (PyAV)", f"{n / (time.perf_counter() - t):.0f} fps"))
 
-    det = MultiPersonDetector(num_threads=args.threads)
+    det = MultiPersonDetector(DetectorConfig(tiles=2, full_every=1, num_threads=args.threads))
     frames = list(VideoSource(video, max_frames=args.frames))
     from metahmr_video.sources import read_image
 
@@ -98,18 +107,18 @@ def main() -> None:
 
     # landmark model cost against the number of people (re-crop path, hints = last frame's people)
     by_n: Dict[int, List[float]] = defaultdict(list)
-    people = det.detect(frames[0].image)
+    people = det.detect(frames[0])
     for f in frames[1:]:
         for k in range(1, len(people) + 1):
             t = time.perf_counter()
-            det.detect(f.image, hints=people[:k], full=False)
+            det.detect(f, hints=people[:k], full=False)
             by_n[k].append(time.perf_counter() - t)
-        people = det.detect(f.image, hints=people, full=False) or det.detect(f.image)
+        people = det.detect(f, hints=people, full=False) or det.detect(f)
         if len(by_n[1]) >= 5:
             break
     for k in sorted(by_n):
         rows.append((f"detector, tracked crops, {k} people", f"{1e3 * np.mean(by_n[k]):.1f} ms/frame"))
-    astro = read_image(os.path.join(MEDIA, "astronaut.jpg"))
+    astro = Frame(0, 0.0, read_image(os.path.join(MEDIA, "astronaut.jpg")))
     det.detect(astro)
     t = time.perf_counter()
     for _ in range(3):
@@ -117,27 +126,27 @@ def main() -> None:
     rows.append(("detector, full search, 1 person (512x512)", f"{(time.perf_counter() - t) / 3 * 1e3:.1f} ms/frame"))
 
     # full pipeline and the tracker alone
-    tracker = Tracker()
+    tracker = Tracker(TrackerConfig(min_hits=3))
     dets_per_frame: List[List[Detection]] = []
     t = time.perf_counter()
     npeople = []
-    for frame, tracked in track(frames, det, tracker):
+    for frame, tracked in detect_and_track(frames, det, tracker):
         dets_per_frame.append([p.detection for p in tracked if not p.predicted])
         npeople.append(len(tracked))
     dt = time.perf_counter() - t
     rows.append((f"detect+track pipeline (full search every {det.full_every}), mean {np.mean(npeople):.1f} people",
                  f"{dt / len(frames) * 1e3:.0f} ms/frame"))
-    det_every5 = MultiPersonDetector(num_threads=args.threads, full_every=5)
+    det_every5 = MultiPersonDetector(DetectorConfig(tiles=2, full_every=5, num_threads=args.threads))
     t = time.perf_counter()
-    for _ in track(frames, det_every5, Tracker()):
+    for _ in detect_and_track(frames, det_every5, Tracker(TrackerConfig(min_hits=3))):
         pass
     rows.append(("detect+track pipeline (full search every 5)", f"{(time.perf_counter() - t) / len(frames) * 1e3:.0f} ms/frame"))
-    tr = Tracker()
+    tr = Tracker(TrackerConfig(min_hits=3))
     t = time.perf_counter()
     for ds, f in zip(dets_per_frame, frames):
         tr.update(ds, f.image)
     rows.append(("tracker alone (with appearance)", f"{(time.perf_counter() - t) / len(frames) * 1e3:.2f} ms/frame"))
-    tr = Tracker()
+    tr = Tracker(TrackerConfig(min_hits=3))
     t = time.perf_counter()
     for ds in dets_per_frame:
         tr.update(ds)
@@ -146,9 +155,9 @@ def main() -> None:
     labels = load_labels()
     for name, d in [
         ("default (pose detector + tiles + HOG)", det),
-        ("pose detector only, whole image", MultiPersonDetector(tiles=1, use_hog=False, num_threads=args.threads)),
-        ("pose detector only, + 2x2 tiles", MultiPersonDetector(tiles=2, use_hog=False, num_threads=args.threads)),
-        ("HOG boxes only", MultiPersonDetector(use_blazepose=False, num_threads=args.threads)),
+        ("pose detector only, whole image", MultiPersonDetector(DetectorConfig(tiles=1, use_hog=False, full_every=1, num_threads=args.threads))),
+        ("pose detector only, + 2x2 tiles", MultiPersonDetector(DetectorConfig(tiles=2, use_hog=False, full_every=1, num_threads=args.threads))),
+        ("HOG boxes only", MultiPersonDetector(DetectorConfig(tiles=2, use_blazepose=False, full_every=1, num_threads=args.threads))),
     ]:
         r, p, ms = accuracy(d, labels)
         rows.append((f"recall/precision, {name}", f"{r:.2f} / {p:.2f} ({ms:.0f} ms/frame)"))

@@ -36,7 +36,7 @@ def pipeline_rows(runner: Runner, frames: int) -> list[dict]:
         runner.detector.reset()
         runner.tracker.reset()
         for f in images:
-            runner.tracker.update(runner.detector.detect(f.image, hints=runner.tracker.predictions(), full=None), f.image)
+            runner.tracker.update(runner.detector.detect(f, hints=runner.tracker.predictions(), full=None), f.image)
 
     rows.append(dict(stage="detect + track", fps=_fps(detect_track, frames)))
     for steps in (0, runner.fitter.default_steps):

@@ -17,12 +17,27 @@ import torch
 from metahmr_video.config import Config
 from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
 from metahmr_video.runner import Runner
-from metahmr_video.smooth import RecordingSmoother, TrackSmoother
+from metahmr_video.records import PersonBody
+from metahmr_video.smooth import TrackSmoother
 from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth
 from metahmr_video.sources import VideoSource
-from metahmr_video.adapt.records import PersonBody
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"
+
+
+class _Recording(TrackSmoother):
+    """The pipeline's smoother, keeping every record that went in (`raw`) and came out (`smoothed`)."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.raw: list[PersonBody] = []
+        self.smoothed: list[PersonBody] = []
+
+    def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
+        out = super().__call__(people)
+        self.raw += people
+        self.smoothed += out
+        return out
 
 
 def _second_diff(x: np.ndarray) -> np.ndarray:
@@ -68,8 +83,7 @@ def real(frames: int, temporal_prior: float = 0.0) -> dict:
     cfg.adapt.temporal_prior = temporal_prior
     runner = Runner(cfg)
     pipe = runner.pipeline(float(np.hypot(src.width, src.height)))
-    rec = RecordingSmoother(pipe.smoother)
-    pipe.smoother = rec
+    rec = pipe.smoother = _Recording(cfg.smoothing)
     pipe.run(iter(src), [])
     res = {}
     for label, people in (("raw", rec.raw), ("smoothed", rec.smoothed)):

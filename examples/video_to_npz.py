@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter
-from metahmr_video.camera import default_focal
+from metahmr_video.adapt import Adapter, Fitter
+from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.detect import MultiPersonDetector
-from metahmr_video.fit import Fitter
 from metahmr_video.pipeline import Pipeline
 from metahmr_video.results import load_results
 from metahmr_video.sinks import NpzSink
@@ -26,11 +25,9 @@ torch.set_num_threads(1)   # per-frame batches are small: one thread is fastest 
 source = VideoSource(video)
 focal = default_focal(source.width, source.height)                   # pixels; CLIFF's guess
 fitter = Fitter.load()                                                # the shipped meta-checkpoint
-pipe = Pipeline(MultiPersonDetector(tiles=0, full_every=5), Tracker(min_hits=2), Adapter(fitter, focal=focal),
-                TrackSmoother())
+pipe = Pipeline(MultiPersonDetector(), Tracker(), Adapter(fitter, focal=focal), TrackSmoother())  # default configs
 meta = dict(body_model="anny", joint_names=fitter.body.bone_names, fps=source.fps,
-            image_size=[source.width, source.height], intrinsics=[[focal, 0, source.width / 2],
-                                                                  [0, focal, source.height / 2], [0, 0, 1]])
+            image_size=[source.width, source.height], intrinsics=intrinsics(source.width, source.height, focal).tolist())
 summary = pipe.run(source, [NpzSink(out, meta)])
 print(summary.line())
 

@@ -33,17 +33,6 @@ def project(points: torch.Tensor, focal: torch.Tensor, center: torch.Tensor, min
     return focal * points[..., :2] / z + center
 
 
-def box_to_cliff_info(box_center: torch.Tensor, box_size: torch.Tensor, focal: torch.Tensor,
-                      image_center: torch.Tensor) -> torch.Tensor:
-    """CLIFF's box descriptor: [(cx - W/2)/f, (cy - H/2)/f, s/f] for boxes in full-frame pixels.
-
-    box_center: [B, 2] pixels; box_size: [B] pixels (side of the square box); focal: [B] pixels;
-    image_center: [B, 2] pixels. Returns [B, 3], unitless.
-    """
-    focal = focal.reshape(-1, 1)
-    return torch.cat([(box_center - image_center) / focal, box_size.reshape(-1, 1) / focal], dim=-1)
-
-
 def crop_cam_to_full_transl(crop_cam: torch.Tensor, box_center: torch.Tensor, box_size: torch.Tensor,
                             focal: torch.Tensor, image_center: torch.Tensor) -> torch.Tensor:
     """Weak-perspective crop camera (s, tx, ty) -> full-frame translation in metres (camera frame).
@@ -59,14 +48,3 @@ def crop_cam_to_full_transl(crop_cam: torch.Tensor, box_center: torch.Tensor, bo
     cx = 2.0 * (box_center[:, 0] - image_center[:, 0]) / bs
     cy = 2.0 * (box_center[:, 1] - image_center[:, 1]) / bs
     return torch.stack([tx + cx, ty + cy, tz], dim=-1)
-
-
-def full_transl_to_crop_cam(transl: torch.Tensor, box_center: torch.Tensor, box_size: torch.Tensor,
-                            focal: torch.Tensor, image_center: torch.Tensor) -> torch.Tensor:
-    """Inverse of `crop_cam_to_full_transl`: full-frame translation [B, 3] metres -> (s, tx, ty) [B, 3]."""
-    tz = transl[:, 2]
-    bs = 2.0 * focal / tz
-    s = bs / box_size
-    tx = transl[:, 0] - 2.0 * (box_center[:, 0] - image_center[:, 0]) / bs
-    ty = transl[:, 1] - 2.0 * (box_center[:, 1] - image_center[:, 1]) / bs
-    return torch.stack([s, tx, ty], dim=-1)

@@ -71,7 +71,7 @@ def _load_config(args: argparse.Namespace):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Process a video, an image folder, or a folder of videos into per-video results."""
-    from metahmr_video.runner import Runner, list_inputs, resolve_device, run_input
+    from metahmr_video.runner import Runner, list_inputs, run_input
 
     cfg = _load_config(args)
     if args.rig is not None:
@@ -83,7 +83,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not args.export:
             raise InputError("--rig chooses the skeleton of --export files; add --export fbx|bvh|glb")
     inputs = list_inputs(args.input)
-    resolve_device(cfg.device)
     if len(inputs) == 1:
         from metahmr_video.sources import open_source
 
@@ -117,11 +116,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_webcam(args: argparse.Namespace) -> int:
     """Live: camera frames -> bodies, shown in a window (q ends) and written to OUT/webcam.npz."""
-    from metahmr_video.runner import Runner, resolve_device, run_webcam
+    from metahmr_video.runner import Runner, run_webcam
     from metahmr_video.sources import WebcamSource
 
     cfg = _load_config(args)
-    resolve_device(cfg.device)
     _install_sigterm()
     source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
     summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window)
@@ -176,7 +174,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     add_rig_option(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
+TRAINER_COMMANDS = {"train": "train the regressor and meta-parameters on generated data",
+                    "evaluate": "MPJPE/PA-MPJPE vs TTO steps on real motion and generated data"}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the trainer (`train`, `evaluate`) is imported only when argv runs one of them."""
     parser = argparse.ArgumentParser(prog="metahmr-video", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,16 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     bench.set_defaults(func=_cmd_benchmark)
     from metahmr_video.sinks.export.cli import add_export_command
-    from trainer.cli import add_commands as add_method_commands
 
-    add_method_commands(sub)
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    if command in TRAINER_COMMANDS:
+        from trainer.cli import add_commands
 
+        add_commands(sub)
+    else:
+        for name, text in TRAINER_COMMANDS.items():
+            sub.add_parser(name, help=text)
     add_export_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -1,5 +1,7 @@
 """One configuration for every stage, as a dataclass; loadable from YAML or JSON. Unknown keys are
-an error (one line naming them), so typos do not pass silently."""
+an error (one line naming them), so typos do not pass silently. Each stage owns its settings
+(`DetectorConfig`, `TrackerConfig`, `AdaptConfig`, `SmootherConfig`: their defaults are the
+pipeline's); this module gathers them with the output settings."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,39 +11,11 @@ from pathlib import Path
 
 import yaml
 
+from metahmr_video.adapt import AdaptConfig
+from metahmr_video.detect import DetectorConfig
 from metahmr_video.errors import InputError
 from metahmr_video.smooth import SmootherConfig
-
-
-@dataclass
-class DetectorConfig:
-    """MultiPersonDetector settings: see `metahmr_video.detect.MultiPersonDetector`."""
-
-    min_score: float = 0.5
-    tiles: int = 0
-    use_hog: bool = True
-    full_every: int = 5
-
-
-@dataclass
-class TrackerConfig:
-    """Tracker settings (frames): births after `min_hits`, deaths after `max_age` unmatched frames."""
-
-    min_hits: int = 2
-    max_age: int = 15
-
-
-@dataclass
-class AdaptConfig:
-    """steps: TTO steps per person and frame (None: the checkpoint's default); checkpoint: path or
-    None for the shipped one; max_batch: people per batched computation; focal: pixels or None;
-    temporal_prior: weight of the previous frame's body of a track as a prior in TTO (0 = off)."""
-
-    steps: int | None = None
-    checkpoint: str | None = None
-    max_batch: int = 32
-    focal: float | None = None
-    temporal_prior: float = 0.03
+from metahmr_video.track import TrackerConfig
 
 
 @dataclass

@@ -3,19 +3,36 @@
     pipe = Pipeline(MultiPersonDetector(), Tracker(), Adapter(Fitter.load()), TrackSmoother())
     summary = pipe.run(open_source("clip.mp4"), sinks=[NpzSink("out/clip.npz", meta)])
 
-Each stage is replaceable by anything with the same call. Sinks get `write(frame, people)` per frame
-and `close()` at the end — also on Ctrl-C, SIGTERM or an error, so what was computed is kept.
+Each stage is replaceable by anything with the same interface (`Detector`, `Smoother`, `Sink`;
+the tracker's is `Tracker`'s `predictions` / `update` / `reset`, the adapter's `Adapter`'s call and
+`reset`). Sinks get `write(frame, people)` per frame and `close()` at the end — also on Ctrl-C,
+SIGTERM or an error, so what was computed is kept.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from metahmr_video.adapt.records import PersonBody
-from metahmr_video.records import Frame
+from metahmr_video.records import Detection, Frame, PersonBody
+
+
+class Detector(Protocol):
+    """People in a frame. hints: where people are expected (the tracker's predictions); full: run
+    the full-frame search (None: the detector's own cadence)."""
+
+    def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: bool | None = True) -> list[Detection]: ...
+    def reset(self) -> None: ...
+
+
+class Smoother(Protocol):
+    """Per-track temporal filter of a frame's bodies; `forget` drops tracks that ended."""
+
+    def __call__(self, people: list[PersonBody]) -> list[PersonBody]: ...
+    def reset(self) -> None: ...
+    def forget(self, track_ids: set[int]) -> None: ...
 
 
 class Sink(Protocol):
@@ -55,24 +72,25 @@ class Pipeline:
     """Wires the stages; `mesher` (e.g. `functools.partial(attach_vertices, body)`) is called on the
     smoothed people when a sink needs vertices."""
 
-    def __init__(self, detector, tracker, adapter, smoother, mesher: Callable | None = None) -> None:
+    def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
+                 mesher: Callable | None = None) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
+        self._alive: set[int] = set()
 
     def reset(self) -> None:
         """Forget per-video state (tracks, filters); models stay loaded."""
-        for stage in (self.detector, self.tracker, self.adapter):
-            if hasattr(stage, "reset"):
-                stage.reset()
-        self.smoother.tracks.clear()
+        for stage in (self.detector, self.tracker, self.adapter, self.smoother):
+            stage.reset()
+        self._alive = set()
 
     def step(self, frame: Frame) -> list[PersonBody]:
         """Process one frame; returns its smoothed people."""
-        hints = self.tracker.predictions()
-        detections = self.detector.detect(frame.image, hints=hints, full=None)
+        detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
         tracked = self.tracker.update(detections, frame.image)
         bodies = self.adapter(frame, tracked)
         alive = {t.track_id for t in tracked}
-        self.smoother.forget(set(self.smoother.tracks) - alive)
+        self.smoother.forget(self._alive - alive)
+        self._alive = alive
         smoothed = self.smoother(bodies)
         if self.mesher is not None:
             smoothed = self.mesher(smoothed)

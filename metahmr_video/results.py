@@ -10,6 +10,13 @@ import numpy as np
 
 from metahmr_video.errors import InputError
 
+FORMAT = "metahmr-video/1"
+# Per-frame arrays of a track: NPZ key (= TrackResult field) -> PersonBody attribute. Pose and shape
+# are stored under the body model's own keys (see `metahmr_video.sinks.npz_sink.body_params`).
+PER_FRAME_KEYS = {"frame_ids": "frame_index", "time_s": "time_s", "transl": "transl", "joints": "joints",
+                  "keypoints3d": "keypoints3d", "keypoints2d": "keypoints2d", "keypoint_conf": "keypoint_conf",
+                  "boxes": "box", "reproj_error": "reproj_error", "fallback": "fallback"}
+
 
 @dataclass
 class TrackResult:
@@ -76,10 +83,7 @@ def load_results(path: str | Path) -> Results:
                 params = {k: npz[p + k] for k in ("bone_rotations", "phenotypes")}
                 pose, shape = params["bone_rotations"], params["phenotypes"]
             tracks[tid] = TrackResult(
-                track_id=tid, frame_ids=npz[p + "frame_ids"], time_s=npz[p + "time_s"], pose=pose, shape=shape,
-                transl=npz[p + "transl"], joints=npz[p + "joints"], keypoints3d=npz[p + "keypoints3d"],
-                keypoints2d=npz[p + "keypoints2d"], keypoint_conf=npz[p + "keypoint_conf"], boxes=npz[p + "boxes"],
-                reproj_error=npz[p + "reproj_error"], fallback=npz[p + "fallback"], params=params,
+                track_id=tid, pose=pose, shape=shape, params=params, **{k: npz[p + k] for k in PER_FRAME_KEYS},
                 vertices=npz[p + "vertices"].astype(np.float32) if p + "vertices" in files else None)
         except KeyError as exc:
             raise InputError(f"{path}: track {tid} lacks {exc.args[0]!r}; not a complete metahmr-video results file") from None

@@ -1,18 +1,22 @@
 """Builds the pipeline from a `Config` once per process and runs it on videos, folders or a webcam."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter, attach_vertices
-from metahmr_video.camera import default_focal
+from metahmr_video.adapt import Adapter, Fitter, attach_vertices
+from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.config import Config, config_dict
+from metahmr_video.detect import MultiPersonDetector
 from metahmr_video.errors import InputError
 from metahmr_video.pipeline import Pipeline, RunSummary
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
+from metahmr_video.smooth import TrackSmoother
+from metahmr_video.track import Tracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 
@@ -51,19 +55,15 @@ class Runner:
     """Loads detector, tracker, fitter and body once; `process` runs one input into `out_dir`."""
 
     def __init__(self, config: Config) -> None:
-        from metahmr_video.detect import MultiPersonDetector
-        from metahmr_video.fit import Fitter
-        from metahmr_video.smooth import TrackSmoother
-        from metahmr_video.track import Tracker
-
         self.config = config
         self.device = resolve_device(config.device)
         torch.set_num_threads(max(1, int(config.threads)))
-        d, t, a = config.detector, config.tracker, config.adapt
-        self.fitter = Fitter.load(a.checkpoint, device=self.device)  # first: a bad checkpoint fails fast
-        self.detector = MultiPersonDetector(min_score=d.min_score, tiles=d.tiles, use_hog=d.use_hog,
-                                            full_every=d.full_every)
-        self.tracker = Tracker(min_hits=t.min_hits, max_age=t.max_age)
+        a = config.adapt
+        # first: a bad checkpoint fails fast
+        self.fitter = Fitter.load(a.checkpoint, device=self.device, max_batch=a.max_batch)
+        self.steps = self.fitter.resolve_steps(a.steps)
+        self.detector = MultiPersonDetector(config.detector)
+        self.tracker = Tracker(config.tracker)
         self.smoother = TrackSmoother(config.smoothing)
         self.body = self.fitter.body
 
@@ -73,9 +73,8 @@ class Runner:
         return body_faces(self.body)
 
     def pipeline(self, focal: float) -> Pipeline:
-        a, o = self.config.adapt, self.config.output
-        adapter = Adapter(self.fitter, steps=a.steps, max_batch=a.max_batch, focal=focal,
-                          temporal_prior=a.temporal_prior)
+        o = self.config.output
+        adapter = Adapter(self.fitter, dataclasses.replace(self.config.adapt, steps=self.steps), focal=focal)
         mesher = functools.partial(attach_vertices, self.body) if (o.overlay or o.vertices) else None
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher)
 
@@ -84,8 +83,8 @@ class Runner:
         return dict(body_model=body.name, joint_names=list(getattr(body, "bone_names", getattr(body, "joint_names", []))),
                     shape_names=list(getattr(body, "shape_names", [])), parents=list(getattr(body, "parents", [])),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
-                    intrinsics=[[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], source=source_name,
-                    steps=self.fitter.default_steps if self.config.adapt.steps is None else self.config.adapt.steps,
+                    intrinsics=intrinsics(width, height, focal).tolist(), source=source_name,
+                    steps=self.steps,
                     config=config_dict(self.config))
 
     def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
@@ -141,7 +140,6 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
     frame with the meshes drawn over it (OpenCV window; q or Esc ends). Ctrl-C/SIGTERM end cleanly."""
     import cv2
 
-    from metahmr_video.adapt import attach_vertices
     from metahmr_video.sinks import render_meshes, track_color
 
     width, height = int(source.width), int(source.height)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from metahmr_video.errors import InputError, MetaHMRError
+from metahmr_video.paths import writable_folder
 from metahmr_video.results import Results, load_results
 from metahmr_video.sinks.render import body_faces, track_color
 
@@ -49,11 +50,7 @@ def write_meshes(results_path: str | Path, out_dir: str | Path, fmt: str = "ply"
     if fmt not in ("ply", "obj"):
         raise InputError(f"mesh format must be ply or obj, got {fmt!r}")
     results = load_results(results_path)
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror})") from None
+    out_dir = writable_folder(out_dir)
     name = Path(results_path).stem
     written = []
     for tid, tr in results.tracks.items():

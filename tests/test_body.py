@@ -1,5 +1,4 @@
 """Body-model layer: gradients against finite differences, batching, keypoint map, SMPL path."""
-import math
 
 import numpy as np
 import pytest
@@ -99,6 +98,8 @@ def test_smpl_rest_joints_shape_and_kinematics_match_numpy(tmp_path):
     np.testing.assert_allclose(out.vertices[0].numpy(), v_shaped + transl[0].numpy(), atol=1e-5)
     joints = data["J_regressor"] @ v_shaped
     np.testing.assert_allclose(out.joints[0, :24].numpy(), joints + transl[0].numpy(), atol=1e-5)
+    # rest_joints: the mean shape (betas 0) at rest, no translation
+    np.testing.assert_allclose(body.rest_joints()[:24].numpy(), data["J_regressor"] @ data["v_template"], atol=1e-5)
 
     # Bend the left elbow (joint 18): vertices owned by 18 and its descendants rotate about joint 18.
     angle = 0.9

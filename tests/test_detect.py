@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from metahmr_video.detect import MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
+from metahmr_video.detect import DetectorConfig, MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
 from metahmr_video.detect.blazepose import roi_from_alignment_points, ssd_anchors
-from metahmr_video.detect.landmarks import INDEX, LEFT_RIGHT_PAIRS
+from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
 from metahmr_video.errors import InputError
+from metahmr_video.records import Frame
 from metahmr_video.sources import VideoSource, read_image
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 @pytest.fixture(scope="module")
 def detector():
-    return MultiPersonDetector(num_threads=2)
+    return MultiPersonDetector(DetectorConfig(tiles=2, full_every=1))
 
 
 def _inside(p, box, margin=0.0):
@@ -46,7 +47,7 @@ def test_anchor_layout_and_crop_geometry():
 
 def test_finds_the_astronaut_with_landmarks_on_the_body(detector):
     image = read_image(os.path.join(MEDIA, "astronaut.jpg"))
-    people = detector.detect(image)
+    people = detector.detect(Frame(0, 0.0, image))
     assert len(people) == 1
     p = people[0]
     assert p.score > 0.8
@@ -54,37 +55,37 @@ def test_finds_the_astronaut_with_landmarks_on_the_body(detector):
     assert kp.shape == (33, 2) and conf.shape == (33,) and ((conf >= 0) & (conf <= 1)).all()
     assert p.world_landmarks is not None and p.world_landmarks.shape == (33, 3)
     for name in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow"):
-        assert conf[INDEX[name]] > 0.5, name
-        assert _inside(kp[INDEX[name]], p.box), name
+        assert conf[Landmark[name.upper()]] > 0.5, name
+        assert _inside(kp[Landmark[name.upper()]], p.box), name
     # face: the nose lies in the face region of the photo (about x 170-280, y 80-190)
-    assert 170 < kp[INDEX["nose"], 0] < 280 and 80 < kp[INDEX["nose"], 1] < 190
+    assert 170 < kp[Landmark.NOSE, 0] < 280 and 80 < kp[Landmark.NOSE, 1] < 190
     # facing the camera: her left is on the image's right, for every confident pair
-    for l, r in LEFT_RIGHT_PAIRS[:6]:
-        if conf[l] > 0.5 and conf[r] > 0.5:
+    for l, r in enumerate(mirror_index(MEDIAPIPE_33)[:15]):
+        if l != r and MEDIAPIPE_33[l].startswith("left") and conf[l] > 0.5 and conf[r] > 0.5:
             assert kp[l, 0] > kp[r, 0]
-    assert kp[INDEX["nose"], 1] < kp[INDEX["left_shoulder"], 1]
+    assert kp[Landmark.NOSE, 1] < kp[Landmark.LEFT_SHOULDER, 1]
     # metric world landmarks: shoulder width of an adult
     w = p.world_landmarks
-    assert 0.2 < np.linalg.norm(w[INDEX["left_shoulder"]] - w[INDEX["right_shoulder"]]) < 0.6
+    assert 0.2 < np.linalg.norm(w[Landmark.LEFT_SHOULDER] - w[Landmark.RIGHT_SHOULDER]) < 0.6
 
 
 def test_full_body_person_upright_and_inside_box(detector):
     image = read_image(os.path.join(MEDIA, "basketball1.png"))
-    people = detector.detect(image)
+    people = detector.detect(Frame(0, 0.0, image))
     assert len(people) >= 1
     left = min(people, key=lambda d: d.box[0])
     kp, conf = left.keypoints2d, left.keypoint_conf
     assert left.box[0] < 60 and left.box[2] < 260  # the player on the left
-    order = [INDEX[n] for n in ("nose", "left_shoulder", "left_hip", "left_knee", "left_ankle")]
+    order = [Landmark.NOSE, Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP, Landmark.LEFT_KNEE, Landmark.LEFT_ANKLE]
     ys = kp[order, 1]
     assert np.all(np.diff(ys) > 0), ys  # head above shoulders above hips above knees above ankles
-    assert kp[INDEX["left_ankle"], 1] > 400
+    assert kp[Landmark.LEFT_ANKLE, 1] > 400
     for i in range(33):
         if conf[i] > 0.5:
             assert _inside(kp[i], left.box)
     # facing the camera: left limbs on the image's right
-    assert kp[INDEX["left_shoulder"], 0] > kp[INDEX["right_shoulder"], 0]
-    assert kp[INDEX["left_hip"], 0] > kp[INDEX["right_hip"], 0]
+    assert kp[Landmark.LEFT_SHOULDER, 0] > kp[Landmark.RIGHT_SHOULDER, 0]
+    assert kp[Landmark.LEFT_HIP, 0] > kp[Landmark.RIGHT_HIP, 0]
 
 
 def test_recall_precision_on_labelled_pedestrian_frames(detector):
@@ -94,7 +95,7 @@ def test_recall_precision_on_labelled_pedestrian_frames(detector):
     tp = nd = nl = 0
     for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4")):
         if frame.index in labels:
-            people = detector.detect(frame.image)
+            people = detector.detect(frame)
             a, b, c = match_counts([p.box for p in people], labels[frame.index])
             tp, nd, nl = tp + a, nd + b, nl + c
     recall, precision = tp / nl, tp / nd
@@ -105,18 +106,18 @@ def test_recall_precision_on_labelled_pedestrian_frames(detector):
 
 def test_reusable_across_inputs_and_hints(detector):
     frames = list(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=2))
-    first = detector.detect(frames[0].image)
-    again = detector.detect(frames[1].image, hints=first, full=False)  # re-crop only
+    first = detector.detect(frames[0])
+    again = detector.detect(frames[1], hints=first, full=False)  # re-crop only
     assert len(again) >= len(first) - 1 and all(d.source == "track" for d in again)
     for d in again:
         assert d.roi is not None
-    astro = detector.detect(read_image(os.path.join(MEDIA, "astronaut.jpg")))
+    astro = detector.detect(Frame(0, 0.0, read_image(os.path.join(MEDIA, "astronaut.jpg"))))
     assert len(astro) == 1
-    n = 0
-    for frame, people in detector.stream(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=3)):
-        n += 1
-        assert all(np.isfinite(p.keypoints2d).all() for p in people)
-    assert n == 3
+    detector.reset()
+    people = []
+    for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=3):
+        people = detector.detect(frame, hints=people, full=None)
+        assert people and all(np.isfinite(p.keypoints2d).all() for p in people)
 
 
 def test_precomputed_coco_openpose_npz(tmp_path):
@@ -131,10 +132,10 @@ def test_precomputed_coco_openpose_npz(tmp_path):
     det = PrecomputedKeypoints(path)
     (d,) = det.for_frame(4)
     assert det.for_frame(0) == []
-    np.testing.assert_allclose(d.keypoints2d[INDEX["left_shoulder"]], coco[5, :2])
-    np.testing.assert_allclose(d.keypoints2d[INDEX["right_ankle"]], coco[16, :2])
-    assert d.keypoint_conf[INDEX["left_ear"]] == 0 and d.keypoint_conf[INDEX["left_shoulder"]] == 1
-    assert d.keypoint_conf[INDEX["left_heel"]] == 0 and d.score == pytest.approx(0.9)
+    np.testing.assert_allclose(d.keypoints2d[Landmark.LEFT_SHOULDER], coco[5, :2])
+    np.testing.assert_allclose(d.keypoints2d[Landmark.RIGHT_ANKLE], coco[16, :2])
+    assert d.keypoint_conf[Landmark.LEFT_EAR] == 0 and d.keypoint_conf[Landmark.LEFT_SHOULDER] == 1
+    assert d.keypoint_conf[Landmark.LEFT_HEEL] == 0 and d.score == pytest.approx(0.9)
     np.testing.assert_allclose(d.box, [90, 40, 290, 160])
 
     op_dir = tmp_path / "openpose"
@@ -147,8 +148,8 @@ def test_precomputed_coco_openpose_npz(tmp_path):
     by_frame = load_keypoints(op_dir)
     assert sorted(by_frame) == [0, 1, 2]
     d = by_frame[2][0]
-    np.testing.assert_allclose(d.keypoints2d[INDEX["right_shoulder"]], body25[2, :2])
-    np.testing.assert_allclose(d.keypoints2d[INDEX["left_heel"]], body25[21, :2])
+    np.testing.assert_allclose(d.keypoints2d[Landmark.RIGHT_SHOULDER], body25[2, :2])
+    np.testing.assert_allclose(d.keypoints2d[Landmark.LEFT_HEEL], body25[21, :2])
 
     kps = np.full((3, 2, 17, 3), np.nan)
     kps[0, 0] = coco

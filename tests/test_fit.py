@@ -8,8 +8,8 @@ import torch
 
 from metahmr_video.layout import STANDARD_JOINTS
 from metahmr_video.errors import InputError
-from metahmr_video.evaluate import joint_errors
-from metahmr_video.fit import FitResult, Fitter, make_evidence
+from trainer.evaluate import joint_errors
+from metahmr_video.adapt import FitResult, Fitter
 from trainer.data import SyntheticData
 
 W, H = 1280, 720

@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from metahmr_video.errors import ModelFileError
-from metahmr_video.model import (Checkpoint, LossConfig, ModelConfig, Regressor, decode, features,
-                                 inner_steps, predict_stacked, stack_params, train_loss)
-from metahmr_video.model.tto import body_forward
+from metahmr_video.adapt.steps import body_forward, inner_steps, predict_stacked, stack_params
+from metahmr_video.model import Checkpoint, LossConfig, ModelConfig, Regressor, decode, features, train_loss
 from trainer.data import SyntheticData
 
 TINY = ModelConfig(encoder_width=16, encoder_layers=1, head_width=16, ief_iters=2)
@@ -145,12 +144,3 @@ def test_checkpoint_errors(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(ModelFileError):
         Checkpoint.load(tmp_path / "other.pt")
-
-
-def test_crop_encoder_option(batch):
-    ev, _ = batch
-    net = Regressor(ModelConfig(crop_encoder=True, encoder_width=16, head_width=16))
-    out = net(features(ev), torch.rand(len(ev), 3, 64, 64))
-    assert out.shape == (len(ev), net.config.param_dim) and torch.isfinite(out).all()
-    with pytest.raises(ValueError):
-        net(features(ev))

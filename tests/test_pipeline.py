@@ -1,6 +1,5 @@
 """End to end on the real example clip, interruption, the headless webcam path, and bad input."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,12 +10,33 @@ import numpy as np
 import pytest
 
 from metahmr_video.config import Config
-from metahmr_video.records import Frame
+from metahmr_video.records import Frame, PersonBody
 from metahmr_video.results import load_results
-from metahmr_video.smooth import RecordingSmoother
+from metahmr_video.smooth import TrackSmoother
 
 MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
 CLIP = MEDIA / "pedestrians.mp4"
+
+
+class RecordingSmoother:
+    """Wraps a smoother and keeps every record that went in (`raw`) and came out (`smoothed`)."""
+
+    def __init__(self, inner: TrackSmoother) -> None:
+        self.inner = inner
+        self.raw: list[PersonBody] = []
+        self.smoothed: list[PersonBody] = []
+
+    def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
+        out = self.inner(people)
+        self.raw += people
+        self.smoothed += out
+        return out
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def forget(self, track_ids: set[int]) -> None:
+        self.inner.forget(track_ids)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +86,7 @@ def test_end_to_end_on_real_clip(runner, tmp_path):
 
 def test_people_without_evidence_leave_a_gap(runner):
     """Tracker-predicted (undetected) people are not adapted: no invented bodies."""
-    from metahmr_video.adapt import Adapter
+    from metahmr_video.adapt import AdaptConfig, Adapter
     from metahmr_video.records import Detection, TrackedPerson
     rng = np.random.default_rng(0)
     kp = rng.uniform(300, 400, size=(33, 2)).astype(np.float32)
@@ -74,8 +94,44 @@ def test_people_without_evidence_leave_a_gap(runner):
                     keypoint_conf=np.ones(33, np.float32), world_landmarks=rng.normal(scale=0.3, size=(33, 3)))
     frame = Frame(index=3, time_s=0.1, image=np.zeros((480, 640, 3), np.uint8))
     people = [TrackedPerson(1, det), TrackedPerson(2, det, predicted=True)]
-    out = Adapter(runner.fitter, steps=1)(frame, people)
+    out = Adapter(runner.fitter, AdaptConfig(steps=1))(frame, people)
     assert [p.track_id for p in out] == [1] and out[0].frame_index == 3
+
+
+def test_precomputed_keypoints_drive_the_pipeline_frame_by_frame(runner, tmp_path):
+    """A keypoint file as the pipeline's detector: each frame gets that frame's people."""
+    from metahmr_video.adapt import AdaptConfig, Adapter
+    from metahmr_video.detect import PrecomputedKeypoints
+    from metahmr_video.pipeline import Pipeline
+    from metahmr_video.track import Tracker, TrackerConfig
+
+    rng = np.random.default_rng(1)
+    template = np.c_[rng.uniform(0, 40, 33), np.linspace(0, 100, 33)]
+    kps = np.zeros((4, 1, 33, 3))
+    for t in range(4):  # one person walking right, 6 px per frame
+        kps[t, 0, :, :2] = template + [200 + 6 * t, 150]
+        kps[t, 0, :, 2] = 0.9
+    np.savez(tmp_path / "k.npz", keypoints=kps)
+
+    class Collect:
+        def __init__(self):
+            self.seen = {}
+
+        def write(self, frame, people):
+            self.seen[frame.index] = people
+
+        def close(self):
+            pass
+
+    pipe = Pipeline(PrecomputedKeypoints(tmp_path / "k.npz"), Tracker(TrackerConfig(min_hits=1)),
+                    Adapter(runner.fitter, AdaptConfig(steps=0)), TrackSmoother())
+    sink = Collect()
+    frames = [Frame(index=t, time_s=t / 25, image=np.zeros((480, 640, 3), np.uint8)) for t in range(4)]
+    assert pipe.run(frames, [sink]).frames == 4
+    for t in range(4):
+        (p,) = sink.seen[t]
+        assert p.track_id == 1 and p.frame_index == t
+        np.testing.assert_allclose(p.keypoints2d, kps[t, 0, :, :2], atol=1e-4)
 
 
 def test_webcam_headless_on_a_fake_camera(runner, tmp_path):

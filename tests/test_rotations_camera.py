@@ -38,18 +38,16 @@ def test_default_focal_and_intrinsics():
     assert k[0, 0] == 800.0 and k[1, 1] == 800.0 and k[0, 2] == 320.0 and k[1, 2] == 240.0
 
 
-def test_crop_camera_round_trip_and_projection_consistency():
-    torch.manual_seed(1)
-    transl = torch.tensor([[0.3, -0.2, 5.0], [-1.0, 0.4, 9.0]])
+def test_crop_camera_agrees_with_the_perspective_projection():
+    """The body centre placed by `crop_cam_to_full_transl` projects where the weak-perspective crop
+    camera puts it (box centre + side/2 * s * (tx, ty)), at the depth 2 f / (s side)."""
+    cam = torch.tensor([[0.8, 0.1, -0.2], [1.1, -0.3, 0.05]])
     center = torch.tensor([[700.0, 300.0], [200.0, 500.0]])
     size = torch.tensor([300.0, 150.0])
     focal = torch.tensor([1200.0, 1200.0])
     img_c = torch.tensor([[640.0, 360.0], [640.0, 360.0]])
-    cam = camera.full_transl_to_crop_cam(transl, center, size, focal, img_c)
-    assert torch.allclose(camera.crop_cam_to_full_transl(cam, center, size, focal, img_c), transl, atol=1e-4)
-    # A point at the translation projects where the weak-perspective crop camera puts it:
-    # crop-normalised position (tx, ty) * s maps to box_center + size/2 * s * (tx, ty)... at the body centre
-    # the two cameras agree exactly on the projected centre.
+    transl = camera.crop_cam_to_full_transl(cam, center, size, focal, img_c)
+    assert torch.allclose(transl[:, 2], 2 * focal / (cam[:, 0] * size))
     uv = camera.project(transl[:, None], focal, img_c)[:, 0]
     weak = center + size[:, None] / 2 * cam[:, :1] * cam[:, 1:]
     assert torch.allclose(uv, weak, atol=1e-3)

@@ -3,7 +3,7 @@ accuracy does not, shape consensus ignores outliers, gaps restart the filters.""
 import numpy as np
 import torch
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
 from metahmr_video.smooth import TrackSmoother
 from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth

@@ -7,10 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from metahmr_video.detect import MultiPersonDetector
+from metahmr_video.detect import DetectorConfig, MultiPersonDetector
 from metahmr_video.records import Detection
 from metahmr_video.sources import VideoSource
-from metahmr_video.track import Tracker, track
+from metahmr_video.track import Tracker, TrackerConfig
 
 MEDIA = os.path.join(os.path.dirname(__file__), "..", "examples", "media")
 
@@ -29,7 +29,7 @@ def person(cx, cy, h=120.0, score=0.9, template=_TEMPLATE, world_scale=1.0):
 
 
 def test_crossing_people_with_dropouts_keep_their_ids():
-    tracker = Tracker(min_hits=2, max_age=10)
+    tracker = Tracker(TrackerConfig(min_hits=2, max_age=10))
     rng = np.random.default_rng(0)
     ids_a, ids_b = set(), set()
     for t in range(60):
@@ -52,7 +52,7 @@ def test_crossing_people_with_dropouts_keep_their_ids():
 
 
 def test_births_deaths_and_predicted_frames():
-    tracker = Tracker(min_hits=3, max_age=4, max_coast=2, reid_window=0)
+    tracker = Tracker(TrackerConfig(min_hits=3, max_age=4, max_coast=2, reid_window=0))
     assert tracker.update([person(100, 100)]) == []
     assert tracker.update([person(102, 100)]) == []
     (p,) = tracker.update([person(104, 100)])
@@ -75,7 +75,7 @@ def test_births_deaths_and_predicted_frames():
 
 
 def test_returning_person_gets_the_old_id():
-    tracker = Tracker(min_hits=2, max_age=3, reid_window=50)
+    tracker = Tracker(TrackerConfig(min_hits=2, max_age=3, reid_window=50))
     tall, short = _TEMPLATE, _TEMPLATE
     for t in range(10):
         out = tracker.update([person(100 + 5 * t, 200), person(400, 200, world_scale=0.8)])
@@ -91,10 +91,13 @@ def test_returning_person_gets_the_old_id():
 
 @pytest.mark.parametrize("frames", [50])
 def test_real_clip_track_count_and_id_switches(frames):
-    det = MultiPersonDetector(full_every=5, num_threads=2)
+    det = MultiPersonDetector(DetectorConfig(tiles=2, full_every=5))
+    tracker = Tracker(TrackerConfig(min_hits=3))
     history = {}
     max_people = 0
-    for frame, people in track(VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=frames), det):
+    for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=frames):
+        hints = tracker.predictions()
+        people = tracker.update(det.detect(frame, hints=hints, full=frame.index % 5 == 0 or not hints), frame.image)
         max_people = max(max_people, sum(not p.predicted for p in people))
         for p in people:
             history.setdefault(p.track_id, []).append((frame.index, p.detection.box.copy()))

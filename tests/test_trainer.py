@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from metahmr_video.model import LossConfig, decode, features, train_loss
-from metahmr_video.model.tto import body_forward
+from metahmr_video.adapt.steps import body_forward
 from trainer.data import SyntheticData
 from trainer.prior import ACTIVITIES, MotionPrior
 from trainer.train import TrainConfig, Trainer
@@ -89,21 +89,3 @@ def test_cli_registers_commands():
     assert a.dual and a.second_order and callable(a.func)
     e = parser.parse_args(["evaluate", "--n", "10"])
     assert e.n == 10 and callable(e.func)
-
-
-def test_real_data_loaders(tmp_path):
-    import numpy as np
-
-    from metahmr_video.errors import InputError
-    from trainer.loaders import load_amass, load_spin_npz
-    np.savez(tmp_path / "a.npz", poses=np.zeros((5, 156)), trans=np.ones((5, 3)), betas=np.zeros(16),
-             mocap_framerate=120.0, gender="female")
-    seq = load_amass(tmp_path / "a.npz")
-    assert seq.pose.shape == (5, 24, 3, 3) and seq.fps == 120.0 and seq.gender == "female"
-    np.savez(tmp_path / "s.npz", imgname=np.array(["a.jpg", "b.jpg"]), center=np.zeros((2, 2)),
-             scale=np.ones(2), part=np.zeros((2, 24, 3)), pose=np.zeros((2, 72)), shape=np.zeros((2, 10)))
-    ann = load_spin_npz(tmp_path / "s.npz")
-    assert ann.keypoints2d.shape == (2, 24, 3) and ann.pose.shape == (2, 24, 3, 3) and ann.joints3d is None
-    (tmp_path / "bad.npz").write_bytes(b"x")
-    with pytest.raises(InputError):
-        load_amass(tmp_path / "bad.npz")

@@ -8,8 +8,6 @@ pose for the bones the positions do not see.
 """
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,8 +149,7 @@ def fit_anny_to_joints(body, target: np.ndarray, iters: int = 300, lr: float = 0
     metres, pelvis-centred). Returns (pose, mean residual in metres)."""
     F = target.shape[0]
     sj = body.standard_joint_indices
-    with torch.no_grad():
-        rest = body(torch.eye(3).expand(1, body.num_bones, 3, 3), return_vertices=False).joints[0, sj].numpy()
+    rest = body.rest_joints()[sj].numpy()
     torso = [0, 1, 2, 7, 9, 10]
     init = np.stack([_kabsch(rest[torso] - rest[0], target[f, torso] - target[f, 0]) for f in range(F)])
     six = rotmat_to_sixd(torch.eye(3).expand(F, body.num_bones, 3, 3)).clone()
@@ -175,3 +172,11 @@ def fit_anny_to_joints(body, target: np.ndarray, iters: int = 300, lr: float = 0
         pose = sixd_to_rotmat(six)
         res = (body(pose, return_vertices=False).joints[:, sj] - tgt).norm(dim=-1).mean().item()
     return pose.detach(), res
+
+
+def retarget(body, motion: BvhMotion, frames: np.ndarray | None = None) -> tuple[torch.Tensor, float]:
+    """Anny poses [F,31,3,3] (Anny frame, neutral shape) for the given frame indices of a BVH motion
+    (all when None), by IK on the 15 standard joints; returns (pose, mean residual in metres)."""
+    rest = body.rest_joints()[body.standard_joint_indices].numpy()
+    target = to_anny_frame(standard_positions(motion), rest)
+    return fit_anny_to_joints(body, target if frames is None else target[frames])

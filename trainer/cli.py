@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from metahmr_video.errors import InputError, MetaHMRError
@@ -31,8 +30,8 @@ def _floats(text: str) -> list[float]:
 def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu") -> tuple[float, dict]:
     """Pick EFT's lr on a generated validation split (a seed no training batch uses; never the evaluation clips):
     the lr with the lowest PA-MPJPE at its best step <= steps."""
-    from metahmr_video.evaluate import build_cases, curve
-    from metahmr_video.fit import Fitter
+    from trainer.evaluate import build_cases, curve
+    from metahmr_video.adapt import Fitter
     from metahmr_video.model.checkpoint import Checkpoint
 
     ck = Checkpoint.load(ckpt_path, device)
@@ -84,8 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from metahmr_video.evaluate import evaluate, format_table
-    from metahmr_video.fit import Fitter
+    from trainer.evaluate import evaluate, format_table
+    from metahmr_video.adapt import Fitter
     from metahmr_video.model.checkpoint import Checkpoint
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -110,7 +109,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Register `train` and `evaluate` on the metahmr-video argparse sub-parsers."""
-    t = subparsers.add_parser("train", help="train the regressor and meta-parameters on generated data")
+    from metahmr_video.cli import TRAINER_COMMANDS
+
+    t = subparsers.add_parser("train", help=TRAINER_COMMANDS["train"])
     t.add_argument("--out", default="metahmr_video/checkpoints/anny_meta.pt", help="checkpoint to write")
     t.add_argument("--stage", choices=["plain", "meta", "all"], default="all",
                    help="plain: supervised regressor only; meta: meta-train from --init; all: both (shipped recipe)")
@@ -145,7 +146,7 @@ def add_commands(subparsers) -> None:
     t.add_argument("--restart", action="store_true", help="ignore saved training state (default: resume)")
     t.set_defaults(func=cmd_train)
 
-    e = subparsers.add_parser("evaluate", help="MPJPE/PA-MPJPE vs TTO steps on real motion and generated data")
+    e = subparsers.add_parser("evaluate", help=TRAINER_COMMANDS["evaluate"])
     e.add_argument("--checkpoint", help="ours (default: the shipped checkpoint); also supplies no-TTO and EFT")
     e.add_argument("--single", help="a single-network meta checkpoint (trained with --no-dual)")
     e.add_argument("--extra", action="append", help="NAME=CHECKPOINT: more meta checkpoints to compare")

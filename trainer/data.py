@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from metahmr_video.layout import MEDIAPIPE_33, mirror_index
-from metahmr_video.model.features import LEFT_HIP, RIGHT_HIP, Evidence
+from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
+from metahmr_video.model.features import Evidence
 from metahmr_video.model.losses import Target
 from metahmr_video.rotations import axis_angle_to_rotmat
 from trainer.prior import MotionPrior, sample_global_orientation
@@ -89,7 +89,7 @@ def evidence_from_body(g: torch.Generator, joints_cam: torch.Tensor, kp3d: torch
     inside = (kp >= 0).all(-1) & (kp[..., 0] < img_size[:, None, 0]) & (kp[..., 1] < img_size[:, None, 1])
     conf = torch.where(inside, conf, torch.zeros_like(conf))
     # world landmarks
-    hip = 0.5 * (kp3d[:, LEFT_HIP] + kp3d[:, RIGHT_HIP])
+    hip = 0.5 * (kp3d[:, Landmark.LEFT_HIP] + kp3d[:, Landmark.RIGHT_HIP])
     w = kp3d - hip[:, None]
     w[..., 2] = w[..., 2] * _u(g, (B, 1), *noise.w_flatten)
     w[..., :2] = w[..., :2] * _u(g, (B, 1, 2), *noise.w_aniso)

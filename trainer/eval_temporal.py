@@ -19,30 +19,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.body import AnnyBody
-from metahmr_video.evaluate import fetch_bvh_clips, joint_errors
-from metahmr_video.fit import Fitter
+from trainer.evaluate import fetch_bvh_clips, joint_errors
+from metahmr_video.adapt import Fitter
 from metahmr_video.rotations import axis_angle_to_rotmat
 from metahmr_video.smooth import TrackSmoother
-from trainer.bvh import fit_anny_to_joints, read_bvh, standard_positions, to_anny_frame
+from trainer.bvh import read_bvh, retarget
 from trainer.data import CAM_FROM_ANNY, NoiseConfig, evidence_from_body
 
 
 def stretches(body: AnnyBody, cache: Path, frames: int, count: int, seed: int) -> list[tuple[torch.Tensor, float]]:
     """`count` contiguous stretches of `frames` frames: (Anny poses [F,31,3,3], fps)."""
     rng = np.random.default_rng(seed)
-    with torch.no_grad():
-        rest = body(torch.eye(3).expand(1, body.num_bones, 3, 3), return_vertices=False).joints[
-            :, body.standard_joint_indices].numpy()
     clips = [read_bvh(p) for p in fetch_bvh_clips(cache)]
     out = []
     for k in range(count):
         motion = clips[k % len(clips)]
-        std = standard_positions(motion)
-        start = int(rng.integers(0, len(std) - frames))
-        target = to_anny_frame(std, rest)[start:start + frames]
-        pose, _ = fit_anny_to_joints(body, target)
+        start = int(rng.integers(0, len(motion.positions) - frames))
+        pose, _ = retarget(body, motion, np.arange(start, start + frames))
         out.append((pose, 1.0 / motion.frame_time))
     return out
 

@@ -53,8 +53,7 @@ class MotionPrior:
     def __init__(self, body) -> None:
         self.names = list(body.bone_names)
         self.idx = {n: i for i, n in enumerate(self.names)}
-        with torch.no_grad():
-            j = body(torch.eye(3).expand(1, body.num_bones, 3, 3), return_vertices=False).joints[0]
+        j = body.rest_joints()
         self.elbow_axis = {}
         for side in ("Left", "Right"):
             u = j[self.idx[f"{side}ForeArm"]] - j[self.idx[f"{side}Arm"]]

@@ -28,7 +28,7 @@ from metahmr_video.model.checkpoint import Checkpoint
 from metahmr_video.model.features import decode, features
 from metahmr_video.model.losses import LossConfig, train_loss
 from metahmr_video.model.regressor import ModelConfig, Regressor
-from metahmr_video.model.tto import body_forward, inner_steps, stack_params
+from metahmr_video.adapt.steps import body_forward, inner_steps
 from trainer.data import SyntheticData
 
 log = logging.getLogger("metahmr_video.trainer")
@@ -190,7 +190,7 @@ class Trainer:
                 theta0["theta"], theta0["L_test"] = th, lt
         stacked = inner_steps(self.net, body, x, ev, self.loss_cfg, cfg.inner_steps, rates, pseudo=pseudo,
                               create_graph=cfg.second_order, callback=grab)
-        from metahmr_video.model.tto import predict_stacked
+        from metahmr_video.adapt.steps import predict_stacked
         pk = decode(predict_stacked(self.net, stacked, x), ev, nb, ns)
         lk = train_loss(pk, body_forward(body, pk), ev, target, self.loss_cfg).mean()
         p0 = decode(theta0["theta"], ev, nb, ns)

@@ -1,17 +1,29 @@
 """Per-frame adaptation: every detected person of a frame gets K test-time optimisation steps from
-the meta-parameters, all of them in one batched computation (see `metahmr_video.fit`)."""
+the meta-parameters, all of them batched (see `metahmr_video.adapt.fitter`)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from typing import TYPE_CHECKING
+from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
+from metahmr_video.records import Frame, PersonBody, TrackedPerson
 
-from metahmr_video.adapt.records import PersonBody
-from metahmr_video.records import Frame, TrackedPerson
 
-if TYPE_CHECKING:
-    from metahmr_video.fit import Fitter
+@dataclass
+class AdaptConfig:
+    """steps: TTO steps per person and frame (None: the checkpoint's default); checkpoint: path or
+    None for the shipped one; max_batch: people per batched computation; focal: pixels or None
+    (image diagonal); temporal_prior: weight of a track's body in its previous frame as a prior in
+    TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old."""
+
+    steps: int | None = None
+    checkpoint: str | None = None
+    max_batch: int = MAX_BATCH
+    focal: float | None = None
+    temporal_prior: float = 0.03
+    prior_max_gap_s: float = 0.25
 
 
 class Adapter:
@@ -19,20 +31,19 @@ class Adapter:
 
     Only people detected in this frame are adapted (tracker-predicted ones have no evidence and
     leave a gap rather than an invented body). Each person starts from the meta-parameters, never
-    from the previous frame's adapted weights (as in the paper). `steps` None = the checkpoint's
-    default K; at most `max_batch` people share one batched computation. With `temporal_prior` > 0,
-    a track's body in its previous frame (if at most `prior_max_gap_s` old) enters the test loss as
-    a prior on pose and shape with that weight (see `Fitter.fit`).
+    from the previous frame's adapted weights (as in the paper). With `temporal_prior` > 0, a
+    track's previous body enters the test loss as a prior on pose and shape (see `Fitter.fit`).
+    `focal` (pixels) overrides the config's.
 
-    >>> adapter = Adapter(Fitter.load(), steps=5)
+    >>> adapter = Adapter(Fitter.load(), AdaptConfig(steps=5))
     >>> bodies = adapter(frame, tracked_people)          # list[PersonBody]
     """
 
-    def __init__(self, fitter: "Fitter", steps: int | None = None, max_batch: int = 32, focal: float | None = None,
-                 temporal_prior: float = 0.0, prior_max_gap_s: float = 0.25) -> None:
-        self.fitter, self.steps, self.max_batch, self.focal = fitter, steps, max(1, int(max_batch)), focal
-        self.temporal_prior, self.prior_max_gap_s = float(temporal_prior), prior_max_gap_s
-        self.last: dict[int, PersonBody] = {}
+    def __init__(self, fitter: Fitter, config: AdaptConfig | None = None, focal: float | None = None) -> None:
+        self.fitter, self.config = fitter, config or AdaptConfig()
+        self.focal = self.config.focal if focal is None else focal
+        # track id -> (time_s, pose [J,3,3], shape [S]) of its last adapted body (CPU tensors)
+        self.last: dict[int, tuple[float, torch.Tensor, torch.Tensor]] = {}
 
     def reset(self) -> None:
         """Forget the per-track previous bodies (next video)."""
@@ -40,44 +51,46 @@ class Adapter:
 
     def __call__(self, frame: Frame, people: list[TrackedPerson]) -> list[PersonBody]:
         people = [p for p in people if not p.predicted]
+        max_gap = self.config.prior_max_gap_s
         # Previous bodies too old to serve as a prior are dropped (memory stays flat on long streams).
-        self.last = {k: b for k, b in self.last.items() if frame.time_s - b.time_s <= self.prior_max_gap_s}
-        out: list[PersonBody] = []
-        for start in range(0, len(people), self.max_batch):
-            out += self._adapt(frame, people[start:start + self.max_batch])
-        return out
-
-    def _adapt(self, frame: Frame, people: list[TrackedPerson]) -> list[PersonBody]:
+        self.last = {k: v for k, v in self.last.items() if frame.time_s - v[0] <= max_gap}
         if not people:
             return []
         dets = [p.detection for p in people]
-        kp = np.stack([d.keypoints2d for d in dets])
-        conf = np.stack([d.keypoint_conf for d in dets])
-        world = None
-        if all(d.world_landmarks is not None for d in dets):
-            world = np.stack([d.world_landmarks for d in dets])
-        boxes = np.stack([d.box for d in dets])
-        prior = None
-        if self.temporal_prior > 0:
-            prev = [self.last.get(p.track_id) for p in people]
-            has = np.array([q is not None and 0 < frame.time_s - q.time_s <= self.prior_max_gap_s for q in prev])
-            nb, ns = self.fitter.body.num_bones, self.fitter.body.num_shape
-            prior = (np.stack([q.pose if h else np.eye(3, dtype=np.float32)[None].repeat(nb, 0) for q, h in zip(prev, has)]),
-                     np.stack([q.shape if h else np.full(ns, 0.5, np.float32) for q, h in zip(prev, has)]), has)
-        res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps,
-                              prior=prior, prior_weight=self.temporal_prior)
-        arrays = {k: getattr(res, k).detach().cpu().numpy() for k in
+
+        def stack(attr: str) -> torch.Tensor:
+            return torch.from_numpy(np.stack([getattr(d, attr) for d in dets]))
+
+        world = stack("world_landmarks") if all(d.world_landmarks is not None for d in dets) else None
+        weight = float(self.config.temporal_prior)
+        res = self.fitter.fit(stack("keypoints2d"), stack("keypoint_conf"), world, stack("box"),
+                              (frame.width, frame.height), focal=self.focal, steps=self.config.steps,
+                              prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight)
+        arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,
-                           pose=arrays["pose"][i], shape=arrays["shape"][i], transl=arrays["transl"][i],
-                           joints=arrays["joints"][i], keypoints3d=arrays["keypoints3d"][i],
-                           keypoints2d=dets[i].keypoints2d, keypoint_conf=dets[i].keypoint_conf, box=dets[i].box,
+                             pose=arrays["pose"][i], shape=arrays["shape"][i], transl=arrays["transl"][i],
+                             joints=arrays["joints"][i], keypoints3d=arrays["keypoints3d"][i],
+                             keypoints2d=d.keypoints2d, keypoint_conf=d.keypoint_conf, box=d.box,
                              reproj_error=float(arrays["reproj_error"][i]), fallback=bool(arrays["fallback"][i]))
-                  for i, p in enumerate(people)]
-        for b in bodies:
+                  for i, (p, d) in enumerate(zip(people, dets))]
+        for i, b in enumerate(bodies):
             if not b.fallback:
-                self.last[b.track_id] = b
+                self.last[b.track_id] = (frame.time_s, res.pose[i], res.shape[i])
         return bodies
+
+    def _prior(self, frame: Frame, people: list[TrackedPerson]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(pose [N,J,3,3], shape [N,S], has [N]) from each track's previous body; people without
+        one get the rest pose and the body model's neutral shape (and has=False)."""
+        body, n = self.fitter.body, len(people)
+        pose = torch.eye(3).expand(n, body.num_bones, 3, 3).clone()
+        shape = body.neutral_shape(n).cpu()
+        has = torch.zeros(n, dtype=torch.bool)
+        for i, p in enumerate(people):
+            prev = self.last.get(p.track_id)
+            if prev is not None and 0 < frame.time_s - prev[0] <= self.config.prior_max_gap_s:
+                has[i], pose[i], shape[i] = True, prev[1], prev[2]
+        return pose, shape, has
 
 
 def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[PersonBody]:

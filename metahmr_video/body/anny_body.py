@@ -160,6 +160,13 @@ class AnnyBody(nn.Module):
         """[batch, 6] the neutral phenotype (0.5 everywhere)."""
         return torch.full((batch, self.num_shape), 0.5, device=self.kp_bone.device)
 
+    def rest_joints(self) -> torch.Tensor:
+        """[num_bones, 3] joints (metres, body frame, pelvis at the origin) of the rest pose (identity rotations) with the
+        neutral shape."""
+        with torch.no_grad():
+            eye = torch.eye(3, device=self.kp_bone.device).expand(1, self.num_bones, 3, 3)
+            return self(eye, return_vertices=False).joints[0]
+
     def forward(self, pose: torch.Tensor, shape: torch.Tensor | None = None,
                 transl: torch.Tensor | None = None, return_vertices: bool = True) -> BodyOutput:
         """Pose the body.

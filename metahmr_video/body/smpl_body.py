@@ -106,6 +106,13 @@ class SmplBody(nn.Module):
         """[batch, num_betas] zeros (the mean shape)."""
         return torch.zeros(batch, self.num_shape, device=self.kp_index.device)
 
+    def rest_joints(self) -> torch.Tensor:
+        """[K, 3] joints (metres, body frame) of the rest pose (identity rotations) with the
+        neutral shape."""
+        with torch.no_grad():
+            eye = torch.eye(3, device=self.kp_index.device).expand(1, self.num_bones, 3, 3)
+            return self(eye, return_vertices=False).joints[0]
+
     def forward(self, pose: torch.Tensor, shape: torch.Tensor | None = None,
                 transl: torch.Tensor | None = None, return_vertices: bool = True) -> BodyOutput:
         """pose: [B, num_bones, 3, 3]; shape: [B, num_betas]; transl: [B, 3] metres (smplx semantics)."""

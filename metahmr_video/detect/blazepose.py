@@ -149,7 +149,7 @@ class PoseCandidate:
 def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou: float) -> List[int]:
     """MediaPipe's weighted non-max suppression; averages boxes/points of each cluster in place
     (score-weighted) and returns the kept indices."""
-    from metahmr_video.detect.landmarks import box_iou
+    from metahmr_video.boxes import box_iou
 
     order = np.argsort(-scores)
     keep: List[int] = []

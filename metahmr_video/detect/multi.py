@@ -9,17 +9,19 @@ people). Crops that cover an already found person are skipped; duplicates are me
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLandmarker, Roi, roi_from_alignment_points
 from metahmr_video.detect.hog import HogPeopleDetector
-from metahmr_video.detect.landmarks import INDEX, box_from_keypoints, box_iou
+from metahmr_video.boxes import box_from_keypoints, box_iou
+from metahmr_video.layout import Landmark
 from metahmr_video.records import Detection, Frame
 
-_HIPS = (INDEX["left_hip"], INDEX["right_hip"])
-_SHOULDERS = (INDEX["left_shoulder"], INDEX["right_shoulder"])
+_HIPS = [Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
+_SHOULDERS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]
 
 
 def roi_from_detection(det: Detection) -> Roi:
@@ -28,8 +30,8 @@ def roi_from_detection(det: Detection) -> Roi:
     if det.roi is not None:
         return Roi.from_array(det.roi)
     kp, conf = det.keypoints2d, det.keypoint_conf
-    hip = kp[list(_HIPS)].mean(0)
-    sh = kp[list(_SHOULDERS)].mean(0)
+    hip = kp[_HIPS].mean(0)
+    sh = kp[_SHOULDERS].mean(0)
     sel = conf >= 0.3
     pts = kp[sel] if sel.sum() >= 3 else kp
     radius = float(np.max(np.linalg.norm(pts - hip, axis=1))) * 1.1
@@ -48,40 +50,45 @@ def _to_detection(res: LandmarkResult, source: str, width: int, height: int) -> 
                      world_landmarks=res.world, source=source, roi=res.next_roi.as_array())
 
 
+@dataclass
+class DetectorConfig:
+    """min_score: pose-present probability to accept a person. tiles: n x n tiles for the pose
+    detector besides the whole image (0 = whole image only; small people need 2). use_blazepose /
+    use_hog: MediaPipe's pose detector / HOG pedestrian boxes as sources of new people (HOG boxes
+    upscaled by hog_upscale). full_every: run the full-frame detectors every n-th call of
+    `detect(..., full=None)` (hinted people are re-cropped on every frame). refine: a second
+    landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above which two
+    detections are one person. num_threads: LiteRT threads."""
+
+    min_score: float = 0.5
+    tiles: int = 0
+    use_blazepose: bool = True
+    use_hog: bool = True
+    hog_upscale: float = 1.6
+    full_every: int = 5
+    refine: bool = True
+    dedupe_iou: float = 0.5
+    num_threads: int = 2
+
+
 class MultiPersonDetector:
     """Multi-person 2D/3D pose from MediaPipe's bundled models (loaded once, reusable).
 
-        det = MultiPersonDetector()
-        people = det.detect(frame.image)                    # list[Detection]
-        people = det.detect(next_image, hints=people)       # re-crop from the last frame
-        for frame, people in det.stream(frames): ...         # does the hinting itself
-
-    min_score: pose-present probability to accept a person. tiles: n x n tiles for the pose
-    detector besides the whole image (0 = whole image only; small people need 2).
-    use_hog: add HOG pedestrian boxes. full_every: run the full-frame detectors every n-th call
-    of `stream`/`detect(..., full=None)` (hinted people are re-cropped on every frame).
+        det = MultiPersonDetector(DetectorConfig(tiles=2))
+        people = det.detect(frame)                          # list[Detection]
+        people = det.detect(next_frame, hints=people)       # re-crop from the last frame
     """
 
-    def __init__(
-        self,
-        min_score: float = 0.5,
-        tiles: int = 2,
-        use_blazepose: bool = True,
-        use_hog: bool = True,
-        hog_upscale: float = 1.6,
-        full_every: int = 1,
-        refine: bool = True,
-        dedupe_iou: float = 0.5,
-        num_threads: int = 2,
-    ) -> None:
-        self.landmarker = PoseLandmarker(num_threads=num_threads)
-        self.pose_detector = PoseDetector(num_threads=num_threads) if use_blazepose else None
-        self.hog = HogPeopleDetector(upscale=hog_upscale) if use_hog else None
-        self.min_score = float(min_score)
-        self.tiles = int(tiles)
-        self.full_every = max(1, int(full_every))
-        self.refine = refine
-        self.dedupe_iou = float(dedupe_iou)
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        c = self.config = config or DetectorConfig()
+        self.landmarker = PoseLandmarker(num_threads=c.num_threads)
+        self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
+        self.hog = HogPeopleDetector(upscale=c.hog_upscale) if c.use_hog else None
+        self.min_score = float(c.min_score)
+        self.tiles = int(c.tiles)
+        self.full_every = max(1, int(c.full_every))
+        self.refine = c.refine
+        self.dedupe_iou = float(c.dedupe_iou)
         self._calls = 0
 
     def reset(self) -> None:
@@ -110,10 +117,11 @@ class MultiPersonDetector:
             if r.score >= self.min_score and np.isfinite(r.keypoints).all():
                 found.append(_to_detection(r, source, w, h))
 
-    def detect(self, image: np.ndarray, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
-        """People in an RGB uint8 image (pixels of that image). hints: people expected in it
-        (previous frame, tracker predictions). full: run the full-frame detectors (None: every
-        `full_every`-th call)."""
+    def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
+        """People in a frame (pixels of its RGB image). hints: people expected in it (previous
+        frame, tracker predictions). full: run the full-frame detectors (None: every
+        `full_every`-th call, and whenever there are no hints)."""
+        image = frame.image
         if full is None:
             full = self._calls % self.full_every == 0 or not hints
         self._calls += 1
@@ -167,17 +175,6 @@ class MultiPersonDetector:
             if not same:
                 keep.append(i)
         return [dets[i] for i in keep]
-
-    def stream(self, frames: Iterable[Frame]) -> Iterator[Tuple[Frame, List[Detection]]]:
-        """Detect along a video: each frame's people become the next frame's hints."""
-        self.reset()
-        prev: List[Detection] = []
-        for frame in frames:
-            prev = self.detect(frame.image, hints=prev, full=None)
-            yield frame, prev
-
-    def __call__(self, image: np.ndarray, hints: Sequence[Detection] = ()) -> List[Detection]:
-        return self.detect(image, hints)
 
 
 def _rois_agree(a: Roi, b: Roi, shift: float = 0.25, ratio: float = 1.35) -> bool:

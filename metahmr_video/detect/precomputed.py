@@ -16,17 +16,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import defaultdict
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from metahmr_video.detect.landmarks import BODY25_TO_MP, COCO17_TO_MP, COCO18_TO_MP, box_from_keypoints
+from metahmr_video.boxes import box_from_keypoints
 from metahmr_video.errors import InputError
+from metahmr_video.layout import COCO_FROM_MEDIAPIPE, Landmark as L
+from metahmr_video.paths import natural_key
 from metahmr_video.records import Detection, Frame
 
-_MAPS = {17: COCO17_TO_MP, 18: COCO18_TO_MP, 25: BODY25_TO_MP, 33: tuple(range(33))}
+# OpenPose BODY_25 order -> MediaPipe index (-1: no MediaPipe counterpart: neck, mid-hip, small toes).
+BODY25_TO_MP = (
+    L.NOSE, -1, L.RIGHT_SHOULDER, L.RIGHT_ELBOW, L.RIGHT_WRIST, L.LEFT_SHOULDER, L.LEFT_ELBOW, L.LEFT_WRIST, -1,
+    L.RIGHT_HIP, L.RIGHT_KNEE, L.RIGHT_ANKLE, L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE, L.RIGHT_EYE, L.LEFT_EYE,
+    L.RIGHT_EAR, L.LEFT_EAR, L.LEFT_FOOT_INDEX, -1, L.LEFT_HEEL, L.RIGHT_FOOT_INDEX, -1, L.RIGHT_HEEL,
+)
+# OpenPose COCO-18 order (BODY_25 without mid-hip and feet).
+COCO18_TO_MP = BODY25_TO_MP[:8] + BODY25_TO_MP[9:19]
+
+_MAPS = {17: COCO_FROM_MEDIAPIPE, 18: COCO18_TO_MP, 25: BODY25_TO_MP, 33: tuple(range(33))}
 
 
 def to_mediapipe(points: np.ndarray, box: Optional[np.ndarray] = None, score: Optional[float] = None) -> Optional[Detection]:
@@ -56,10 +66,6 @@ def to_mediapipe(points: np.ndarray, box: Optional[np.ndarray] = None, score: Op
                      world_landmarks=None, source="precomputed")
 
 
-def _natural(name: str) -> List[object]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
 def load_keypoints(path: str | os.PathLike) -> Dict[int, List[Detection]]:
     """Read a keypoint file/folder (see module doc) into {frame index: [Detection, ...]}."""
     path = str(path)
@@ -67,7 +73,7 @@ def load_keypoints(path: str | os.PathLike) -> Dict[int, List[Detection]]:
         raise InputError(f"keypoint file not found: {path}")
     out: Dict[int, List[Detection]] = defaultdict(list)
     if os.path.isdir(path):
-        names = sorted((n for n in os.listdir(path) if n.endswith(".json")), key=_natural)
+        names = sorted((n for n in os.listdir(path) if n.endswith(".json")), key=natural_key)
         if not names:
             raise InputError(f"no OpenPose *.json files in {path}")
         for i, n in enumerate(names):
@@ -142,11 +148,11 @@ def _openpose_people(data: object, name: str) -> List[Detection]:
 
 
 class PrecomputedKeypoints:
-    """A detector that looks people up by frame index in a keypoint file.
+    """A detector that looks people up by frame index in a keypoint file (a `Detector` of the
+    pipeline: hints and the full-search cadence do not apply).
 
         det = PrecomputedKeypoints("video_keypoints.npz")
-        for frame in frames:
-            people = det(frame)          # list[Detection]
+        people = det.detect(frame)          # list[Detection] of frame.index
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -159,12 +165,8 @@ class PrecomputedKeypoints:
     def for_frame(self, index: int) -> List[Detection]:
         return list(self.by_frame.get(int(index), []))
 
-    def __call__(self, frame: Frame, hints: Tuple[Detection, ...] = ()) -> List[Detection]:
+    def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
         return self.for_frame(frame.index)
 
-    def detect(self, image: np.ndarray, hints: Tuple[Detection, ...] = (), index: int = 0) -> List[Detection]:
-        return self.for_frame(index)
-
-    def stream(self, frames) -> Iterator[Tuple[Frame, List[Detection]]]:
-        for f in frames:
-            yield f, self.for_frame(f.index)
+    def reset(self) -> None:
+        """Nothing to forget between videos."""

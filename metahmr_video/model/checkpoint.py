@@ -7,7 +7,6 @@ Saved with `torch.save` as plain tensors/dicts/numbers/strings only, so it loads
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, fields
 import torch
 
 from metahmr_video.camera import crop_cam_to_full_transl, project
+from metahmr_video.layout import Landmark
 from metahmr_video.rotations import sixd_to_rotmat
 
-NUM_LANDMARKS = 33
-LEFT_HIP, RIGHT_HIP = 23, 24
+NUM_LANDMARKS = len(Landmark)
 FEATURE_DIM = NUM_LANDMARKS * 3 + NUM_LANDMARKS + 1 + 3
 
 
@@ -56,7 +56,7 @@ class Evidence:
 def flat_world_from_2d(kp2d: torch.Tensor, conf: torch.Tensor, box_size: torch.Tensor) -> torch.Tensor:
     """A flat (z = 0) metric stand-in for missing world landmarks, hip-centred. [N,33,3]."""
     scale = (1.7 / 0.83) / box_size.clamp(min=1.0)  # a body fills ~83% of the (1.2x) box side
-    hip = 0.5 * (kp2d[:, LEFT_HIP] + kp2d[:, RIGHT_HIP])
+    hip = 0.5 * (kp2d[:, Landmark.LEFT_HIP] + kp2d[:, Landmark.RIGHT_HIP])
     xy = (kp2d - hip[:, None]) * scale[:, None, None]
     return torch.cat([xy, torch.zeros_like(xy[..., :1])], dim=-1) * (conf[..., None] > 0)
 

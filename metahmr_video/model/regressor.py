@@ -2,8 +2,7 @@
 
 Input: a feature vector per person (see `metahmr_video.model.features`): MediaPipe-style world
 landmarks (metres, hip-centred, camera-aligned axes, y down), their visibilities, a flag for
-"world landmarks missing", and CLIFF's box descriptor. Optionally an image crop through a small
-torch-written ResNet (`CropEncoder`), concatenated to the landmark features.
+"world landmarks missing", and CLIFF's box descriptor.
 
 Output: a parameter vector theta [B, P] = (pose 6D for every bone, shape offsets from the neutral
 phenotype 0.5, CLIFF crop camera (s, tx, ty)), refined by an iterative error-feedback (IEF) head:
@@ -11,7 +10,7 @@ theta_{t+1} = theta_t + decoder([features, theta_t]), starting from a learned me
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -30,8 +29,6 @@ class ModelConfig:
     encoder_layers: int = 2
     head_width: int = 256
     ief_iters: int = 3
-    crop_encoder: bool = False  # optional ResNet on image crops (needs image data; off by default)
-    crop_size: int = 128
 
     @property
     def param_dim(self) -> int:
@@ -45,52 +42,14 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-class _BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.GroupNorm(8, cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.GroupNorm(8, cout)
-        self.skip = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.GroupNorm(8, cout))
-                     if stride != 1 or cin != cout else nn.Identity())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(y)) + self.skip(x))
-
-
-class CropEncoder(nn.Module):
-    """A ResNet-18-style image encoder written with torch only (no torchvision).
-
-    crops: [B, 3, S, S] RGB in [0, 1]. Returns [B, 512]. GroupNorm instead of BatchNorm so that
-    per-sample test-time adaptation does not depend on the batch.
-    """
-
-    def __init__(self, widths=(64, 128, 256, 512)) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 7, 2, 3, bias=False), nn.GroupNorm(8, widths[0]),
-                                  nn.ReLU(), nn.MaxPool2d(3, 2, 1))
-        layers, cin = [], widths[0]
-        for i, w in enumerate(widths):
-            layers += [_BasicBlock(cin, w, 1 if i == 0 else 2), _BasicBlock(w, w, 1)]
-            cin = w
-        self.layers = nn.Sequential(*layers)
-        self.out_dim = widths[-1]
-
-    def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.stem(crops)).mean(dim=(-1, -2))
-
-
 class Regressor(nn.Module):
-    """f_w: features [B, in_dim] (and optional crops) -> theta [B, param_dim]; see module docstring."""
+    """f_w: features [B, in_dim] -> theta [B, param_dim]; see module docstring."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         c = config
-        self.crop = CropEncoder() if c.crop_encoder else None
-        d = c.in_dim + (self.crop.out_dim if self.crop is not None else 0)
+        d = c.in_dim
         enc = []
         for _ in range(c.encoder_layers):
             enc += [nn.Linear(d, c.encoder_width), nn.GELU()]
@@ -110,11 +69,7 @@ class Regressor(nn.Module):
         init = torch.cat([mean_pose, torch.zeros(c.num_shape), torch.tensor([0.9, 0.0, 0.0])])
         self.register_buffer("init_theta", init)
 
-    def forward(self, x: torch.Tensor, crops: torch.Tensor | None = None) -> torch.Tensor:
-        if self.crop is not None:
-            if crops is None:
-                raise ValueError("this regressor was built with an image-crop encoder; pass crops")
-            x = torch.cat([x, self.crop(crops)], dim=-1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.encoder(x)
         theta = self.init_theta.expand(x.shape[0], -1)
         for _ in range(self.config.ief_iters):

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.adapt.records import PersonBody
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.paths import writable_folder
+from metahmr_video.records import Frame, PersonBody
+from metahmr_video.results import FORMAT, PER_FRAME_KEYS
 from metahmr_video.rotations import rotmat_to_axis_angle
 
-FORMAT = "metahmr-video/1"
-# Per-frame NPZ key -> PersonBody attribute; pose and shape go out as the body model's own keys.
-_PER_FRAME = {"frame_ids": "frame_index", "time_s": "time_s", "transl": "transl", "joints": "joints",
-              "keypoints3d": "keypoints3d", "keypoints2d": "keypoints2d", "keypoint_conf": "keypoint_conf",
-              "boxes": "box", "reproj_error": "reproj_error", "fallback": "fallback"}
 
 
 def body_params(body_name: str, pose: np.ndarray, shape: np.ndarray) -> dict[str, np.ndarray]:
@@ -46,12 +41,7 @@ class NpzSink:
     def __init__(self, path: str | Path, meta: dict, flush_every_s: float = 5.0,
                  keep_vertices: bool = False) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{self.path.parent}: cannot create the output folder ({exc.strerror})") from None
-        if not os.access(self.path.parent, os.W_OK):
-            raise InputError(f"{self.path.parent}: output folder is not writable")
+        writable_folder(self.path.parent)
         self.meta = dict(meta, format=FORMAT)
         self.flush_every_s = flush_every_s
         self.keep_vertices = keep_vertices
@@ -64,7 +54,7 @@ class NpzSink:
         self.frames_seen = max(self.frames_seen, frame.index + 1)
         for p in people:
             t = self.tracks[p.track_id]
-            for key, attr in (*_PER_FRAME.items(), ("pose", "pose"), ("shape", "shape")):
+            for key, attr in (*PER_FRAME_KEYS.items(), ("pose", "pose"), ("shape", "shape")):
                 t[key].append(getattr(p, attr))
             if self.keep_vertices and p.vertices is not None:
                 t["vertices"].append(p.vertices.astype(np.float16))
@@ -78,7 +68,7 @@ class NpzSink:
         for tid in ids:
             t = self.tracks[tid]
             prefix = f"track_{tid}/"
-            for key in _PER_FRAME:
+            for key in PER_FRAME_KEYS:
                 arrays[prefix + key] = np.asarray(t[key])
             for key, value in body_params(self.meta["body_model"], np.stack(t["pose"]), np.stack(t["shape"])).items():
                 arrays[prefix + key] = value

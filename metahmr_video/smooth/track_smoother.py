@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metahmr_video.adapt.records import PersonBody
+from metahmr_video.records import PersonBody
 from metahmr_video.smooth.one_euro import OneEuroFilter
 from metahmr_video.smooth.rotation_filter import RotationFilter
 
@@ -93,30 +93,11 @@ class TrackSmoother:
             ))
         return out
 
+    def reset(self) -> None:
+        """Forget every track (next video)."""
+        self.tracks.clear()
+
     def forget(self, track_ids: set[int]) -> None:
         """Drop the state of tracks that ended (keeps memory flat on long streams)."""
         for tid in track_ids:
             self.tracks.pop(tid, None)
-
-
-class RecordingSmoother:
-    """Wraps a smoother and keeps every record that went in (`raw`) and came out (`smoothed`), to
-    measure what smoothing does on a run. Memory grows with the run: for measurements only."""
-
-    def __init__(self, inner: TrackSmoother) -> None:
-        self.inner = inner
-        self.raw: list[PersonBody] = []
-        self.smoothed: list[PersonBody] = []
-
-    @property
-    def tracks(self) -> dict[int, _TrackState]:
-        return self.inner.tracks
-
-    def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
-        out = self.inner(people)
-        self.raw += people
-        self.smoothed += out
-        return out
-
-    def forget(self, track_ids: set[int]) -> None:
-        self.inner.forget(track_ids)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
-from typing import Iterator, List
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from metahmr_video.errors import InputError
+from metahmr_video.paths import natural_key
 from metahmr_video.records import Frame
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -27,10 +27,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if bgr is None:
         raise InputError(f"not a readable image (corrupt or unsupported format): {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _natural_key(name: str) -> List[object]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
 class ImageSource:
@@ -67,7 +63,7 @@ class ImageFolderSource:
         names = [n for n in os.listdir(self.folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
         if not names:
             raise InputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {self.folder}")
-        self.paths = [os.path.join(self.folder, n) for n in sorted(names, key=_natural_key)]
+        self.paths = [os.path.join(self.folder, n) for n in sorted(names, key=natural_key)]
         self.fps = float(fps)
 
     def __len__(self) -> int:

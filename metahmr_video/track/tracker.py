@@ -13,15 +13,16 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
-from metahmr_video.detect.landmarks import INDEX, box_iou
+from metahmr_video.boxes import box_iou
+from metahmr_video.layout import Landmark
 from metahmr_video.records import Detection, TrackedPerson
 
-_BONES = [(INDEX[a], INDEX[b]) for a, b in [
+_BONES = [(Landmark[a.upper()], Landmark[b.upper()]) for a, b in [
     ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
     ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
     ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
     ("right_hip", "right_knee"), ("left_knee", "left_ankle"), ("right_knee", "right_ankle")]]
-_TORSO = [INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+_TORSO = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
 
 
 def _box_to_z(box: np.ndarray) -> np.ndarray:
@@ -95,29 +96,44 @@ class _Track:
         return _z_to_box(self.kf.x[:4, 0])
 
 
+@dataclass
+class TrackerConfig:
+    """Counts are frames. min_hits: detections in a row before a track is reported. max_age:
+    frames a track survives without a detection (reported as `predicted` for up to `max_coast` of
+    them). reid_window: frames after its death during which a returning person gets its old id
+    back (appearance or bone-length similarity >= reid_threshold). match_threshold: lowest
+    similarity (0.5 IoU + 0.5 keypoints) to match. min_score: detections below it are ignored."""
+
+    min_hits: int = 2
+    max_age: int = 15
+    max_coast: int = 5
+    reid_window: int = 90
+    match_threshold: float = 0.2
+    reid_threshold: float = 0.5
+    min_score: float = 0.3
+
+
 class Tracker:
     """Stable integer ids for the people of consecutive frames.
 
-        tracker = Tracker()
-        for frame, people in detector.stream(frames):           # or any list[Detection] per frame
+        tracker = Tracker(TrackerConfig(min_hits=3))
+        for frame in frames:
+            people = detector.detect(frame, hints=tracker.predictions(), full=None)
             for person in tracker.update(people, frame.image):  # list[TrackedPerson]
                 print(person.track_id, person.detection.box, person.predicted)
 
-    Each update is one frame. min_hits: detections in a row before a track is reported.
-    max_age: frames a track survives without a detection (reported as `predicted` for up to
-    `max_coast` of them). reid_window: frames after its death during which a returning person
-    gets its old id back. match_threshold: lowest similarity (0.5 IoU + 0.5 keypoints) to match.
+    Each update is one frame; see `TrackerConfig` for the settings.
     """
 
-    def __init__(self, min_hits: int = 3, max_age: int = 15, max_coast: int = 5, reid_window: int = 90,
-                 match_threshold: float = 0.2, reid_threshold: float = 0.5, min_score: float = 0.3) -> None:
-        self.min_hits = int(min_hits)
-        self.max_age = int(max_age)
-        self.max_coast = int(max_coast)
-        self.reid_window = int(reid_window)
-        self.match_threshold = float(match_threshold)
-        self.reid_threshold = float(reid_threshold)
-        self.min_score = float(min_score)
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        c = self.config = config or TrackerConfig()
+        self.min_hits = int(c.min_hits)
+        self.max_age = int(c.max_age)
+        self.max_coast = int(c.max_coast)
+        self.reid_window = int(c.reid_window)
+        self.match_threshold = float(c.match_threshold)
+        self.reid_threshold = float(c.reid_threshold)
+        self.min_score = float(c.min_score)
         self.reset()
 
     def reset(self) -> None:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from metahmr_video.errors import InputError
+from metahmr_video.paths import writable_folder
 from metahmr_video.results import Results, load_results
 from metahmr_video.sinks.export.animation import SkinnedMesh, TrackAnimation, camera_to_world, track_animation
 from metahmr_video.sinks.export.rigs import RIGS
@@ -37,15 +38,6 @@ def output_paths(out: str | Path, fmt: str, track_ids: list[int], per_track: boo
     if per_track:
         return {tid: folder / f"{stem}_track{tid}{ext}" for tid in track_ids}
     return {None: folder / f"{stem}{ext}"}
-
-
-def _writable_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"{folder}: output folder is not writable")
 
 
 def export(results: str | Path | Results, format: str, out: str | Path, per_track: bool = True,
@@ -97,7 +89,7 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
         import_bpy()  # fail before any work when the extra is missing
     paths = output_paths(out, fmt, ids, per_track, stem)
     for folder in {p.parent for p in paths.values()}:
-        _writable_folder(folder)
+        writable_folder(folder)
     anims = {t: track_animation(results, t, up=_UP[fmt], with_mesh=mesh and fmt != "bvh",
                                 body_model_path=body_model_path, rig=rig) for t in ids}
     written = []

@@ -12,7 +12,6 @@ PA-MPJPE: after a similarity Procrustes alignment.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import subprocess
@@ -24,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.errors import InputError, MetaHMRError
+from metahmr_video.errors import MetaHMRError
 
-log = logging.getLogger("metahmr_video.evaluate")
+log = logging.getLogger("trainer.evaluate")
 BVH_SDIST = "bvhtools==1.6.0"
 CLIPS = ("test.bvh", "test2.bvh", "test3.bvh")
 
@@ -53,24 +52,21 @@ def fetch_bvh_clips(cache_dir: Path) -> list[Path]:
 
 def real_motion_poses(body, cache_dir: Path, frames_per_clip: int) -> tuple[torch.Tensor, dict]:
     """Anny poses [N,31,3,3] (Anny frame) retargeted from the bvhtools clips; cached as .pt."""
-    from trainer.bvh import fit_anny_to_joints, read_bvh, standard_positions, to_anny_frame
+    from trainer.bvh import read_bvh, retarget
 
     cache_dir = Path(cache_dir)
     key = cache_dir / f"anny_ik_{frames_per_clip}.pt"
     if key.is_file():
         blob = torch.load(key, weights_only=True)
         return blob["pose"], blob["info"]
-    with torch.no_grad():
-        rest = body(torch.eye(3).expand(1, body.num_bones, 3, 3), return_vertices=False).joints[:, body.standard_joint_indices].numpy()
     poses, info = [], {}
     for path in fetch_bvh_clips(cache_dir):
         motion = read_bvh(path)
-        std = standard_positions(motion)
-        idx = np.linspace(0, len(std) - 1, frames_per_clip).round().astype(int)
-        target = to_anny_frame(std, rest)[idx]
-        pose, res = fit_anny_to_joints(body, target)
+        total = len(motion.positions)
+        idx = np.linspace(0, total - 1, frames_per_clip).round().astype(int)
+        pose, res = retarget(body, motion, idx)
         poses.append(pose)
-        info[path.name] = {"frames_total": len(std), "frames_used": len(idx), "ik_residual_mm": round(res * 1000, 1)}
+        info[path.name] = {"frames_total": total, "frames_used": len(idx), "ik_residual_mm": round(res * 1000, 1)}
         log.info("IK %s: %d frames, residual %.1f mm", path.name, len(idx), res * 1000)
     pose = torch.cat(poses)
     torch.save({"pose": pose, "info": info}, key)

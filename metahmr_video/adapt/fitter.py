@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from metahmr_video.adapt.steps import body_forward, inner_steps, predict_stacked
 from metahmr_video.body import AnnyBody
-from metahmr_video.layout import STANDARD_JOINTS
 from metahmr_video.camera import default_focal
 from metahmr_video.errors import InputError, ModelFileError
+from metahmr_video.layout import STANDARD_JOINTS
 from metahmr_video.model.checkpoint import Checkpoint
 from metahmr_video.model.features import Evidence, decode, features, project_points
 from metahmr_video.model.losses import reproj_px
-from metahmr_video.model.tto import body_forward, inner_steps
 
-CHUNK = 64  # people adapted per batched computation (bounds memory for crowds)
+MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crowds)
 
 
 @dataclass
@@ -113,23 +113,33 @@ def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=N
 
 
 class Fitter:
-    """Loads a checkpoint once; `fit` adapts all given people in one batched computation."""
+    """Loads a checkpoint once; `fit` adapts all given people, `max_batch` per batched computation."""
 
-    def __init__(self, ckpt: Checkpoint, device: str | torch.device = "cpu", body: AnnyBody | None = None) -> None:
+    def __init__(self, ckpt: Checkpoint, device: str | torch.device = "cpu", body: AnnyBody | None = None,
+                 max_batch: int = MAX_BATCH) -> None:
         if ckpt.body != "anny":
             raise ModelFileError(f"this checkpoint was trained for body model {ckpt.body!r}; Fitter supports 'anny'")
         self.ckpt = ckpt
         self.device = torch.device(device)
         self.body = (body if body is not None else AnnyBody()).to(self.device)
         self.default_steps = int(ckpt.default_steps)
+        self.max_batch = max(1, int(max_batch))
         for net in (ckpt.meta, ckpt.aux, ckpt.plain):
             if net is not None:
                 net.to(self.device).eval().requires_grad_(False)
         self.rates = None if ckpt.rates is None else {k: v.to(self.device) for k, v in ckpt.rates.items()}
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, device: str = "cpu", body: AnnyBody | None = None) -> "Fitter":
-        return cls(Checkpoint.load(checkpoint, device), device, body)
+    def load(cls, checkpoint: str | Path | None = None, device: str = "cpu", body: AnnyBody | None = None,
+             max_batch: int = MAX_BATCH) -> "Fitter":
+        return cls(Checkpoint.load(checkpoint, device), device, body, max_batch)
+
+    def resolve_steps(self, steps: int | None) -> int:
+        """TTO steps to run: `steps`, or the checkpoint's default when None."""
+        steps = self.default_steps if steps is None else int(steps)
+        if steps < 0:
+            raise InputError(f"steps must be >= 0, got {steps}")
+        return steps
 
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0) -> FitResult:
@@ -162,14 +172,12 @@ class Fitter:
                      prior_weight: float = 0.0) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,31,3]) sees every step (evaluation);
         prior/prior_weight: see `fit`."""
-        steps = self.default_steps if steps is None else int(steps)
-        if steps < 0:
-            raise InputError(f"steps must be >= 0, got {steps}")
-        n = len(ev)
+        steps = self.resolve_steps(steps)
+        n, chunk = len(ev), self.max_batch
         invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
-        parts = [self._fit_chunk(ev.index(slice(i, i + CHUNK)), invalid[i:i + CHUNK], steps, start, callback,
-                                 None if prior is None else tuple(a[i:i + CHUNK] for a in prior), prior_weight)
-                 for i in range(0, n, CHUNK)]
+        parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
+                                 None if prior is None else tuple(a[i:i + chunk] for a in prior), prior_weight)
+                 for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         body = self.body
         return FitResult(**cat, joint_names=list(body.bone_names),
@@ -200,7 +208,6 @@ class Fitter:
             with torch.enable_grad():
                 stacked = inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo,
                                       guard=True, callback=cb)
-            from metahmr_video.model.tto import predict_stacked
             with torch.no_grad():
                 theta = predict_stacked(net, stacked, x)
         elif callback is not None:
