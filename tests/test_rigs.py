@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.adapt.records import PersonBody
 from metahmr_video.body.anny_body import FIT_TOPOLOGY, FULL_TOPOLOGY, load_anny
 from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.records import Frame, PersonBody
 from metahmr_video.results import load_results
 from metahmr_video.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink
