@@ -76,6 +76,11 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=25)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
     args = ap.parse_args()
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("skipped: the ray extra is not installed (pip install 'metahmr-video[ray]')")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cut_clips(EXAMPLE, tmp / "clips", args.clips, args.frames)
