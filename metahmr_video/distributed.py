@@ -126,6 +126,79 @@ def is_complete(record: dict | None, path: Path, fingerprint: str, out_dir: Path
     return True
 
 
+class _Dispatcher:
+    """The driver's side: hands videos to free workers and deals with what comes back."""
+
+    def __init__(self, ray, pool: list, todo: list[Path], out_dir: Path, formats: list[str], rig: str | None,
+                 retries: int, fingerprint: str, summary: BatchSummary, bar, manifest) -> None:
+        self.ray, self.pool, self.queue = ray, pool, list(todo)
+        self.out_dir, self.formats, self.rig, self.retries = out_dir, formats, rig, retries
+        self.fingerprint, self.summary, self.bar, self.manifest = fingerprint, summary, bar, manifest
+        self.attempts = {str(p): 0 for p in todo}
+        self.running: dict = {}                      # object ref -> (video or None for a readiness ping, actor)
+
+    def run(self) -> None:
+        for handle in self.pool:
+            self.submit(handle)
+        while self.running:
+            (ref,), _ = self.ray.wait(list(self.running), num_returns=1)
+            path, handle = self.running.pop(ref)
+            try:
+                result = self.ray.get(ref)
+            except self.ray.exceptions.RayActorError as exc:       # the worker died: killed, crashed, out of memory
+                self.worker_died(path, handle, exc)
+                continue
+            except Exception as exc:                              # noqa: BLE001 - the video failed in the worker
+                cause = getattr(exc, "cause", exc)
+                if isinstance(cause, MetaHMRError) or not self.retry(path):   # bad input: once is enough
+                    first = str(cause).strip().splitlines()
+                    self.fail(path, first[0] if first else type(cause).__name__)
+            else:
+                if path is not None:
+                    self.done(path, result)
+            self.submit(handle)
+
+    def submit(self, handle) -> None:
+        if self.queue:
+            path = self.queue.pop(0)
+            self.attempts[str(path)] += 1
+            ref = handle.process.remote(str(path), str(self.out_dir), self.formats, self.rig)
+            self.running[ref] = (path, handle)
+
+    def retry(self, path: Path) -> bool:
+        """Queue `path` again (first in line) if it has attempts left."""
+        if self.attempts[str(path)] > self.retries:
+            return False
+        self.summary.retries += 1
+        self.queue.insert(0, path)
+        return True
+
+    def worker_died(self, path: Path | None, handle, exc: Exception) -> None:
+        if path is None:                             # a restarted worker that could not come back
+            self.pool.remove(handle)
+            if not self.pool:
+                while self.queue:
+                    self.fail(self.queue.pop(0), "no worker left")
+            return
+        if not self.retry(path):
+            self.fail(path, f"its worker died {self.attempts[str(path)]} times ({type(exc).__name__})")
+        # Ray restarts the actor (its models load again): wait for it, then hand it the next video.
+        self.running[handle.ready.options(max_task_retries=-1).remote()] = (None, handle)
+
+    def done(self, path: Path, result: dict) -> None:
+        outputs = {os.path.relpath(p, self.out_dir): os.path.getsize(p) for p in result["outputs"]}
+        self.manifest.write(json.dumps(dict(_source_stat(path), settings=self.fingerprint, outputs=outputs)) + "\n")
+        self.manifest.flush()
+        self.summary.done.append(str(path))
+        self.bar.write(f"{path.name}: {result['line']} -> {self.out_dir}")
+        self.bar.update(1)
+
+    def fail(self, path: Path, reason: str) -> None:
+        self.summary.failed[str(path)] = reason
+        self.bar.write(f"metahmr-video: failed {path}: {reason}")
+        self.bar.update(1)
+
+
 def run_distributed(inputs: list[Path], out_dir: Path, config: Config, address: str | None = None,
                     workers: int | None = None, formats: list[str] | None = None, rig: str | None = None,
                     retries: int = 2, show_progress: bool = True, worker_cls: type = VideoWorker) -> BatchSummary:
@@ -162,67 +235,12 @@ def run_distributed(inputs: list[Path], out_dir: Path, config: Config, address: 
     else:
         ray.init(address=address, configure_logging=False, log_to_driver=True)
     try:
-        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-        count = min(count, len(todo))
+        count = min(workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads), len(todo))
         actor = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=0)(worker_cls)
         pool = [actor.remote(config) for _ in range(count)]
-        queue = list(todo)
-        attempts = {str(p): 0 for p in todo}
-        running = {}                                              # object ref -> (path, actor)
-        bar = tqdm(total=len(todo), unit="video", desc="videos", disable=not show_progress)
-
-        def submit(handle) -> None:
-            if queue:
-                path = queue.pop(0)
-                attempts[str(path)] += 1
-                running[handle.process.remote(str(path), str(out_dir), formats, rig)] = (path, handle)
-
-        def fail(path: Path, reason: str) -> None:
-            summary.failed[str(path)] = reason
-            bar.write(f"metahmr-video: failed {path}: {reason}")
-            bar.update(1)
-
-        for handle in pool:
-            submit(handle)
-        with open(out_dir / MANIFEST, "a") as manifest:
-            while running:
-                (ref,), _ = ray.wait(list(running), num_returns=1)
-                path, handle = running.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:       # the worker died (killed, crashed, out of memory)
-                    if path is None:                              # ... and could not come back
-                        pool.remove(handle)
-                        if not pool:
-                            while queue:
-                                fail(queue.pop(0), "no worker left")
-                        continue
-                    if attempts[str(path)] <= retries:
-                        summary.retries += 1
-                        queue.insert(0, path)
-                    else:
-                        fail(path, f"its worker died {attempts[str(path)]} times ({type(exc).__name__})")
-                    # Ray restarts the actor (models load again); wait for it, then hand it the next video.
-                    running[handle.ready.options(max_task_retries=-1).remote()] = (None, handle)
-                    continue
-                except Exception as exc:                         # noqa: BLE001 - the video failed in the worker
-                    cause = getattr(exc, "cause", exc)
-                    if not isinstance(cause, MetaHMRError) and attempts[str(path)] <= retries:
-                        summary.retries += 1
-                        queue.insert(0, path)
-                    else:
-                        first = str(cause).strip().splitlines()
-                        fail(path, first[0] if first else type(cause).__name__)
-                else:
-                    if path is not None:
-                        outputs = {os.path.relpath(p, out_dir): os.path.getsize(p) for p in result["outputs"]}
-                        manifest.write(json.dumps(dict(_source_stat(path), settings=fingerprint, outputs=outputs)) + "\n")
-                        manifest.flush()
-                        summary.done.append(str(path))
-                        bar.write(f"{path.name}: {result['line']} -> {out_dir}")
-                        bar.update(1)
-                submit(handle)
-        bar.close()
+        with tqdm(total=len(todo), unit="video", desc="videos", disable=not show_progress) as bar, \
+                open(out_dir / MANIFEST, "a") as manifest:
+            _Dispatcher(ray, pool, todo, out_dir, formats, rig, retries, fingerprint, summary, bar, manifest).run()
     finally:
         ray.shutdown()
     return summary
