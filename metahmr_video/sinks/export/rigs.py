@@ -11,14 +11,17 @@ J_c = J_parent + G_parent (rest_c - rest_parent)); the root's maps the rest fram
 here the camera frame (OpenCV, y down). Posed positions are relative to the source root joint.
 
 How (`retarget`): each target bone's rest head and tail is a marker glued to the nearest source bone
-(rest point-to-segment distance) and moved with it. From the root down, each target bone's world
-rotation is the weighted least-squares rotation (Wahba's problem, `roma.special_procrustes`) taking its
-rest vectors to its tail and its children's heads onto those markers as seen from its posed head;
-markers that coincide with a source joint weigh `EXACT_WEIGHT` times the others, and the rotation of
-the source bone nearest to the target bone's middle enters with weight `TWIST_WEIGHT` (relative to the
-squared bone length) to fix the twist about the bone. The root also gets its position from that fit
-(Kabsch). A root bone that deforms nothing (game_engine's `Root`, at the feet)
-stands upright along the camera's up axis below the first deforming bone, turned to its heading.
+(rest point-to-segment distance) and moved with it. Markers glued to different source bones stretch
+or shrink where the source bends between them, so they are first moved the least (Gauss-Seidel
+distance projections, `LENGTH_ITERATIONS` sweeps) until each target bone's points keep their rest
+distances. Then, from the root down, each target bone's world rotation is the weighted least-squares
+rotation (Wahba's problem, `roma.special_procrustes`) taking its rest vectors to its tail and its
+children's heads onto those markers as seen from its posed head. Markers that coincide with a source
+joint weigh `EXACT_WEIGHT` times the others (in both steps), and the rotation of the source bone
+nearest to the target bone's middle enters with weight `TWIST_WEIGHT` (relative to the squared bone
+length) to fix the twist about the bone. The root also gets its position from that fit (Kabsch). A
+root bone that deforms nothing (game_engine's `Root`, at the feet) stands upright along the camera's
+up axis below the first deforming bone, turned to its heading.
 Measured residuals: docs/export.md ("Game-engine rigs").
 """
 from __future__ import annotations
