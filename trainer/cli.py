@@ -103,6 +103,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
     methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
     splits = args.splits.split(",")
+    if "truncation" in splits:
+        import json
+
+        from trainer.truncation import evaluate_truncation
+        from trainer.truncation import format_table as truncation_table
+
+        splits.remove("truncation")
+        res = evaluate_truncation(ours, n=args.truncation_n, steps=ours.default_steps)
+        print(truncation_table(res))
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(args.out_dir) / "truncation.json").write_text(json.dumps(res, indent=1))
+        if not splits:
+            return 0
     if "realpix" in splits:
         from trainer.realpix.cli import evaluate_command
 
@@ -171,7 +184,10 @@ def add_commands(subparsers) -> None:
     e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
     e.add_argument("--splits", default="real,synthetic",
-                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md)")
+                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md), "
+                        "truncation (people cut off by the frame, trainer/truncation.py)")
+    e.add_argument("--truncation-n", type=int, default=150,
+                   help="truncation: generated bodies, each seen whole and cut at 4 levels")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
     e.add_argument("--out-dir", default="results/evaluate")
     e.add_argument("--threads", type=int, default=2)

@@ -1,7 +1,7 @@
 """People cut off by the frame: errors on the joints inside the image, by framing.
 
     python -m trainer.truncation [--checkpoint CK] [--n 150] [--steps 5] [--rendered DIR]
-    metahmr-video evaluate --splits truncation          (the same, with evaluate's options)
+    metahmr-video evaluate --splits truncation [--truncation-n 150]   (the default step count)
 
 Two splits:
 - synthetic: n bodies drawn as `trainer.data.fixed_split` draws them (fixed seed), each seen whole
