@@ -140,10 +140,17 @@ class MultiPersonDetector:
             full = self._calls % self.full_every == 0 or not hints
         self._calls += 1
         found: List[Detection] = []
-        if hints:
-            rois = [roi_from_detection(d) for d in hints]
-            self._accept(self.landmarker(image, rois), "track", image.shape, found)
-            found = self._dedupe(found)
+        for hint in hints:
+            res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
+            if res is None or res.score < self.min_score or _drifted(res, hint):
+                # unsure, or the landmarks went to someone beside this person: a tight crop on the
+                # expected box (a crop holding two people confuses the landmark model)
+                x0, y0, x1, y1 = [float(v) for v in hint.box]
+                res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, 0.0)])), None)
+                res = None if res is None or _drifted(res, hint) else res
+            if res is not None:
+                self._accept([res], "track", image.shape, found)
+        found = self._dedupe(found)
         rois: List[Roi] = []
         sources: List[str] = []
         if self.hog is not None and self.search_lost:  # someone expected where the landmarks found no one
@@ -169,18 +176,47 @@ class MultiPersonDetector:
         for roi, src in zip(rois, sources):
             if self._covered(_shrink(roi.box(), 0.8), found):
                 continue
-            first = self.landmarker(image, [roi])
-            if not first or first[0].score < self.min_score * 0.5:
+            res = self._landmarks(image, roi)
+            if res is None:
                 continue
-            res = first[0]
-            if self.refine:  # second pass on the landmarks' own crop; junk crops disagree
-                second = self.landmarker(image, [res.next_roi])
-                if not second or not _rois_agree(res.next_roi, second[0].next_roi):
-                    continue
-                res = second[0]
-            self._accept([res], src, image.shape, found)
+            tight = None
+            if self._repeats(res, image.shape, found):
+                # someone already found (dedupe keeps the better of the two); the crop may hold a
+                # second person beside them: a tighter crop, same centre
+                tight = self._landmarks(image, Roi(roi.cx, roi.cy, 0.8 * roi.side, roi.rotation), keep_first=True)
+                if tight is not None and self._repeats(tight, image.shape, found):
+                    tight = None
+            self._accept([res] + ([tight] if tight is not None else []), src, image.shape, found)
             found = self._dedupe(found)
         return found
+
+    def _landmarks(self, image: np.ndarray, roi: Roi, keep_first: bool = False) -> Optional[LandmarkResult]:
+        """Landmarks on a candidate crop, or None. With `refine`, a second pass on the crop the
+        first pass defines must agree with it (junk crops do not); its landmarks are kept unless
+        `keep_first`."""
+        first = self.landmarker(image, [roi])
+        if not first or first[0].score < self.min_score * 0.5:
+            return None
+        res = first[0]
+        if self.refine:
+            second = self.landmarker(image, [res.next_roi])
+            if not second or not _rois_agree(res.next_roi, second[0].next_roi):
+                return None
+            res = res if keep_first else second[0]
+        return res
+
+    def _repeats(self, res: LandmarkResult, shape: Tuple[int, ...], found: List[Detection]) -> bool:
+        """The landmarks are those of someone already found (they would be merged as duplicates)."""
+        det = _to_detection(res, "", shape[1], shape[0])
+        return any(self._same_person(det, d) for d in found)
+
+    def _same_person(self, a: Detection, b: Detection) -> bool:
+        """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
+        the other (a part of the person found again), or the same pose."""
+        inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
+        smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
+        return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.dedupe_iou or inter >= 0.8 * max(smaller, 1e-6)
+                    or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
         """Crops for HOG people found near where `box` (xyxy pixels) expected someone: HOG on a
@@ -205,18 +241,20 @@ class MultiPersonDetector:
         if len(dets) < 2:
             return dets
         order = sorted(range(len(dets)), key=lambda i: (dets[i].source != "track", -dets[i].score))
-        boxes = np.stack([d.box for d in dets])
-        ious = box_iou(boxes, boxes)
         keep: List[int] = []
         for i in order:
-            same = False
-            for k in keep:
-                if ious[i, k] >= self.dedupe_iou or _same_pose(dets[i], dets[k]):
-                    same = True
-                    break
-            if not same:
+            if not any(self._same_person(dets[i], dets[k]) for k in keep):
                 keep.append(i)
         return [dets[i] for i in keep]
+
+
+def _drifted(res: LandmarkResult, hint: Detection) -> bool:
+    """Landmarks found on a person's crop belong to someone else: their mid-hip lies more than half
+    the expected box's width sideways (or a quarter of its height up or down) from the expected one."""
+    hip = res.keypoints[_HIPS, :2].mean(0)
+    expected = hint.keypoints2d[_HIPS].mean(0)
+    w, h = float(hint.box[2] - hint.box[0]), float(hint.box[3] - hint.box[1])
+    return bool(abs(hip[0] - expected[0]) > 0.5 * max(w, 1.0) or abs(hip[1] - expected[1]) > 0.25 * max(h, 1.0))
 
 
 def _rois_agree(a: Roi, b: Roi, shift: float = 0.25, ratio: float = 1.35) -> bool:
