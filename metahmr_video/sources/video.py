@@ -63,6 +63,8 @@ class VideoSource:
             self.num_frames: Optional[int] = int(stream.frames) or None
             if self.num_frames is None and stream.duration and self.fps:
                 self.num_frames = int(round(float(stream.duration * stream.time_base) * self.fps))
+            if self.num_frames is None and container.duration and self.fps:  # e.g. Matroska's header
+                self.num_frames = int(round(container.duration / av.time_base * self.fps))
             self.codec: str = stream.codec_context.name
         finally:
             container.close()
