@@ -36,7 +36,7 @@ class SmootherConfig:
     filtered one is an outlier and the frame is bridged (weight 0), unless outliers persist for
     `outlier_max_s` seconds (then the depth filter restarts there). The smoothed root never moves
     faster than `max_speed` (metres per second) between two outputs of a track, also across a gap.
-    `partial_ratio` = `full_ratio` = 0, `depth_gate` = `max_speed` = inf: all off."""
+    `full_ratio` <= `partial_ratio`, `depth_gate` = `max_speed` = inf: all off."""
 
     rot_min_cutoff: float = 1.5
     rot_beta: float = 2.0
@@ -113,7 +113,9 @@ class TrackSmoother:
         state.visible.append(seen)
         usual = float(np.median(state.visible))
         ratio = seen / usual if usual > 0 else 1.0  # no landmark ever confident: nothing to compare
-        weight = float(np.clip((ratio - c.partial_ratio) / max(c.full_ratio - c.partial_ratio, 1e-6), 0.0, 1.0))
+        weight = 1.0
+        if c.full_ratio > c.partial_ratio:
+            weight = float(np.clip((ratio - c.partial_ratio) / (c.full_ratio - c.partial_ratio), 0.0, 1.0))
         if state.depth.x is None or abs(log_depth - float(state.depth.x[0])) <= c.depth_gate:
             state.outlier_since = None
             return weight
