@@ -14,6 +14,8 @@ height in the image):
   body's true 33 landmarks (`like`: no joint-definition difference);
 - left/right swaps: the detection's 12 limb landmarks (shoulders to ankles) lie closer to the
   truth with left and right exchanged, and are off by more than 5% of the height as labelled.
+`--details` adds the 2D error by the detector's confidence and by the render's visibility, and the
+world landmarks' error per joint.
 """
 from __future__ import annotations
 
@@ -108,6 +110,36 @@ def report(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[
     return {g: summarise(a, e, sel) for g, sel in groups.items()}
 
 
+def details(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[str, dict]:
+    """Found samples: the 2D error (% of height, in-image landmarks) by the product's confidence
+    (visibility x presence) and by render visibility; the world landmarks' error per standard joint
+    after Procrustes (mean mm); the detector's mean visibility / presence by truth."""
+    from metahmr_video.layout import STANDARD_JOINTS
+    from trainer.evaluate import _procrustes
+
+    f = a["found"].astype(bool)
+    e = sample_errors({k: (v if v.dtype.kind == "U" else v[f]) for k, v in a.items()}, standard_joint_indices)
+    err, ins, conf = e["err2d"], a["inside"][f], a["det_conf"][f]
+    r = lambda x: round(float(x), 1)  # noqa: E731
+    out = {"err2d_by_conf": {}, "err2d_by_render_visibility": {}}
+    for lo, hi in ((0.0, 0.3), (0.3, 0.6), (0.6, 0.9), (0.9, 1.01)):
+        sel = ins & (conf >= lo) & (conf < hi)
+        out["err2d_by_conf"][f"{lo}-{min(hi, 1.0)}"] = {"share": r(100 * sel.sum() / ins.sum()),
+                                                         "median": r(np.median(err[sel])), "mean": r(err[sel].mean())}
+    for name, sel in (("visible", ins & a["visible"][f]), ("hidden by the body", ins & ~a["visible"][f] & ~a["occluded"][f]),
+                      ("under the occluder", ins & a["occluded"][f])):
+        if sel.any():
+            out["err2d_by_render_visibility"][name] = {"median": r(np.median(err[sel])), "mean": r(err[sel].mean()),
+                                                       "det_visibility": round(float(a["det_vis"][f][sel].mean()), 2)}
+    out["det_presence"] = {"inside": round(float(a["det_pres"][f][ins].mean()), 2),
+                           "outside": round(float(a["det_pres"][f][~ins].mean()), 2)}
+    w = torch.from_numpy(mediapipe_joints(a["det_world"][f])).float()
+    gt = torch.from_numpy(a["joints"][f][:, standard_joint_indices]).float()
+    per_joint = (_procrustes(w, gt) - gt).norm(dim=-1).mean(0) * 1000
+    out["world_error_per_joint_mm"] = {n: round(float(v)) for n, v in zip(STANDARD_JOINTS, per_joint)}
+    return out
+
+
 def format_table(stats: dict[str, dict]) -> str:
     cols = ["n", "found", "found_full", "err2d_median", "err2d_mean", "off10", "pa_median", "pa_mean",
             "pa_like_median", "pa_like_mean", "swap"]
@@ -126,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trainer.render_stats", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", help="a folder of shards or one shard file")
     p.add_argument("--json", help="also write the statistics here")
+    p.add_argument("--details", action="store_true",
+                   help="also print 2D error by confidence and visibility, and world-landmark error per joint")
     args = p.parse_args(argv)
     try:
         a = load_shards(args.shards)
@@ -134,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from metahmr_video.body import AnnyBody
 
-    stats = report(a, AnnyBody().standard_joint_indices)
+    joints = AnnyBody().standard_joint_indices
+    stats = report(a, joints)
     print(format_table(stats))
+    if args.details:
+        stats["details"] = details(a, joints)
+        print(json.dumps(stats["details"], indent=1))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(stats, f, indent=1)
