@@ -353,7 +353,8 @@ def test_mirrored_samples_are_consistent(anny_body, tmp_path):
 
 
 def test_render_stats_on_known_errors():
-    from trainer.render_stats import mediapipe_joints, report
+    from trainer.realpix.joints import standard_from_landmarks
+    from trainer.render_stats import report
 
     rng = np.random.default_rng(0)
     n = 4
@@ -365,7 +366,7 @@ def test_render_stats_on_known_errors():
     det2d[1] = kp2d[1][mirror]  # sample 1: left and right swapped
     height = (kp2d.max(1) - kp2d.min(1)).max(-1)
     det2d[2] += np.float32([0.15, 0.0]) * height[2]  # sample 2: 15% of its height off
-    std = mediapipe_joints(kp3d)  # truth joints defined like MediaPipe's: "like" and "truth" agree
+    std = standard_from_landmarks(kp3d)  # truth joints defined like MediaPipe's: "like" and "truth" agree
     joints = np.zeros((n, 31, 3), np.float32)
     idx = list(range(15))
     joints[:, idx] = std

@@ -8,7 +8,7 @@ height in the image):
 - the detector's 2D error, pooled over the landmarks inside the image, in % of the body's height
   (the larger side of the box of its 33 true projected landmarks): median and mean; the share of
   detections whose mean error exceeds 10%;
-- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`mediapipe_joints`:
+- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`trainer.realpix.joints.standard_from_landmarks`:
   pelvis = mid-hips, neck = mid-shoulders, head = mid-ears, limb joints as they are), median and
   mean, against (a) the fitting body's own 15 joints (`truth`) and (b) the same mapping of the
   body's true 33 landmarks (`like`: no joint-definition difference);
@@ -27,19 +27,9 @@ import numpy as np
 import torch
 
 from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+from trainer.realpix.joints import standard_from_landmarks
 
 LIMBS = list(range(11, 17)) + list(range(23, 29))
-
-
-def mediapipe_joints(landmarks: np.ndarray) -> np.ndarray:
-    """MediaPipe-33 points [..., 33, 3] -> the 15 STANDARD_JOINTS [..., 15, 3]."""
-    i = {n: k for k, n in enumerate(MEDIAPIPE_33)}
-    mid = lambda a, b: 0.5 * (landmarks[..., i[a], :] + landmarks[..., i[b], :])  # noqa: E731
-    one = lambda a: landmarks[..., i[a], :]  # noqa: E731
-    return np.stack([mid("left_hip", "right_hip"), one("left_hip"), one("right_hip"), one("left_knee"),
-                     one("right_knee"), one("left_ankle"), one("right_ankle"), mid("left_shoulder", "right_shoulder"),
-                     mid("left_ear", "right_ear"), one("left_shoulder"), one("right_shoulder"), one("left_elbow"),
-                     one("right_elbow"), one("left_wrist"), one("right_wrist")], -2)
 
 
 def body_height(kp2d: np.ndarray) -> np.ndarray:
@@ -67,9 +57,9 @@ def sample_errors(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -
     swp = np.linalg.norm(a["det_kp2d"][:, mirror][:, LIMBS] - kp[:, LIMBS], axis=-1).mean(-1) / height * 100
     out = {"err2d": d2, "swap": (swp < lab) & (lab > 5.0), "pa_truth": np.full(n, np.nan), "pa_like": np.full(n, np.nan)}
     if found.any():
-        w = mediapipe_joints(a["det_world"][found])
+        w = standard_from_landmarks(a["det_world"][found])
         out["pa_truth"][found] = pa_mpjpe(w, a["joints"][found][:, standard_joint_indices])
-        out["pa_like"][found] = pa_mpjpe(w, mediapipe_joints(a["keypoints3d"][found]))
+        out["pa_like"][found] = pa_mpjpe(w, standard_from_landmarks(a["keypoints3d"][found]))
     return out
 
 
@@ -133,7 +123,7 @@ def details(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict
                                                        "det_visibility": round(float(a["det_vis"][f][sel].mean()), 2)}
     out["det_presence"] = {"inside": round(float(a["det_pres"][f][ins].mean()), 2),
                            "outside": round(float(a["det_pres"][f][~ins].mean()), 2)}
-    w = torch.from_numpy(mediapipe_joints(a["det_world"][f])).float()
+    w = torch.from_numpy(standard_from_landmarks(a["det_world"][f])).float()
     gt = torch.from_numpy(a["joints"][f][:, standard_joint_indices]).float()
     per_joint = (_procrustes(w, gt) - gt).norm(dim=-1).mean(0) * 1000
     out["world_error_per_joint_mm"] = {n: round(float(v)) for n, v in zip(STANDARD_JOINTS, per_joint)}
