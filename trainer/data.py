@@ -138,26 +138,39 @@ class SyntheticData:
                 random_heading: bool = False) -> tuple[Evidence, Target]:
         """Place bodies (pose [B,31,3,3] with bone 0 = orientation in Anny's frame, shape [B,6]) in
         front of a random camera and simulate both evidences. random_heading adds a yaw in [-pi, pi)."""
-        B = pose.shape[0]
-        pose = pose.clone()
-        if random_heading:
-            yaw = _u(g, B, -math.pi, math.pi)
-            rz = axis_angle_to_rotmat(torch.stack([torch.zeros(B), torch.zeros(B), yaw], -1))
-            pose[:, 0] = rz @ pose[:, 0]
-        elev = _u(g, B, -0.15, 0.5)  # camera looking down (+) or slightly up at the person
-        rx = axis_angle_to_rotmat(torch.stack([-elev, torch.zeros(B), torch.zeros(B)], -1))
-        pose[:, 0] = rx @ CAM_FROM_ANNY @ pose[:, 0]
-        size = IMAGE_SIZES[torch.randint(0, len(IMAGE_SIZES), (B,), generator=g)]
-        focal = torch.linalg.norm(size, dim=-1) * _u(g, B, 0.6, 1.4)
-        if self.image_size is not None:
-            size = torch.tensor([float(v) for v in self.image_size]).expand(B, 2)
-            focal = torch.linalg.norm(size, dim=-1) if self.focal is None else torch.full((B,), float(self.focal))
-        dist = _u(g, B, 2.0, 9.0)
-        px = size * torch.stack([_u(g, B, 0.25, 0.75), _u(g, B, 0.35, 0.65)], -1)
-        transl = torch.cat([(px - size / 2) * dist[:, None] / focal[:, None], dist[:, None]], -1)
+        pose, size, focal, transl = sample_camera(g, pose, self.image_size, self.focal, random_heading)
         out = self.body(pose, shape=shape, transl=transl, return_vertices=False)
         ev, clean = evidence_from_body(g, out.joints, out.keypoints, focal, size, self.noise)
         return ev, Target(pose=pose, shape=shape, transl=transl, joints=out.joints, kp2d=clean)
+
+
+def sample_camera(g: torch.Generator, pose: torch.Tensor, image_size: tuple[int, int] | None = None,
+                  focal: float | None = None, random_heading: bool = False):
+    """A random camera for bodies posed in Anny's frame (pose [B,31,3,3], bone 0 = orientation).
+
+    Elevation U(-0.15, 0.5) rad (looking down +), image size from IMAGE_SIZES, focal = diagonal x
+    U(0.6, 1.4) pixels, pelvis at distance U(2, 9) m and anywhere in the middle of the frame.
+    image_size / focal fix the camera. Returns (pose with bone 0 in the camera frame, image size
+    [B,2] (width, height) pixels, focal [B] pixels, transl [B,3] pelvis in the camera frame, metres).
+    """
+    B = pose.shape[0]
+    pose = pose.clone()
+    if random_heading:
+        yaw = _u(g, B, -math.pi, math.pi)
+        rz = axis_angle_to_rotmat(torch.stack([torch.zeros(B), torch.zeros(B), yaw], -1))
+        pose[:, 0] = rz @ pose[:, 0]
+    elev = _u(g, B, -0.15, 0.5)  # camera looking down (+) or slightly up at the person
+    rx = axis_angle_to_rotmat(torch.stack([-elev, torch.zeros(B), torch.zeros(B)], -1))
+    pose[:, 0] = rx @ CAM_FROM_ANNY @ pose[:, 0]
+    size = IMAGE_SIZES[torch.randint(0, len(IMAGE_SIZES), (B,), generator=g)]
+    f = torch.linalg.norm(size, dim=-1) * _u(g, B, 0.6, 1.4)
+    if image_size is not None:
+        size = torch.tensor([float(v) for v in image_size]).expand(B, 2)
+        f = torch.linalg.norm(size, dim=-1) if focal is None else torch.full((B,), float(focal))
+    dist = _u(g, B, 2.0, 9.0)
+    px = size * torch.stack([_u(g, B, 0.25, 0.75), _u(g, B, 0.35, 0.65)], -1)
+    transl = torch.cat([(px - size / 2) * dist[:, None] / f[:, None], dist[:, None]], -1)
+    return pose, size, f, transl
 
 
 def fixed_split(body, n: int, seed: int = 12345, noise: NoiseConfig | None = None) -> tuple[Evidence, Target]:
