@@ -25,7 +25,9 @@ torch.set_num_threads(1)   # per-frame batches are small: one thread is fastest 
 source = VideoSource(video)
 focal = default_focal(source.width, source.height)                   # pixels; CLIFF's guess
 fitter = Fitter.load()                                                # the shipped meta-checkpoint
-pipe = Pipeline(MultiPersonDetector(), Tracker(), Adapter(fitter, focal=focal), TrackSmoother())  # default configs
+tracker = Tracker()                                                   # tracks confirmed on their 2nd hit
+pipe = Pipeline(MultiPersonDetector(), tracker, Adapter(fitter, focal=focal), TrackSmoother(),
+                hold=tracker.min_hits - 1)                           # offline: tracks from their 1st frame
 meta = dict(body_model="anny", joint_names=fitter.body.bone_names, fps=source.fps,
             image_size=[source.width, source.height], intrinsics=intrinsics(source.width, source.height, focal).tolist())
 summary = pipe.run(source, [NpzSink(out, meta)])

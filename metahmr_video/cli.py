@@ -70,19 +70,19 @@ def _load_config(args: argparse.Namespace):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Process a video, an image folder, or a folder of videos into per-video results."""
+    """Process videos, image sequences and photos into per-input results."""
+    from metahmr_video.errors import InputError
     from metahmr_video.runner import Runner, export_video, list_inputs, result_name, run_input
 
     cfg = _load_config(args)
     if args.rig is not None:
-        from metahmr_video.errors import InputError
         from metahmr_video.sinks.export import RIGS
 
         if args.rig not in RIGS:
             raise InputError(f"unknown rig {args.rig!r}; use one of {', '.join(RIGS)}")
         if not args.export:
             raise InputError("--rig chooses the skeleton of --export files; add --export fbx|bvh|glb")
-    inputs = list_inputs(args.input)
+    inputs = list_inputs(args.input, images="photos" if args.photos else "sequence" if args.sequence else "auto")
     if len(inputs) == 1:
         from metahmr_video.sources import open_source
 
@@ -95,7 +95,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                 formats=args.export, rig=args.rig, show_progress=not args.quiet)
         print(batch.line())
         return 1 if batch.failed else 0
-    runner = Runner(cfg)
+    from metahmr_video.body.anny_body import DEFAULT_RIG, FULL_TOPOLOGY, anny_build_session, load_anny
+
+    with anny_build_session():  # a first use parses Anny's assets once for every model it builds
+        runner = Runner(cfg)
+        if {"glb", "fbx"} & set(args.export) and runner.body.name == "anny":
+            load_anny(DEFAULT_RIG, FULL_TOPOLOGY)  # the exported meshes
     failed = 0
     for path in inputs:
         try:
@@ -106,14 +111,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"metahmr-video: skipped {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{path.name}: {summary.line()} -> {args.output}")
-        if cfg.output.npz:
-            for written in export_video(args.output, result_name(path), args.export, args.rig):
-                print(f"wrote {written}")
+        written = list(summary.outputs)
+        if cfg.output.npz and summary.person_frames:
+            written += export_video(args.output, result_name(path), args.export, args.rig)
+        print(f"{path.name}: {summary.line()}")
+        print("  wrote " + ", ".join(str(w) for w in written))
         if summary.person_frames == 0:
             print(f"metahmr-video: no person found in {path}; wrote an empty result")
         if summary.interrupted:
             return 130
+        if summary.truncated:
+            damaged = (f"{path} is truncated or damaged; the results cover the {summary.frames} frames that "
+                       "decoded")
+            if len(inputs) == 1:
+                raise InputError(damaged)
+            print(f"metahmr-video: {damaged}", file=sys.stderr)
+            failed += 1
     return 1 if failed else 0
 
 
@@ -166,7 +179,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: the config's (cpu)")
     p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's)")
     p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the shipped one)")
-    p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4")
+    p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4 (photos: .png)")
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -177,21 +190,36 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     add_rig_option(p)
 
 
+IMAGES_HELP = ("Images: a photo is processed on its own at its own size, without tracking or smoothing, into "
+               "OUT/<stem>.npz (and OUT/<stem>_overlay.png with --overlay). A folder of images whose names are "
+               "one prefix and evenly spaced numbers (frame_0001.png, frame_0002.png, ...) is a sequence: one "
+               "video at 30 fps, OUT/<folder>.npz; any other folder of images is photos. --sequence or --photos "
+               "overrides that.")
+
 TRAINER_COMMANDS = {"train": "train the regressor and meta-parameters on generated data",
                     "evaluate": "MPJPE/PA-MPJPE vs TTO steps on real motion and generated data"}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; the trainer (`train`, `evaluate`) is imported only when argv runs one of them."""
+    from metahmr_video import __version__
+
     parser = argparse.ArgumentParser(prog="metahmr-video", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="pose the body model and write a mesh (no video needed)")
     demo.add_argument("-o", "--output", type=Path, default=Path("results"))
     demo.add_argument("--body", default="anny", help="'anny', 'anny-full' or a path to an SMPL/SMPL-X file")
     demo.set_defaults(func=_cmd_demo)
-    run = sub.add_parser("run", help="video file, image folder or folder of videos -> NPZ (+ overlay MP4)")
-    run.add_argument("input", type=Path)
+    run = sub.add_parser("run", help="videos, image sequences or photos -> NPZ (+ overlay MP4/PNG)",
+                         description="Per-person 3D bodies for a video, a photo, or a folder of them.",
+                         epilog=IMAGES_HELP)
+    run.add_argument("input", type=Path, help="a video file; an image file (a photo); a folder of videos (each "
+                     "processed); or a folder of images: a sequence (numbered frames) or photos (see below)")
+    images = run.add_mutually_exclusive_group()
+    images.add_argument("--sequence", action="store_true", help="a folder of images is one video (its frames)")
+    images.add_argument("--photos", action="store_true", help="a folder of images is independent photos")
     _add_run_options(run)
     run.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                      help="process the videos on Ray (the ray extra): a local Ray on this machine, or the "
@@ -233,14 +261,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(argv).parse_args(argv)
-    try:
+    args = None
+    try:  # Ctrl-C at any point, the imports of start-up included, ends with one line
+        args = build_parser(argv).parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt:
         print("metahmr-video: interrupted", file=sys.stderr)
         return 130
     except MetaHMRError as exc:
-        if args.debug:
+        if args is not None and args.debug:
             raise
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"metahmr-video: error: {message}", file=sys.stderr)

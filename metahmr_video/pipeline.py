@@ -7,16 +7,23 @@ Each stage is replaceable by anything with the same interface (`Detector`, `Smoo
 the tracker's is `Tracker`'s `predictions` / `update` / `reset`, the adapter's `Adapter`'s call and
 `reset`). Sinks get `write(frame, people)` per frame and `close()` at the end — also on Ctrl-C,
 SIGTERM or an error, so what was computed is kept.
+
+A track is confirmed after a few detections in a row (`TrackerConfig.min_hits`). Offline, the
+pipeline holds its output back by `hold` = min_hits - 1 frames and adapts tentative tracks too, so a
+confirmed track is reported from its first detection (frame 0 of a video has its people); live
+(`hold=0`) a track is reported from its confirmation on, without delay.
 """
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from metahmr_video.records import Detection, Frame, PersonBody
+from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 
 
 class Detector(Protocol):
@@ -43,7 +50,8 @@ class Sink(Protocol):
 @dataclass
 class RunSummary:
     """What a run did: frames, distinct tracks, person-frames, mean reprojection error (pixels),
-    fallbacks (diverged adaptations), frames per second, and whether it was interrupted."""
+    fallbacks (diverged adaptations), frames per second, whether it was interrupted or its input
+    ended early (truncated, damaged), and the files it wrote (set by whoever made the sinks)."""
 
     frames: int = 0
     tracks: set[int] = field(default_factory=set)
@@ -52,6 +60,8 @@ class RunSummary:
     fallbacks: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    truncated: bool = False
+    outputs: list[Path] = field(default_factory=list)
 
     @property
     def mean_reproj_error(self) -> float:
@@ -70,31 +80,58 @@ class RunSummary:
 
 class Pipeline:
     """Wires the stages; `mesher` (e.g. `functools.partial(attach_vertices, body)`) is called on the
-    smoothed people when a sink needs vertices."""
+    smoothed people when a sink needs vertices. `hold`: frames of output delay that let a track be
+    reported from its first detection (see the module docstring; 0 for live sources)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
-                 mesher: Callable | None = None) -> None:
+                 mesher: Callable | None = None, hold: int = 0) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
+        self.hold = max(0, int(hold))
         self._alive: set[int] = set()
+        self._confirmed: set[int] = set()
+        self._pending: deque[tuple[Frame, list[PersonBody]]] = deque()
 
     def reset(self) -> None:
-        """Forget per-video state (tracks, filters); models stay loaded."""
+        """Forget per-video state (tracks, filters, held frames); models stay loaded."""
         for stage in (self.detector, self.tracker, self.adapter, self.smoother):
             stage.reset()
-        self._alive = set()
+        self._alive, self._confirmed = set(), set()
+        self._pending.clear()
 
-    def step(self, frame: Frame) -> list[PersonBody]:
-        """Process one frame; returns its smoothed people."""
+    def step(self, frame: Frame) -> list[tuple[Frame, list[PersonBody]]]:
+        """Process one frame; returns the frames whose people are final, with their smoothed
+        people: this frame when `hold` is 0, else the frame `hold` frames back (none at first)."""
         detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
-        tracked = self.tracker.update(detections, frame.image)
+        tracked = self.tracker.update(detections, frame.image, tentative=self.hold > 0)
+        self._confirmed.update(t.track_id for t in tracked if t.confirmed)
         bodies = self.adapter(frame, tracked)
         alive = {t.track_id for t in tracked}
         self.smoother.forget(self._alive - alive)
         self._alive = alive
-        smoothed = self.smoother(bodies)
+        self._pending.append((frame, self.smoother(bodies)))
+        return [self._release() for _ in range(len(self._pending) - self.hold)]
+
+    def still(self, frame: Frame) -> list[PersonBody]:
+        """The people of one still image (a photo, independent of any other): a full search at
+        the image's own size, no tracking or smoothing; ids 1..N from left to right."""
+        self.reset()
+        min_score = float(getattr(getattr(self.tracker, "config", None), "min_score", 0.0))
+        found = [d for d in self.detector.detect(frame, full=True) if d.score >= min_score and np.isfinite(d.box).all()]
+        people = [TrackedPerson(i + 1, d) for i, d in enumerate(sorted(found, key=lambda d: float(d.box[0])))]
+        bodies = self.adapter(frame, people)
+        return self.mesher(bodies) if self.mesher is not None else bodies
+
+    def flush(self) -> list[tuple[Frame, list[PersonBody]]]:
+        """The held frames, at the end of the input (tracks still tentative are left out)."""
+        return [self._release() for _ in range(len(self._pending))]
+
+    def _release(self) -> tuple[Frame, list[PersonBody]]:
+        frame, people = self._pending.popleft()
+        # A track tentative when this frame was processed is confirmed by now, or was a false start.
+        people = [p for p in people if p.track_id in self._confirmed]
         if self.mesher is not None:
-            smoothed = self.mesher(smoothed)
-        return smoothed
+            people = self.mesher(people)
+        return frame, people
 
     def run(self, frames: Iterable[Frame], sinks: list[Sink], progress: Callable[[RunSummary], None] | None = None
             ) -> RunSummary:
@@ -103,9 +140,9 @@ class Pipeline:
         self.reset()
         summary = RunSummary()
         start = time.perf_counter()
-        try:
-            for frame in frames:
-                people = self.step(frame)
+
+        def emit(ready: list[tuple[Frame, list[PersonBody]]]) -> None:
+            for frame, people in ready:
                 for sink in sinks:
                     sink.write(frame, people)
                 summary.frames += 1
@@ -116,10 +153,17 @@ class Pipeline:
                 summary.seconds = time.perf_counter() - start
                 if progress is not None:
                     progress(summary)
+
+        try:
+            for frame in frames:
+                emit(self.step(frame))
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            summary.seconds = time.perf_counter() - start
-            for sink in sinks:
-                sink.close()
+            try:
+                emit(self.flush())
+            finally:
+                summary.seconds = time.perf_counter() - start
+                for sink in sinks:
+                    sink.close()
         return summary

@@ -47,7 +47,8 @@ class Detection:
     occluded; inside the image), or None when the backend gives none.
     world_landmarks: float32[33, 3] metres in MediaPipe's hip-centred metric frame
     (x right, y down, z away from the camera), or None when the backend has none.
-    source: which person-box source produced it ("track", "blazepose", "hog", "precomputed").
+    source: which person-box source produced it ("track", "blazepose", "hog", "segmentation",
+    "precomputed").
     roi: float32[4] (cx, cy, side in pixels, rotation in radians) of the aligned square crop to
     use for this person in the next frame, or None.
     """
@@ -79,12 +80,15 @@ class Detection:
 @dataclass
 class TrackedPerson:
     """A person with a stable id. predicted=True: not detected in this frame; `detection` then
-    holds the tracker's prediction (box and keypoints moved with the track, confidences 0)."""
+    holds the tracker's prediction (box and keypoints moved with the track, confidences 0).
+    confirmed=False: a tentative track (not yet seen in enough frames in a row; it may be a false
+    detection), reported only when asked for (`Tracker.update(..., tentative=True)`)."""
 
     track_id: int
     detection: Detection
     predicted: bool = False
     age: int = field(default=0)  # frames since the track was born
+    confirmed: bool = True
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from metahmr_video.errors import InputError, MetaHMRError
-from metahmr_video.paths import writable_folder
+from metahmr_video.paths import install_command, writable_folder
 from metahmr_video.results import Results, load_results
 from metahmr_video.sinks.render import body_faces, track_color
 
@@ -20,7 +20,7 @@ def _open3d():
     try:
         import open3d
     except ImportError as exc:
-        raise MetaHMRError(f"open3d is not usable ({exc}); install the viz extra: pip install 'metahmr-video[viz]'"
+        raise MetaHMRError(f"open3d is not usable ({exc}); install the viz extra: {install_command('viz')}"
                            " (Debian also needs: apt-get install libusb-1.0-0)") from None
     return open3d
 

@@ -350,3 +350,34 @@ def test_mirrored_samples_are_consistent(anny_body, tmp_path):
     data = RenderedData(tmp_path, mirror_with=anny_body)
     assert len(data) == 2 * n
     torch.testing.assert_close(data.evidence.box_center[n:, 0], w - data.evidence.box_center[:n, 0])
+
+
+def test_render_stats_on_known_errors():
+    from trainer.realpix.joints import standard_from_landmarks
+    from trainer.render_stats import report
+
+    rng = np.random.default_rng(0)
+    n = 4
+    kp3d = rng.normal(0, 0.4, (n, 33, 3)).astype(np.float32) + np.float32([0, 0, 4])
+    kp2d = (500 * kp3d[..., :2] / kp3d[..., 2:] + 320).astype(np.float32)
+    det2d = kp2d.copy()
+    mirror = [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23, 26, 25, 28, 27,
+              30, 29, 32, 31]  # MediaPipe-33 left <-> right
+    det2d[1] = kp2d[1][mirror]  # sample 1: left and right swapped
+    height = (kp2d.max(1) - kp2d.min(1)).max(-1)
+    det2d[2] += np.float32([0.15, 0.0]) * height[2]  # sample 2: 15% of its height off
+    std = standard_from_landmarks(kp3d)  # truth joints defined like MediaPipe's: "like" and "truth" agree
+    joints = np.zeros((n, 31, 3), np.float32)
+    idx = list(range(15))
+    joints[:, idx] = std
+    a = {"found": np.array([True, True, True, False]), "source": np.array([1, 1, 2, 0]),
+         "sources": np.array(["none", "full", "track"]), "kp2d": kp2d, "det_kp2d": det2d,
+         "inside": np.ones((n, 33), bool), "det_world": (kp3d - kp3d[:, 23:25].mean(1, keepdims=True)) * 1.2,
+         "keypoints3d": kp3d, "joints": joints, "look": np.zeros(n, int), "looks": np.array(["clothed"]),
+         "truncation": np.zeros(n, int), "truncations": np.array(["none"]), "occluder": np.zeros(n, int),
+         "occluders": np.array(["none"])}
+    s = report(a, idx)["all"]
+    assert s["found"] == 75.0 and s["found_full"] == 50.0
+    assert s["pa_median"] == 0.0 and s["pa_like_mean"] == 0.0  # world landmarks right up to a similarity
+    assert s["swap"] == pytest.approx(100 / 3, abs=0.1)
+    assert s["off10"] == pytest.approx(200 / 3, abs=0.1)  # the swapped and the shifted one

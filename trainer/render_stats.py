@@ -8,12 +8,14 @@ height in the image):
 - the detector's 2D error, pooled over the landmarks inside the image, in % of the body's height
   (the larger side of the box of its 33 true projected landmarks): median and mean; the share of
   detections whose mean error exceeds 10%;
-- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`mediapipe_joints`:
+- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`trainer.realpix.joints.standard_from_landmarks`:
   pelvis = mid-hips, neck = mid-shoulders, head = mid-ears, limb joints as they are), median and
   mean, against (a) the fitting body's own 15 joints (`truth`) and (b) the same mapping of the
   body's true 33 landmarks (`like`: no joint-definition difference);
 - left/right swaps: the detection's 12 limb landmarks (shoulders to ankles) lie closer to the
   truth with left and right exchanged, and are off by more than 5% of the height as labelled.
+`--details` adds the 2D error by the detector's confidence and by the render's visibility, and the
+world landmarks' error per joint.
 """
 from __future__ import annotations
 
@@ -25,19 +27,9 @@ import numpy as np
 import torch
 
 from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+from trainer.realpix.joints import standard_from_landmarks
 
 LIMBS = list(range(11, 17)) + list(range(23, 29))
-
-
-def mediapipe_joints(landmarks: np.ndarray) -> np.ndarray:
-    """MediaPipe-33 points [..., 33, 3] -> the 15 STANDARD_JOINTS [..., 15, 3]."""
-    i = {n: k for k, n in enumerate(MEDIAPIPE_33)}
-    mid = lambda a, b: 0.5 * (landmarks[..., i[a], :] + landmarks[..., i[b], :])  # noqa: E731
-    one = lambda a: landmarks[..., i[a], :]  # noqa: E731
-    return np.stack([mid("left_hip", "right_hip"), one("left_hip"), one("right_hip"), one("left_knee"),
-                     one("right_knee"), one("left_ankle"), one("right_ankle"), mid("left_shoulder", "right_shoulder"),
-                     mid("left_ear", "right_ear"), one("left_shoulder"), one("right_shoulder"), one("left_elbow"),
-                     one("right_elbow"), one("left_wrist"), one("right_wrist")], -2)
 
 
 def body_height(kp2d: np.ndarray) -> np.ndarray:
@@ -65,9 +57,9 @@ def sample_errors(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -
     swp = np.linalg.norm(a["det_kp2d"][:, mirror][:, LIMBS] - kp[:, LIMBS], axis=-1).mean(-1) / height * 100
     out = {"err2d": d2, "swap": (swp < lab) & (lab > 5.0), "pa_truth": np.full(n, np.nan), "pa_like": np.full(n, np.nan)}
     if found.any():
-        w = mediapipe_joints(a["det_world"][found])
+        w = standard_from_landmarks(a["det_world"][found])
         out["pa_truth"][found] = pa_mpjpe(w, a["joints"][found][:, standard_joint_indices])
-        out["pa_like"][found] = pa_mpjpe(w, mediapipe_joints(a["keypoints3d"][found]))
+        out["pa_like"][found] = pa_mpjpe(w, standard_from_landmarks(a["keypoints3d"][found]))
     return out
 
 
@@ -108,6 +100,36 @@ def report(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[
     return {g: summarise(a, e, sel) for g, sel in groups.items()}
 
 
+def details(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict[str, dict]:
+    """Found samples: the 2D error (% of height, in-image landmarks) by the product's confidence
+    (visibility x presence) and by render visibility; the world landmarks' error per standard joint
+    after Procrustes (mean mm); the detector's mean visibility / presence by truth."""
+    from metahmr_video.layout import STANDARD_JOINTS
+    from trainer.evaluate import _procrustes
+
+    f = a["found"].astype(bool)
+    e = sample_errors({k: (v if v.dtype.kind == "U" else v[f]) for k, v in a.items()}, standard_joint_indices)
+    err, ins, conf = e["err2d"], a["inside"][f], a["det_conf"][f]
+    r = lambda x: round(float(x), 1)  # noqa: E731
+    out = {"err2d_by_conf": {}, "err2d_by_render_visibility": {}}
+    for lo, hi in ((0.0, 0.3), (0.3, 0.6), (0.6, 0.9), (0.9, 1.01)):
+        sel = ins & (conf >= lo) & (conf < hi)
+        out["err2d_by_conf"][f"{lo}-{min(hi, 1.0)}"] = {"share": r(100 * sel.sum() / ins.sum()),
+                                                         "median": r(np.median(err[sel])), "mean": r(err[sel].mean())}
+    for name, sel in (("visible", ins & a["visible"][f]), ("hidden by the body", ins & ~a["visible"][f] & ~a["occluded"][f]),
+                      ("under the occluder", ins & a["occluded"][f])):
+        if sel.any():
+            out["err2d_by_render_visibility"][name] = {"median": r(np.median(err[sel])), "mean": r(err[sel].mean()),
+                                                       "det_visibility": round(float(a["det_vis"][f][sel].mean()), 2)}
+    out["det_presence"] = {"inside": round(float(a["det_pres"][f][ins].mean()), 2),
+                           "outside": round(float(a["det_pres"][f][~ins].mean()), 2)}
+    w = torch.from_numpy(standard_from_landmarks(a["det_world"][f])).float()
+    gt = torch.from_numpy(a["joints"][f][:, standard_joint_indices]).float()
+    per_joint = (_procrustes(w, gt) - gt).norm(dim=-1).mean(0) * 1000
+    out["world_error_per_joint_mm"] = {n: round(float(v)) for n, v in zip(STANDARD_JOINTS, per_joint)}
+    return out
+
+
 def format_table(stats: dict[str, dict]) -> str:
     cols = ["n", "found", "found_full", "err2d_median", "err2d_mean", "off10", "pa_median", "pa_mean",
             "pa_like_median", "pa_like_mean", "swap"]
@@ -126,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trainer.render_stats", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", help="a folder of shards or one shard file")
     p.add_argument("--json", help="also write the statistics here")
+    p.add_argument("--details", action="store_true",
+                   help="also print 2D error by confidence and visibility, and world-landmark error per joint")
     args = p.parse_args(argv)
     try:
         a = load_shards(args.shards)
@@ -134,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from metahmr_video.body import AnnyBody
 
-    stats = report(a, AnnyBody().standard_joint_indices)
+    joints = AnnyBody().standard_joint_indices
+    stats = report(a, joints)
     print(format_table(stats))
+    if args.details:
+        stats["details"] = details(a, joints)
+        print(json.dumps(stats["details"], indent=1))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(stats, f, indent=1)

@@ -10,6 +10,7 @@ Shape is Anny's phenotype vector in [0, 1]: (gender, age, muscle, weight, height
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import sys
@@ -45,21 +46,51 @@ _STANDARD_BONES = {
 }
 
 
+@contextlib.contextmanager
+def anny_build_session():
+    """Within the block, Anny's builds write only the models it loads to its cache (~/.cache/anny:
+    5 MB for the fitting mesh, 49 MB for the full one), not their intermediates (the parsed
+    MakeHuman assets, 552 MB, and the uncompacted models, 20-210 MB each); the parsed assets are
+    computed once for every build of the block (a run that exports meshes builds the fitting and
+    the full mesh from one parse). Relies on anny 0.6's cache decorator keeping the plain function
+    as `__wrapped__` (anny is pinned); without it, Anny caches as it always does."""
+    import anny.models as models
+    import anny.models.full_model as full_model
+
+    build, load = models.build_model_data, full_model.load_data
+    if getattr(load, "_in_memory", False) or not (hasattr(build, "__wrapped__") and hasattr(load, "__wrapped__")):
+        yield
+        return
+    parsed = functools.lru_cache(maxsize=None)(load.__wrapped__)
+
+    def load_in_memory(*args, **kwargs):
+        return copy.deepcopy(parsed(*args, **kwargs))  # a fresh copy per build, as from the cache
+
+    load_in_memory._in_memory = True
+    models.build_model_data, full_model.load_data = build.__wrapped__, load_in_memory
+    try:
+        yield
+    finally:
+        models.build_model_data, full_model.load_data = build, load
+
+
 @functools.lru_cache(maxsize=None)
 def load_anny(rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY):
     """Build (once per process) Anny with this rig and topology, float32, on the CPU.
 
-    The first build on a machine fills Anny's cache (~/.cache/anny, about a minute); a notice is
-    printed to stderr if the build takes more than two seconds.
+    The first build on a machine parses Anny's assets and caches the model under ~/.cache/anny
+    (see README: minutes, once); a notice is printed to stderr if the build takes more than two
+    seconds. Several builds share one parse of the assets inside `anny_build_session()`.
     """
     import anny
 
     notice = threading.Timer(2.0, lambda: print(
         f"metahmr-video: building the Anny body model ({rig}, {topology}); the first use on a "
-        "machine fills ~/.cache/anny and takes about a minute...", file=sys.stderr, flush=True))
+        "machine parses its assets into ~/.cache/anny and takes a few minutes...", file=sys.stderr, flush=True))
     notice.start()
     try:
-        model = anny.Anny(rig=rig, topology=topology)
+        with anny_build_session():
+            model = anny.Anny(rig=rig, topology=topology)
     finally:
         notice.cancel()
     return model.to(torch.float32).eval()

@@ -27,16 +27,18 @@ class HogPeopleDetector:
         self.scale_step = float(scale_step)
         self.nms_iou = float(nms_iou)
 
-    def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """RGB uint8 image -> (boxes float32[N, 4] xyxy pixels, scores float32[N])."""
+    def __call__(self, image: np.ndarray, upscale: float | None = None) -> Tuple[np.ndarray, np.ndarray]:
+        """RGB uint8 image -> (boxes float32[N, 4] xyxy pixels, scores float32[N]); `upscale`
+        overrides the detector's own for this call."""
+        upscale = self.upscale if upscale is None else float(upscale)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if self.upscale != 1.0:
-            gray = cv2.resize(gray, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_LINEAR)
+        if upscale != 1.0:
+            gray = cv2.resize(gray, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR)
         rects, weights = self.hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8),
                                                    scale=self.scale_step, hitThreshold=0.0)
         if len(rects) == 0:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        rects = np.asarray(rects, np.float32).reshape(-1, 4) / self.upscale
+        rects = np.asarray(rects, np.float32).reshape(-1, 4) / upscale
         scores = np.asarray(weights, np.float32).ravel()
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
         keep = scores >= self.min_margin

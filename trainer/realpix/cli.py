@@ -13,7 +13,7 @@ def evaluate_command(args: argparse.Namespace, fitter, extra: dict) -> dict:
     steps = tuple(k for k in STEPS if k <= args.steps)
     res = evaluate_realpix(fitter, steps=steps, pipeline=not args.no_pipeline_row, checkpoint=args.checkpoint,
                            out_dir=Path(args.out_dir), cache_dir=Path(args.realpix_cache).expanduser(), extra=extra,
-                           refresh=args.realpix_refresh)
+                           refresh=args.realpix_refresh, baselines=not args.no_baselines)
     print(format_table(res))
     print(f"\nwrote {Path(args.out_dir) / 'realpix.json'}")
     return res

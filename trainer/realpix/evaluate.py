@@ -298,10 +298,11 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
 def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, optimisation: bool = True,
                      pipeline: bool = True, floor: bool = True, checkpoint=None, progress: bool = True,
                      out_dir: Path | None = None, cache_dir: Path = DEFAULT_CACHE, extra: dict | None = None,
-                     refresh: bool = False) -> dict:
+                     refresh: bool = False, baselines: bool = True) -> dict:
     """All rows of the real-pixel table for one Fitter (see the module docstring). `checkpoint`
     is what the pipeline row loads (None: the shipped one; pass the same file as the Fitter's).
-    extra: {name: Fitter} more checkpoints, evaluated as meta rows "name @k". Rows are cached per
+    extra: {name: Fitter} more checkpoints, evaluated as meta rows "name @k"; baselines=False
+    skips the plain regressor's rows (no TTO, EFT). Rows are cached per
     network content (see `cached_arrays`; refresh recomputes them). Writes out_dir/realpix.json
     when out_dir is given."""
     import json
@@ -310,7 +311,8 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
     body = fitter.body
     # name -> (landmarks [S,33,3] camera frame, Anny's own standard joints [S,15,3] or None, extras)
     preds: dict[str, tuple] = {"MediaPipe world landmarks": (split.world, None, {})}
-    for (start, k), r in fitter_rows(fitter, split, steps, refresh=refresh).items():
+    starts = ("plain", "meta") if baselines else ("meta",)
+    for (start, k), r in fitter_rows(fitter, split, steps, starts, refresh=refresh).items():
         name = ("no TTO" if k == 0 else f"EFT @{k}") if start == "plain" else f"meta @{k}"
         preds[name] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     for label, other in (extra or {}).items():
