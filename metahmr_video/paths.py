@@ -1,4 +1,4 @@
-"""File-system helpers: the natural order of file names, and output folders we can write to."""
+"""File-system helpers: the natural order of file names, output folders we can write to, the cache folder."""
 from __future__ import annotations
 
 import os
@@ -23,3 +23,10 @@ def writable_folder(folder: str | Path) -> Path:
     if not os.access(folder, os.W_OK):
         raise InputError(f"{folder}: output folder is not writable")
     return folder
+
+
+def cache_dir(*parts: str) -> Path:
+    """metahmr-video's cache folder joined with `parts` (not created): $XDG_CACHE_HOME/metahmr-video,
+    by default ~/.cache/metahmr-video. Per-body-model checkpoints live in its `checkpoints/`."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root.joinpath("metahmr-video", *parts)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt import Adapter, Fitter, attach_vertices
+from metahmr_video.body import load_body
 from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.config import Config, config_dict
 from metahmr_video.detect import MultiPersonDetector
@@ -59,8 +60,9 @@ class Runner:
         self.device = resolve_device(config.device)
         torch.set_num_threads(max(1, int(config.threads)))
         a = config.adapt
-        # first: a bad checkpoint fails fast
-        self.fitter = Fitter.load(a.checkpoint, device=self.device, max_batch=a.max_batch)
+        # first: a bad body model file or checkpoint fails fast
+        body = None if a.body == "anny" else load_body(a.body)
+        self.fitter = Fitter.load(a.checkpoint, device=self.device, body=body, max_batch=a.max_batch)
         self.steps = self.fitter.resolve_steps(a.steps)
         self.detector = MultiPersonDetector(config.detector)
         self.tracker = Tracker(config.tracker)
@@ -80,8 +82,10 @@ class Runner:
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body
-        return dict(body_model=body.name, joint_names=list(getattr(body, "bone_names", getattr(body, "joint_names", []))),
-                    shape_names=list(getattr(body, "shape_names", [])), parents=list(getattr(body, "parents", [])),
+        model_file = dict(body_model_path=str(body.model_path), body_model_id=body.model_id) \
+            if hasattr(body, "model_path") else {}
+        return dict(body_model=body.name, **model_file, joint_names=list(body.joint_names),
+                    shape_names=list(getattr(body, "shape_names", [])), parents=list(body.parents),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
                     intrinsics=intrinsics(width, height, focal).tolist(), source=source_name,
                     steps=self.steps,

@@ -13,11 +13,14 @@ from metahmr_video.records import Frame, PersonBody, TrackedPerson
 
 @dataclass
 class AdaptConfig:
-    """steps: TTO steps per person and frame (None: the checkpoint's default); checkpoint: path or
-    None for the shipped one; max_batch: people per batched computation; focal: pixels or None
+    """body: 'anny' or the path of an SMPL/SMPL-X model file (.pkl/.npz); steps: TTO steps per person
+    and frame (None: the checkpoint's default); checkpoint: path or None for the body's own (the
+    shipped one for Anny, the cached one trained by `train --body FILE` otherwise);
+    max_batch: people per batched computation; focal: pixels or None
     (image diagonal); temporal_prior: weight of a track's body in its previous frame as a prior in
     TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old."""
 
+    body: str = "anny"
     steps: int | None = None
     checkpoint: str | None = None
     max_batch: int = MAX_BATCH
