@@ -132,9 +132,10 @@ def fit_pose(body, joints: np.ndarray | torch.Tensor, keypoints: torch.Tensor | 
         return ((d - tgt_dir).norm(dim=-1) * w).sum(-1).mean() / w.sum()
 
     for it in range(iters):
-        loss = residual(sixd_to_rotmat(six)) + 1e-3 * ((six[:, 1:] - eye6) ** 2).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
+        with torch.enable_grad():  # also when called under no_grad (data sampling)
+            loss = residual(sixd_to_rotmat(six)) + 1e-3 * ((six[:, 1:] - eye6) ** 2).sum(-1).mean()
+            opt.zero_grad()
+            loss.backward()
         opt.step()
         if it == int(iters * 0.7):
             for gp in opt.param_groups:
