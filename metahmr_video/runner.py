@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter, Fitter, attach_vertices
+from metahmr_video.adapt import Adapter, Fitter, pose_bodies
 from metahmr_video.body import load_body
 from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.config import Config, config_dict
@@ -77,7 +77,7 @@ class Runner:
     def pipeline(self, focal: float) -> Pipeline:
         o = self.config.output
         adapter = Adapter(self.fitter, dataclasses.replace(self.config.adapt, steps=self.steps), focal=focal)
-        mesher = functools.partial(attach_vertices, self.body) if (o.overlay or o.vertices) else None
+        mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher)
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
@@ -152,7 +152,7 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
 
     class _Window:
         def write(self, frame, people):
-            people = attach_vertices(runner.body, people)
+            people = pose_bodies(runner.body, people, vertices=True)
             shown = render_meshes(frame.image, [(p.vertices, track_color(p.track_id)) for p in people], faces,
                                   focal, (width / 2, height / 2))
             cv2.imshow("metahmr-video (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))

@@ -96,9 +96,11 @@ class Adapter:
         return pose, shape, has
 
 
-def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[PersonBody]:
-    """Set `vertices` (metres, camera frame) of each person from its (smoothed) pose, shape and
-    translation, in one batched body-model call."""
+def pose_bodies(body: torch.nn.Module, people: list[PersonBody], vertices: bool = False) -> list[PersonBody]:
+    """Set `joints` and `keypoints3d` (and with `vertices` the mesh `vertices`; metres, camera frame)
+    of each person from its (smoothed) pose, shape and translation, in one batched body-model call:
+    what the results store is then exactly the body model's output for the stored parameters (for
+    SMPL, what `smplx.create(path)(**params)` gives)."""
     if not people:
         return people
     device = next(iter(body.buffers())).device
@@ -106,7 +108,11 @@ def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[Per
     shape = torch.from_numpy(np.stack([p.shape for p in people])).to(device)
     transl = torch.from_numpy(np.stack([p.transl for p in people])).to(device)
     with torch.no_grad():
-        verts = body(pose, shape, transl).vertices.cpu().numpy()
-    for p, v in zip(people, verts):
-        p.vertices = v
+        out = body(pose, shape, transl, return_vertices=vertices)
+    joints, keypoints = out.joints.cpu().numpy(), out.keypoints.cpu().numpy()
+    verts = out.vertices.cpu().numpy() if vertices else [None] * len(people)
+    for p, j, k, v in zip(people, joints, keypoints, verts):
+        p.joints, p.keypoints3d = j, k
+        if vertices:
+            p.vertices = v
     return people

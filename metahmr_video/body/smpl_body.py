@@ -18,7 +18,9 @@ ears, big toes, heels, fingertips); the mouth corners have no counterpart (`keyp
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import pickle
 from pathlib import Path
 
@@ -111,10 +113,11 @@ class SmplBody(nn.Module):
         self.file_sha256 = file_sha256(path)
         self.model_id = f"{self.name}-{self.file_sha256[:16]}"
         try:
-            if self.name == "smpl":
-                model = smplx.SMPL(str(path), data_struct=Struct(**data), num_betas=num_betas)
-            else:
-                model = smplx.SMPLX(str(path), num_betas=num_betas, ext=path.suffix.lstrip("."))
+            with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about the shape space
+                if self.name == "smpl":
+                    model = smplx.SMPL(str(path), data_struct=Struct(**data), num_betas=num_betas)
+                else:
+                    model = smplx.SMPLX(str(path), num_betas=num_betas, ext=path.suffix.lstrip("."))
         except Exception as exc:
             raise ModelFileError(f"{path}: could not load the {self.name.upper()} model ({exc})") from None
         self.model = model.requires_grad_(False)
