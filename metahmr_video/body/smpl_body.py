@@ -66,9 +66,9 @@ def _read_model_file(path: Path) -> dict:
             with open(path, "rb") as f:
                 data = pickle.load(f, encoding="latin1")
         keys = set(data)
-    except ModuleNotFoundError as exc:  # the official pickles store chumpy arrays
-        raise ModelFileError(f"{path}: reading this model file needs the Python module {exc.name!r} "
-                             f"(pip install {exc.name})") from None
+    except ModuleNotFoundError as exc:  # some official pickles store chumpy arrays
+        raise ModelFileError(f"{path}: this model file stores {exc.name} objects; remove them with smplx's "
+                             f"tools/clean_ch.py (or pip install {exc.name})") from None
     except Exception as exc:  # any unpickling/zip failure means the file is not a model file
         raise ModelFileError(f"{path}: not a readable SMPL/SMPL-X model file ({type(exc).__name__})") from None
     if not _REQUIRED <= keys:
