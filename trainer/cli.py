@@ -56,11 +56,9 @@ def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 1
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from metahmr_video.model.checkpoint import Checkpoint
-    from trainer.train import TrainConfig, Trainer
-
     from metahmr_video.body import load_body
     from metahmr_video.model.checkpoint import default_checkpoint
+    from trainer.train import TrainConfig, Trainer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -103,14 +101,13 @@ def train_for_body(body_file: str | Path, out: str | Path, threads: int = 2, dev
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from trainer.evaluate import evaluate, format_table
-    from metahmr_video.adapt import Fitter
-    from metahmr_video.model.checkpoint import Checkpoint
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
+    from metahmr_video.adapt import Fitter
     from metahmr_video.body import load_body
+    from trainer.evaluate import evaluate, format_table
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     ours = Fitter.load(args.checkpoint, args.device, body=None if args.body == "anny" else load_body(args.body))
     methods = {} if args.no_baselines else {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
