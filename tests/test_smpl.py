@@ -101,6 +101,15 @@ def test_retargeted_prior_follows_anny(smpl_body, smpl_prior):
     assert (spine[:, 1] > 0.5 * spine.norm(dim=-1)).float().mean() > 0.9  # upright in SMPL's frame
 
 
+def test_retargeted_bank_is_kept_in_its_cache_file(smpl_body, tmp_path):
+    from trainer.retarget import RetargetedPrior
+
+    first = RetargetedPrior(smpl_body, size=8, iters=3, progress=False, cache=tmp_path / "bank.pt")
+    again = RetargetedPrior(smpl_body, size=8, iters=3, progress=False, cache=tmp_path / "bank.pt")
+    assert (tmp_path / "bank.pt").is_file() and torch.equal(first.bank, again.bank)
+    assert again.residual_deg == pytest.approx(first.residual_deg)
+
+
 def test_small_training_run_lowers_train_loss(smpl_body, smpl_prior, tmp_path):
     from metahmr_video.adapt.steps import body_forward
     from metahmr_video.model import LossConfig, decode, features, train_loss
@@ -111,6 +120,8 @@ def test_small_training_run_lowers_train_loss(smpl_body, smpl_prior, tmp_path):
                  body=smpl_body, progress=False)
     ev, tg = SyntheticData(smpl_body, prior=smpl_prior).sample(16, torch.Generator().manual_seed(7))
     assert ev.conf[:, 9:11].abs().sum() == 0  # SMPL has no mouth corners: no evidence there
+    has = ev.has_world > 0.5  # people stand up in the camera frame (y down): nose above ankles
+    assert (ev.world[has, 0, 1] < ev.world[has, 27, 1]).float().mean() > 0.7
     cfg = LossConfig(shape_center=0.0, shape_scale=smpl_body.shape_scale)
 
     def loss():

@@ -13,19 +13,21 @@ on 6D rotations from a root rotation aligned on the torso, with a small pull tow
 `RetargetedPrior` carries the motion prior to another skeleton: Anny is posed by `MotionPrior`
 (upright), its standard joints and keypoints are turned into the body's frame, and the body is fitted
 by IK to the directions of its limbs, spine, hip and shoulder axes, head, hands and feet (directions,
-not positions: the skeletons' proportions differ). This builds a bank of poses once per body model and
-process (seeded); `sample` draws from it. `RetargetedPrior.residual_deg` reports how closely the
+not positions: the skeletons' proportions differ). This builds a bank of poses once per body model
+(seeded; kept in the cache by `motion_prior`); `sample` draws from it. `RetargetedPrior.residual_deg` reports how closely the
 fitted skeleton follows Anny's: the mean angle between their limb/spine directions.
 """
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.paths import cache_dir
 from metahmr_video.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle, rotmat_to_sixd, sixd_to_rotmat
 
 log = logging.getLogger("metahmr_video.trainer")
@@ -148,16 +150,22 @@ def fit_pose(body, joints: np.ndarray | torch.Tensor, keypoints: torch.Tensor | 
 class RetargetedPrior:
     """The Anny motion prior on another body model, by IK (see the module docstring).
 
-    >>> prior = RetargetedPrior(SmplBody("SMPL_NEUTRAL.pkl"))     # bank of 16,384 poses, ~1 min
+    >>> prior = RetargetedPrior(SmplBody("SMPL_NEUTRAL.pkl"))     # bank of 16,384 poses, ~2-5 min
     >>> rotvec = prior.sample(32, torch.Generator().manual_seed(0))  # [32, 24, 3], body frame
+
+    cache: a file that holds the bank once computed (loaded when present).
     """
 
     def __init__(self, body, size: int = 16384, seed: int = 0, iters: int = 100, chunk: int = 2048,
-                 progress: bool = True) -> None:
+                 progress: bool = True, cache: Path | None = None) -> None:
         from metahmr_video.body import AnnyBody
         from trainer.prior import MotionPrior
 
         self.body = body
+        if cache is not None and cache.is_file():
+            blob = torch.load(cache, weights_only=True)
+            self.bank, self.residual_deg = blob["bank"], float(blob["residual_deg"])
+            return
         anny = AnnyBody()
         prior = MotionPrior(anny)
         g = torch.Generator().manual_seed(seed)
@@ -176,6 +184,10 @@ class RetargetedPrior:
         self.residual_deg = sum(residuals) / size
         log.info("motion prior retargeted to %s: %d poses, limb/spine directions within %.1f degrees of Anny's",
                  body.model_id, size, self.residual_deg)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"bank": self.bank, "residual_deg": self.residual_deg}, cache.with_suffix(".tmp"))
+            cache.with_suffix(".tmp").replace(cache)
 
     def sample(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """[batch, num_bones, 3] rotation vectors (the body's frame; root upright) drawn from the bank."""
@@ -184,16 +196,19 @@ class RetargetedPrior:
 
 
 _RETARGETED: dict[tuple, RetargetedPrior] = {}
+BANK_VERSION = 1  # raise when the prior or the IK changes: cached banks are then rebuilt
 
 
 def motion_prior(body, size: int = 16384):
     """The motion prior for `body`: `MotionPrior` itself for Anny's cmu_mb rig, otherwise a
-    `RetargetedPrior` (built once per body model, bank size and process)."""
+    `RetargetedPrior`, built once per body model and bank size and kept in memory and in the cache
+    (<cache>/priors/<model_id>-<size>-v<BANK_VERSION>.pt)."""
     from trainer.prior import MotionPrior
 
     if MotionPrior.supports(body):
         return MotionPrior(body)
     key = (body.model_id, size)
     if key not in _RETARGETED:
-        _RETARGETED[key] = RetargetedPrior(body, size=size)
+        _RETARGETED[key] = RetargetedPrior(body, size=size, cache=cache_dir(
+            "priors", f"{body.model_id}-{size}-v{BANK_VERSION}.pt"))
     return _RETARGETED[key]
