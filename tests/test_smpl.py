@@ -289,6 +289,24 @@ def test_yes_trains_the_missing_checkpoint_then_runs(smpl_file, smpl_checkpoint,
     assert (tmp_path / "o" / "clip.npz").is_file()
 
 
+def test_interactive_prompt_declined_tells_how(smpl_file, tmp_path, monkeypatch, capsys):
+    import sys
+
+    import trainer.cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
+    monkeypatch.setattr(trainer.cli, "train_for_body", lambda *a, **k: pytest.fail("trained without consent"))
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(CLIP.read_bytes())
+    assert main(["run", str(clip), "--body", str(smpl_file), "-o", str(tmp_path / "o")]) == 2
+    assert len(asked) == 1 and "no meta-checkpoint for SMPL_NEUTRAL.pkl" in asked[0] and "Train it now? [y/N]" in asked[0]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train it later with: metahmr-video train --body" in err[0], err
+
+
 def test_evaluate_gives_the_tables_for_smpl(smpl_file, smpl_checkpoint, smpl_prior, tmp_path, capsys):
     assert main(["evaluate", "--body", str(smpl_file), "--checkpoint", str(smpl_checkpoint), "--splits", "synthetic",
                  "--n", "8", "--steps", "2", "--out-dir", str(tmp_path), "--threads", "1"]) == 0
