@@ -88,5 +88,5 @@ def build_smplx_dict(seed: int = 0, pose_correctives: float = 0.0) -> dict:
 
 def write_smplx_npz(path: Path, seed: int = 0, pose_correctives: float = 0.0) -> Path:
     """Write a test SMPL-X model as .npz, as the official SMPLX_*.npz files are."""
-    np.savez_compressed(path, **build_smplx_dict(seed, pose_correctives))
+    np.savez(path, **build_smplx_dict(seed, pose_correctives))
     return path
