@@ -43,6 +43,8 @@ class Detection:
     box: float32[4] x0, y0, x1, y1 in pixels. score: confidence in [0, 1].
     keypoints2d: float32[33, 2] pixels (MediaPipe pose layout).
     keypoint_conf: float32[33] in [0, 1] (visibility * presence; 0 = not observed).
+    visibility, presence: float32[33] the landmark model's own probabilities (in view and not
+    occluded; inside the image), or None when the backend gives none.
     world_landmarks: float32[33, 3] metres in MediaPipe's hip-centred metric frame
     (x right, y down, z away from the camera), or None when the backend has none.
     source: which person-box source produced it ("track", "blazepose", "hog", "precomputed").
@@ -57,6 +59,8 @@ class Detection:
     world_landmarks: Optional[np.ndarray] = None
     source: str = ""
     roi: Optional[np.ndarray] = None
+    visibility: Optional[np.ndarray] = None
+    presence: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
@@ -66,6 +70,9 @@ class Detection:
             self.world_landmarks = np.asarray(self.world_landmarks, dtype=np.float32).reshape(33, 3)
         if self.roi is not None:
             self.roi = np.asarray(self.roi, dtype=np.float32).reshape(4)
+        for name in ("visibility", "presence"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32).reshape(33))
         self.score = float(self.score)
 
 

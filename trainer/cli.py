@@ -66,11 +66,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else (default_checkpoint(body) if args.body != "anny" else Path(ANNY_OUT))
     work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
     model = {"encoder_width": args.width, "head_width": args.head_width}
+    data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror}
     t0 = time.time()
     plain_path = Path(args.init) if args.init else work / "plain.pt"
     if args.stage in ("plain", "all") and not args.init:
         cfg = TrainConfig(mode="plain", iterations=args.plain_iterations, batch=args.batch_plain, lr=1e-3,
-                          seed=args.seed, threads=args.threads, model=model, save_every=500)
+                          seed=args.seed, threads=args.threads, model=model, save_every=500, **data)
         Trainer(cfg, plain_path if args.stage == "all" else out, device=args.device, body=body).run(resume=not args.restart)
         if args.stage == "plain":
             log.info("plain regressor written to %s (%.0f s)", out, time.time() - t0)
@@ -85,7 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
                       rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=args.dual and not args.no_dual,
                       w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
-                      eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads)
+                      eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads, **data)
     Trainer(cfg, out, device=args.device, body=body).run(resume=not args.restart)
     log.info("meta checkpoint written to %s (total %.0f s)", out, time.time() - t0)
     return 0
@@ -119,7 +120,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         name, path = spec.split("=", 1)
         methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
     methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
-    res = evaluate(methods, ours.body, splits=args.splits.split(","), n=args.n, steps=args.steps,
+    splits = args.splits.split(",")
+    if "realpix" in splits:
+        from trainer.realpix.cli import evaluate_command
+
+        splits.remove("realpix")
+        evaluate_command(args, ours, {n: f for n, (f, start, _) in methods.items() if start == "meta" and f is not ours})
+        if not splits:
+            return 0
+    res = evaluate(methods, ours.body, splits=splits, n=args.n, steps=args.steps,
                    cache_dir=Path(args.cache_dir).expanduser(), out_dir=Path(args.out_dir))
     print(format_table(res))
     print(f"\nwrote {Path(args.out_dir) / 'results.json'} and curves.png")
@@ -162,6 +171,11 @@ def add_commands(subparsers) -> None:
     t.add_argument("--eft-lrs", default="0.03,0.1,0.3")
     t.add_argument("--width", type=int, default=384)
     t.add_argument("--head-width", type=int, default=256)
+    t.add_argument("--data", default="synthetic",
+                   help="'synthetic' (generated on the fly) or 'rendered:DIR': mix in the real detector's output on "
+                        "rendered bodies from the shards in DIR (python -m trainer.render_data)")
+    t.add_argument("--rendered-fraction", type=float, default=0.5, help="share of each batch from the rendered shards")
+    t.add_argument("--rendered-mirror", action="store_true", help="add the rendered samples' mirror images (2x data)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--device", default="cpu")
@@ -177,11 +191,15 @@ def add_commands(subparsers) -> None:
     e.add_argument("--steps", type=int, default=20)
     e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
-    e.add_argument("--splits", default="real,synthetic")
+    e.add_argument("--splits", default="real,synthetic",
+                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md)")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
     e.add_argument("--out-dir", default="results/evaluate")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--device", default="cpu")
+    from trainer.realpix.cli import add_options as add_realpix_options
+
+    add_realpix_options(e)
     e.set_defaults(func=cmd_evaluate)
 
 

@@ -30,9 +30,12 @@ from metahmr_video.model.features import Evidence
 from metahmr_video.model.losses import Target
 from metahmr_video.rotations import axis_angle_to_rotmat
 from trainer.prior import sample_global_orientation
-from trainer.retarget import motion_prior, prior_to_body
+from trainer.retarget import CAM_FROM_PRIOR, motion_prior, prior_to_body
 
 MIRROR = torch.tensor(mirror_index(MEDIAPIPE_33))
+# Anny body frame (Z up, facing -Y, left +X) -> camera frame (x right, y down, z forward) for a
+# person facing the camera: x_c = x_a, y_c = -z_a, z_c = y_a (the motion prior's frame is Anny's).
+CAM_FROM_ANNY = CAM_FROM_PRIOR
 IMAGE_SIZES = torch.tensor([[640, 480], [1280, 720], [1920, 1080], [720, 1280], [1080, 1920], [512, 512]], dtype=torch.float32)
 LIMBS = {  # landmark indices per limb, for the depth-mirror corruption
     "left_arm": [13, 15, 17, 19, 21], "right_arm": [14, 16, 18, 20, 22],
@@ -153,26 +156,41 @@ class SyntheticData:
         """Place bodies (pose [B,J,3,3] with bone 0 = orientation in the body's own frame, shape
         [B,S]) in front of a random camera and simulate both evidences. random_heading adds a yaw
         (about the body's up axis) in [-pi, pi)."""
-        B = pose.shape[0]
-        pose = pose.clone()
-        if random_heading:
-            yaw = _u(g, B, -math.pi, math.pi)
-            rz = axis_angle_to_rotmat(torch.stack([torch.zeros(B), torch.zeros(B), yaw], -1))
-            pose[:, 0] = prior_to_body(self.body, rz) @ pose[:, 0]
-        elev = _u(g, B, -0.15, 0.5)  # camera looking down (+) or slightly up at the person
-        rx = axis_angle_to_rotmat(torch.stack([-elev, torch.zeros(B), torch.zeros(B)], -1))
-        pose[:, 0] = rx @ self.body.cam_from_body @ pose[:, 0]
-        size = IMAGE_SIZES[torch.randint(0, len(IMAGE_SIZES), (B,), generator=g)]
-        focal = torch.linalg.norm(size, dim=-1) * _u(g, B, 0.6, 1.4)
-        if self.image_size is not None:
-            size = torch.tensor([float(v) for v in self.image_size]).expand(B, 2)
-            focal = torch.linalg.norm(size, dim=-1) if self.focal is None else torch.full((B,), float(self.focal))
-        dist = _u(g, B, 2.0, 9.0)
-        px = size * torch.stack([_u(g, B, 0.25, 0.75), _u(g, B, 0.35, 0.65)], -1)
-        transl = torch.cat([(px - size / 2) * dist[:, None] / focal[:, None], dist[:, None]], -1)
+        pose, size, focal, transl = sample_camera(g, pose, self.image_size, self.focal, random_heading, self.body)
         out = self.body(pose, shape=shape, transl=transl, return_vertices=False)
         ev, clean = evidence_from_body(g, out.joints, out.keypoints, focal, size, self.noise, self.body.keypoint_mask)
         return ev, Target(pose=pose, shape=shape, transl=transl, joints=out.joints, kp2d=clean)
+
+
+def sample_camera(g: torch.Generator, pose: torch.Tensor, image_size: tuple[int, int] | None = None,
+                  focal: float | None = None, random_heading: bool = False, body=None):
+    """A random camera for bodies posed in their own frame (pose [B,J,3,3], bone 0 = orientation;
+    `body` gives the frame, `cam_from_body`; None: Anny's). random_heading: a yaw about the body's up
+    axis in [-pi, pi).
+
+    Elevation U(-0.15, 0.5) rad (looking down +), image size from IMAGE_SIZES, focal = diagonal x
+    U(0.6, 1.4) pixels, pelvis at distance U(2, 9) m and anywhere in the middle of the frame.
+    image_size / focal fix the camera. Returns (pose with bone 0 in the camera frame, image size
+    [B,2] (width, height) pixels, focal [B] pixels, transl [B,3] pelvis in the camera frame, metres).
+    """
+    B = pose.shape[0]
+    pose = pose.clone()
+    if random_heading:
+        yaw = _u(g, B, -math.pi, math.pi)
+        rz = axis_angle_to_rotmat(torch.stack([torch.zeros(B), torch.zeros(B), yaw], -1))
+        pose[:, 0] = (rz if body is None else prior_to_body(body, rz)) @ pose[:, 0]
+    elev = _u(g, B, -0.15, 0.5)  # camera looking down (+) or slightly up at the person
+    rx = axis_angle_to_rotmat(torch.stack([-elev, torch.zeros(B), torch.zeros(B)], -1))
+    pose[:, 0] = rx @ (CAM_FROM_ANNY if body is None else body.cam_from_body) @ pose[:, 0]
+    size = IMAGE_SIZES[torch.randint(0, len(IMAGE_SIZES), (B,), generator=g)]
+    f = torch.linalg.norm(size, dim=-1) * _u(g, B, 0.6, 1.4)
+    if image_size is not None:
+        size = torch.tensor([float(v) for v in image_size]).expand(B, 2)
+        f = torch.linalg.norm(size, dim=-1) if focal is None else torch.full((B,), float(focal))
+    dist = _u(g, B, 2.0, 9.0)
+    px = size * torch.stack([_u(g, B, 0.25, 0.75), _u(g, B, 0.35, 0.65)], -1)
+    transl = torch.cat([(px - size / 2) * dist[:, None] / f[:, None], dist[:, None]], -1)
+    return pose, size, f, transl
 
 
 def fixed_split(body, n: int, seed: int = 12345, noise: NoiseConfig | None = None) -> tuple[Evidence, Target]:

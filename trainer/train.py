@@ -29,7 +29,7 @@ from metahmr_video.model.features import decode, features
 from metahmr_video.model.losses import LossConfig, train_loss
 from metahmr_video.model.regressor import ModelConfig, Regressor
 from metahmr_video.adapt.steps import body_forward, inner_steps
-from trainer.data import SyntheticData
+from trainer.rendered import data_source
 
 log = logging.getLogger("metahmr_video.trainer")
 LAST_LAYER = ("dec_pose.", "dec_shape.", "dec_cam.")
@@ -62,6 +62,9 @@ class TrainConfig:
     save_every: int = 200
     cosine: bool = True               # cosine decay of all lrs to 5% over the run
     model: dict = field(default_factory=dict)
+    data: str = "synthetic"           # "synthetic" | "rendered:DIR" (see trainer.rendered.data_source)
+    rendered_fraction: float = 0.5    # share of each batch from the rendered shards
+    rendered_mirror: bool = False     # add the rendered samples' mirror images
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,13 +89,12 @@ class Trainer:
     """Runs one TrainConfig; `run()` trains and writes the checkpoint `out`."""
 
     def __init__(self, cfg: TrainConfig, out: str | Path, device: str = "cpu", body=None,
-                 progress: bool = True, prior=None) -> None:
-        """body: the body model to train for (AnnyBody, SmplBody; None: Anny). prior: the motion prior
-        (default `trainer.retarget.motion_prior(body)`)."""
+                 progress: bool = True) -> None:
+        """body: the body model to train for (AnnyBody, SmplBody; None: Anny)."""
         self.cfg, self.out, self.device, self.progress = cfg, Path(out), torch.device(device), progress
         torch.manual_seed(cfg.seed)
         self.body = (body if body is not None else AnnyBody()).to(self.device)
-        self.data = SyntheticData(self.body, prior=prior)
+        self.data = data_source(cfg.data, self.body, cfg.rendered_fraction, cfg.rendered_mirror)
         self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0, shape_center=self.body.shape_center,
                                    shape_scale=self.body.shape_scale)
         self.plain = None

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
-from metahmr_video.records import Frame, PersonBody, TrackedPerson
+from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 
 
 @dataclass
@@ -27,6 +27,16 @@ class AdaptConfig:
     focal: float | None = None
     temporal_prior: float = 0.03
     prior_max_gap_s: float = 0.25
+
+
+def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """The fitter's inputs from detections: keypoints2d [N,33,2] pixels, conf [N,33], world
+    landmarks [N,33,3] metres (None unless every detection has them), boxes [N,4] xyxy pixels."""
+    def stack(attr: str) -> torch.Tensor:
+        return torch.from_numpy(np.stack([getattr(d, attr) for d in dets]))
+
+    world = stack("world_landmarks") if all(d.world_landmarks is not None for d in dets) else None
+    return stack("keypoints2d"), stack("keypoint_conf"), world, stack("box")
 
 
 class Adapter:
@@ -60,14 +70,9 @@ class Adapter:
         if not people:
             return []
         dets = [p.detection for p in people]
-
-        def stack(attr: str) -> torch.Tensor:
-            return torch.from_numpy(np.stack([getattr(d, attr) for d in dets]))
-
-        world = stack("world_landmarks") if all(d.world_landmarks is not None for d in dets) else None
+        kp, conf, world, boxes = evidence_arrays(dets)
         weight = float(self.config.temporal_prior)
-        res = self.fitter.fit(stack("keypoints2d"), stack("keypoint_conf"), world, stack("box"),
-                              (frame.width, frame.height), focal=self.focal, steps=self.config.steps,
+        res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.config.steps,
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight)
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}

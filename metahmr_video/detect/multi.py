@@ -47,7 +47,8 @@ def _to_detection(res: LandmarkResult, source: str, width: int, height: int) -> 
     box = box_from_keypoints(kp, conf, min_conf=0.5)
     box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
     return Detection(box=box, score=res.score, keypoints2d=kp, keypoint_conf=conf,
-                     world_landmarks=res.world, source=source, roi=res.next_roi.as_array())
+                     world_landmarks=res.world, source=source, roi=res.next_roi.as_array(),
+                     visibility=res.visibility[:33], presence=res.presence[:33])
 
 
 @dataclass
