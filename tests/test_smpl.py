@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clips import write_clip_head
 import torch
 
 from metahmr_video.body import SmplBody
@@ -161,25 +162,12 @@ def test_checkpoint_for_another_body_is_one_clear_error(smpl_body, smpl_checkpoi
         Fitter.load(smpl_checkpoint)
 
 
-def _clip_head(path, frames):
-    import av
-    with av.open(str(CLIP)) as src, av.open(str(path), "w") as dst:
-        out = dst.add_stream("mpeg4", rate=25)
-        out.width, out.height, out.pix_fmt = 768, 576, "yuv420p"
-        for _, frame in zip(range(frames), src.decode(video=0)):
-            for pkt in out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")):
-                dst.mux(pkt)
-        for pkt in out.encode():
-            dst.mux(pkt)
-    return path
-
-
 @pytest.fixture(scope="module")
 def smpl_run(smpl_file, smpl_checkpoint, tmp_path_factory):
     """`metahmr-video run CLIP --body SMPL_NEUTRAL.pkl --overlay --export bvh glb` on 6 frames of the real clip,
     with the tiny checkpoint found in the cache as `train --body` would have put it."""
     folder = tmp_path_factory.mktemp("run")
-    clip = _clip_head(folder / "clip.mp4", 6)
+    clip = write_clip_head(folder / "clip.mp4", 6)
     mp = pytest.MonkeyPatch()
     mp.setenv("XDG_CACHE_HOME", str(folder / "cache"))
     target = default_checkpoint(SmplBody(smpl_file))
@@ -282,7 +270,7 @@ def test_yes_trains_the_missing_checkpoint_then_runs(smpl_file, smpl_checkpoint,
 
     monkeypatch.setattr(trainer.cli, "train_for_body", fake_train)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    clip = _clip_head(tmp_path / "clip.mp4", 2)
+    clip = write_clip_head(tmp_path / "clip.mp4", 2)
     assert main(["run", str(clip), "--body", str(smpl_file), "--yes", "-q", "-o", str(tmp_path / "o")]) == 0
     assert calls == [(smpl_file.resolve(), default_checkpoint(SmplBody(smpl_file)))]
     assert "training it now" in capsys.readouterr().err
