@@ -4,7 +4,7 @@ Per meta-training iteration, on a fresh synthetic batch of M people:
  1. f_u (auxiliary, dual network) predicts pseudo targets; it is updated on L_train with ground
     truth in the same iteration (Adam, its own lr).
  2. Inner loop: every sample's own copy of f_w's weights takes `inner_steps` gradient steps on
-    L_test (2D + pseudo targets), for the whole batch at once (see metahmr_video.model.tto). Step
+    L_test (2D + pseudo targets), for the whole batch at once (see metahmr_video.adapt.steps). Step
     sizes: the paper's fixed inner lr, or learned per-parameter rates (Meta-SGD, `learned_rates`).
  3. Outer step on w (and the rates): mean L_train through the adapted weights (+ w_step0 times
     L_train at step 0, which keeps the un-adapted prediction good). second_order=True
