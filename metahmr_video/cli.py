@@ -54,6 +54,8 @@ def _load_config(args: argparse.Namespace):
     from metahmr_video.config import load_config
 
     cfg = load_config(args.config)
+    if getattr(args, "body", None) is not None:
+        cfg.adapt.body = str(args.body)
     if args.device is not None:
         cfg.device = args.device
     if getattr(args, "steps", None) is not None:
@@ -67,6 +69,33 @@ def _load_config(args: argparse.Namespace):
     if getattr(args, "vertices", False):
         cfg.output.vertices = True
     return cfg
+
+
+def _ensure_checkpoint(cfg, yes: bool) -> None:
+    """For an SMPL/SMPL-X body without a trained checkpoint: say so in one line, then train it (with
+    progress bars) when the user agrees (`--yes`, or 'y' at the prompt of an interactive terminal);
+    otherwise a one-line error naming the exact train command (exit status 2)."""
+    if cfg.adapt.body == "anny" or cfg.adapt.checkpoint is not None:
+        return
+    from metahmr_video.body import load_body
+    from metahmr_video.model.checkpoint import TRAIN_TIME, MissingCheckpointError, default_checkpoint, train_command
+
+    body = load_body(cfg.adapt.body)  # a bad model file fails here, in one line
+    if default_checkpoint(body).is_file():
+        return
+    missing = f"no meta-checkpoint for {body.model_path.name} ({body.model_id}) yet"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise MissingCheckpointError(f"{missing}; train it ({TRAIN_TIME}) with: {train_command(body)}"
+                                         " (or add --yes to train it now)")
+        answer = input(f"metahmr-video: {missing}; training one takes {TRAIN_TIME}. Train it now? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise MissingCheckpointError(f"{missing}; train it later with: {train_command(body)}")
+    else:
+        print(f"metahmr-video: {missing}; training it now ({TRAIN_TIME})", file=sys.stderr)
+    from trainer.cli import train_for_body
+
+    train_for_body(body.model_path, default_checkpoint(body))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -87,6 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from metahmr_video.sources import open_source
 
         open_source(str(inputs[0]))  # a bad single input fails here, before models load
+    _ensure_checkpoint(cfg, args.yes)
     _install_sigterm()
     if args.ray is not None:
         from metahmr_video.distributed import run_distributed
@@ -136,6 +166,7 @@ def _cmd_webcam(args: argparse.Namespace) -> int:
     from metahmr_video.sources import WebcamSource
 
     cfg = _load_config(args)
+    _ensure_checkpoint(cfg, args.yes)
     _install_sigterm()
     source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
     summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window)
@@ -176,9 +207,12 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
     p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/config.py)")
+    p.add_argument("--body", metavar="FILE", help="body model: 'anny' (default) or your SMPL/SMPL-X model file "
+                                                  "(.pkl/.npz); its checkpoint is trained on first use")
+    p.add_argument("--yes", action="store_true", help="train a missing SMPL/SMPL-X checkpoint without asking")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: the config's (cpu)")
     p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's)")
-    p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the shipped one)")
+    p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the body model's own)")
     p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4 (photos: .png)")
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")

@@ -1,5 +1,5 @@
-"""File-system helpers: the natural order of file names, output folders we can write to, and how
-this installation adds an optional extra."""
+"""File-system helpers: the natural order of file names, output folders we can write to, the cache
+folder, and how this installation adds an optional extra."""
 from __future__ import annotations
 
 import os
@@ -37,3 +37,10 @@ def install_command(extra: str, root: str | Path | None = None) -> str:
         target = "." if Path.cwd().resolve() == root else str(root)
         return f"pip install -e '{target}[{extra}]'"
     return f"pip install 'metahmr-video[{extra}]'"
+
+
+def cache_dir(*parts: str) -> Path:
+    """metahmr-video's cache folder joined with `parts` (not created): $XDG_CACHE_HOME/metahmr-video,
+    by default ~/.cache/metahmr-video. Per-body-model checkpoints live in its `checkpoints/`."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root.joinpath("metahmr-video", *parts)

@@ -79,9 +79,11 @@ class RunSummary:
 
 
 class Pipeline:
-    """Wires the stages; `mesher` (e.g. `functools.partial(attach_vertices, body)`) is called on the
-    smoothed people when a sink needs vertices. `hold`: frames of output delay that let a track be
-    reported from its first detection (see the module docstring; 0 for live sources)."""
+    """Wires the stages; `mesher` (e.g. `functools.partial(pose_bodies, body)`) is called on the
+    smoothed people: it poses the body model with their smoothed parameters (joints, keypoints and,
+    when a sink needs them, vertices), so that stored joints match stored parameters. `hold`: frames
+    of output delay that let a track be reported from its first detection (see the module
+    docstring; 0 for live sources)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
                  mesher: Callable | None = None, hold: int = 0) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter, Fitter, attach_vertices
+from metahmr_video.adapt import Adapter, Fitter, pose_bodies
+from metahmr_video.body import load_body
 from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.config import Config, config_dict
 from metahmr_video.detect import MultiPersonDetector
@@ -89,8 +90,9 @@ class Runner:
         self.device = resolve_device(config.device)
         torch.set_num_threads(max(1, int(config.threads)))
         a = config.adapt
-        # first: a bad checkpoint fails fast
-        self.fitter = Fitter.load(a.checkpoint, device=self.device, max_batch=a.max_batch)
+        # first: a bad body model file or checkpoint fails fast
+        body = None if a.body == "anny" else load_body(a.body)
+        self.fitter = Fitter.load(a.checkpoint, device=self.device, body=body, max_batch=a.max_batch)
         self.steps = self.fitter.resolve_steps(a.steps)
         self.detector = MultiPersonDetector(config.detector)
         self.tracker = Tracker(config.tracker)
@@ -107,14 +109,16 @@ class Runner:
         is held back so that each track is reported from its first detection (`Pipeline.hold`)."""
         o = self.config.output
         adapter = Adapter(self.fitter, dataclasses.replace(self.config.adapt, steps=self.steps), focal=focal)
-        mesher = functools.partial(attach_vertices, self.body) if (o.overlay or o.vertices) else None
+        mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
         hold = 0 if live else self.tracker.min_hits - 1
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, hold=hold)
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body
-        return dict(body_model=body.name, joint_names=list(getattr(body, "bone_names", getattr(body, "joint_names", []))),
-                    shape_names=list(getattr(body, "shape_names", [])), parents=list(getattr(body, "parents", [])),
+        model_file = dict(body_model_path=str(body.model_path), body_model_id=body.model_id) \
+            if hasattr(body, "model_path") else {}
+        return dict(body_model=body.name, **model_file, joint_names=list(body.joint_names),
+                    shape_names=list(getattr(body, "shape_names", [])), parents=list(body.parents),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
                     intrinsics=intrinsics(width, height, focal).tolist(), source=source_name,
                     steps=self.steps,
@@ -228,7 +232,7 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
 
     class _Window:
         def write(self, frame, people):
-            people = attach_vertices(runner.body, people)
+            people = pose_bodies(runner.body, people, vertices=True)
             shown = render_meshes(frame.image, [(p.vertices, track_color(p.track_id)) for p in people], faces,
                                   focal, (width / 2, height / 2))
             cv2.imshow("metahmr-video (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))

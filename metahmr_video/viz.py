@@ -27,15 +27,20 @@ def _open3d():
 
 def track_meshes(results: Results, track_id: int, topology: str = "anny") -> tuple[np.ndarray, np.ndarray]:
     """Vertices [T, V, 3] (metres, camera frame) and outward faces [F, 3] of one track, posed by the
-    Anny body model with the track's rotations, shapes and translations (topology "anny" = full mesh)."""
-    from metahmr_video.body import AnnyBody
+    results' body model with the track's rotations, shapes and translations: Anny (topology "anny" =
+    full mesh), or the SMPL/SMPL-X model file the results record (`body_model_path`)."""
+    from metahmr_video.body import AnnyBody, SmplBody
 
-    if results.meta.get("body_model", "anny") != "anny":
-        raise InputError("mesh files are built for Anny results; SMPL results store vertices with --vertices")
     if track_id not in results.tracks:
         raise InputError(f"no track {track_id}; tracks are {sorted(results.tracks)}")
     tr = results.tracks[track_id]
-    body = AnnyBody(topology=topology)
+    if results.meta.get("body_model", "anny") == "anny":
+        body = AnnyBody(topology=topology)
+    else:
+        path = results.meta.get("body_model_path")
+        if not path or not Path(path).is_file():
+            raise InputError(f"the SMPL/SMPL-X model file of these results is not found ({path})")
+        body = SmplBody(path, num_betas=tr.shape.shape[1])
     with torch.no_grad():
         out = body(torch.from_numpy(tr.pose).float(), torch.from_numpy(tr.shape).float(),
                    torch.from_numpy(tr.transl).float())

@@ -46,7 +46,7 @@ def test_batched_inner_steps_equal_per_sample_loop(anny_body, batch, scope):
 
 def _meta_objective(net, body, x, ev, target, alpha, create_graph):
     stacked = inner_steps(net, body, x, ev, LossConfig(), 1, alpha, create_graph=create_graph)
-    p = decode(predict_stacked(net, stacked, x), ev, body.num_bones, body.num_shape)
+    p = decode(predict_stacked(net, stacked, x), ev, body)
     return train_loss(p, body_forward(body, p), ev, target, LossConfig()).mean(), stacked
 
 
@@ -107,7 +107,7 @@ def test_first_order_differs_by_the_hessian_term(double_setup):
     # Hessian of the per-sample test losses at w, applied to the per-sample outer gradients
     st = stack_params(net, len(ev))
     from metahmr_video.model.losses import test_loss
-    p = decode(predict_stacked(net, st, x), ev, body.num_bones, body.num_shape)
+    p = decode(predict_stacked(net, st, x), ev, body)
     lt = test_loss(p, body_forward(body, p), ev, LossConfig()).sum()
     g_t = torch.autograd.grad(lt, [st[n] for n in names], create_graph=True)
     hv = torch.autograd.grad(sum((a * b.detach()).sum() for a, b in zip(g_t, per_sample)), params)

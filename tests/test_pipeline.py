@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clips import write_clip_head
 
 from metahmr_video.records import Frame, PersonBody
 from metahmr_video.results import load_results
@@ -268,25 +269,12 @@ def test_webcam_headless_on_a_fake_camera(runner, tmp_path):
     assert summary.person_frames == sum(len(t.frame_ids) for t in res.tracks.values()) > 0
 
 
-def _write_clip_head(path, frames):
-    """The first `frames` frames of the example clip, re-encoded."""
-    import av
-    with av.open(str(CLIP)) as src, av.open(str(path), "w") as dst:
-        out = dst.add_stream("mpeg4", rate=25)
-        out.width, out.height, out.pix_fmt = 768, 576, "yuv420p"
-        for _, frame in zip(range(frames), src.decode(video=0)):
-            for pkt in out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")):
-                dst.mux(pkt)
-        for pkt in out.encode():
-            dst.mux(pkt)
-
-
 def test_folder_with_a_corrupt_video_processes_the_rest(tmp_path):
     folder = tmp_path / "videos"
     folder.mkdir()
     (folder / "broken.mp4").write_text("not a video")
     (folder / "notes.txt").write_text("ignored: not a video")
-    _write_clip_head(folder / "short.mp4", 12)
+    write_clip_head(folder / "short.mp4", 12)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("adapt:\n  steps: 1\n")
     r = _cli("run", folder, "-o", tmp_path / "out", "--config", cfg, "-q")

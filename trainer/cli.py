@@ -5,6 +5,10 @@ The shipped checkpoint is reproduced by:
 (stage "all": plain regressor, EFT-lr selection on generated data, then the single-network
 meta-trainer with learned last-layer step sizes; `--dual` adds the auxiliary network; see
 docs/method.md and docs/experiments.md).
+
+The same recipe for a user's SMPL / SMPL-X model file, written where `run --body FILE` looks for it
+(`metahmr_video.model.checkpoint.default_checkpoint`):
+    metahmr-video train --body SMPL_NEUTRAL.pkl
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from metahmr_video.errors import InputError, MetaHMRError
 log = logging.getLogger("metahmr_video.trainer")
 
 SHIPPED_RECIPE = dict(plain_iterations=6000, meta_iterations=3000, batch_plain=64, batch_meta=32)
+ANNY_OUT = "metahmr_video/checkpoints/anny_meta.pt"
 
 
 def _floats(text: str) -> list[float]:
@@ -27,15 +32,16 @@ def _floats(text: str) -> list[float]:
         raise InputError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
-def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu") -> tuple[float, dict]:
+def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu",
+                  body=None) -> tuple[float, dict]:
     """Pick EFT's lr on a generated validation split (a seed no training batch uses; never the evaluation clips):
-    the lr with the lowest PA-MPJPE at its best step <= steps."""
+    the lr with the lowest PA-MPJPE at its best step <= steps. body: the checkpoint's body model (None: Anny)."""
     from trainer.evaluate import build_cases, curve
     from metahmr_video.adapt import Fitter
     from metahmr_video.model.checkpoint import Checkpoint
 
     ck = Checkpoint.load(ckpt_path, device)
-    fitter = Fitter(ck, device)
+    fitter = Fitter(ck, device, body=body)
     ev, gt = build_cases(fitter.body, "synthetic", n, Path("."), seed=2_000_004_242)  # outside every training seed and the evaluation seed
     table = {}
     for lr in lrs:
@@ -50,11 +56,14 @@ def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 1
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from metahmr_video.model.checkpoint import Checkpoint
+    from metahmr_video.body import load_body
+    from metahmr_video.model.checkpoint import default_checkpoint
     from trainer.train import TrainConfig, Trainer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    out = Path(args.out)
+    torch.set_num_threads(args.threads)
+    body = load_body(args.body)
+    out = Path(args.out) if args.out else (default_checkpoint(body) if args.body != "anny" else Path(ANNY_OUT))
     work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
     model = {"encoder_width": args.width, "head_width": args.head_width}
     data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror,
@@ -64,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.stage in ("plain", "all") and not args.init:
         cfg = TrainConfig(mode="plain", iterations=args.plain_iterations, batch=args.batch_plain, lr=1e-3,
                           seed=args.seed, threads=args.threads, model=model, save_every=500, **data)
-        Trainer(cfg, plain_path if args.stage == "all" else out, device=args.device).run(resume=not args.restart)
+        Trainer(cfg, plain_path if args.stage == "all" else out, device=args.device, body=body).run(resume=not args.restart)
         if args.stage == "plain":
             log.info("plain regressor written to %s (%.0f s)", out, time.time() - t0)
             return 0
@@ -72,27 +81,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InputError(f"meta-training starts from a plain checkpoint; not found: {plain_path} (use --init)")
     eft_lr = args.eft_lr
     if eft_lr is None:
-        eft_lr, table = select_eft_lr(plain_path, _floats(args.eft_lrs), device=args.device)
+        eft_lr, table = select_eft_lr(plain_path, _floats(args.eft_lrs), device=args.device, body=body)
         log.info("EFT lr selected on generated validation data: %g (%s)", eft_lr, table)
     cfg = TrainConfig(mode="meta", iterations=args.meta_iterations, batch=args.batch_meta, lr=args.meta_lr,
                       inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
                       rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=args.dual and not args.no_dual,
                       w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
                       eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads, **data)
-    Trainer(cfg, out, device=args.device).run(resume=not args.restart)
+    Trainer(cfg, out, device=args.device, body=body).run(resume=not args.restart)
     log.info("meta checkpoint written to %s (total %.0f s)", out, time.time() - t0)
     return 0
 
 
+def train_for_body(body_file: str | Path, out: str | Path, threads: int = 2, device: str = "cpu") -> int:
+    """Train the shipped recipe for an SMPL/SMPL-X model file into `out`: exactly what
+    `metahmr-video train --body FILE --out OUT` does (resumes a run that was interrupted)."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    return cmd_train(parser.parse_args(["train", "--body", str(body_file), "--out", str(out),
+                                        "--threads", str(threads), "--device", device]))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from trainer.evaluate import evaluate, format_table
+    import torch
+
     from metahmr_video.adapt import Fitter
-    from metahmr_video.model.checkpoint import Checkpoint
+    from metahmr_video.body import load_body
+    from trainer.evaluate import evaluate, format_table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    import torch
     torch.set_num_threads(args.threads)
-    ours = Fitter.load(args.checkpoint, args.device)
+    ours = Fitter.load(args.checkpoint, args.device, body=None if args.body == "anny" else load_body(args.body))
     methods = {} if args.no_baselines else {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
     if args.single:
         methods["single-network meta"] = (Fitter.load(args.single, args.device, body=ours.body), "meta", args.steps)
@@ -135,7 +154,10 @@ def add_commands(subparsers) -> None:
     from metahmr_video.cli import TRAINER_COMMANDS
 
     t = subparsers.add_parser("train", help=TRAINER_COMMANDS["train"])
-    t.add_argument("--out", default="metahmr_video/checkpoints/anny_meta.pt", help="checkpoint to write")
+    t.add_argument("--body", default="anny", metavar="FILE",
+                   help="'anny' (default) or an SMPL/SMPL-X model file (.pkl/.npz) to train a checkpoint for")
+    t.add_argument("--out", help=f"checkpoint to write (default: {ANNY_OUT} for Anny; for --body FILE the "
+                                 "cache, where `run --body FILE` finds it)")
     t.add_argument("--stage", choices=["plain", "meta", "all"], default="all",
                    help="plain: supervised regressor only; meta: meta-train from --init; all: both (shipped recipe)")
     t.add_argument("--init", help="plain checkpoint to start meta-training from (stage meta)")
@@ -177,7 +199,9 @@ def add_commands(subparsers) -> None:
     t.set_defaults(func=cmd_train)
 
     e = subparsers.add_parser("evaluate", help=TRAINER_COMMANDS["evaluate"])
-    e.add_argument("--checkpoint", help="ours (default: the shipped checkpoint); also supplies no-TTO and EFT")
+    e.add_argument("--body", default="anny", metavar="FILE", help="'anny' (default) or an SMPL/SMPL-X model file")
+    e.add_argument("--checkpoint", help="ours (default: the body's checkpoint: the shipped one for Anny, the "
+                                        "cached one for --body FILE); also supplies no-TTO and EFT")
     e.add_argument("--single", help="a single-network meta checkpoint (trained with --no-dual)")
     e.add_argument("--extra", action="append", help="NAME=CHECKPOINT: more meta checkpoints to compare")
     e.add_argument("--steps", type=int, default=20)

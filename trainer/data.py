@@ -1,6 +1,7 @@
 """Synthetic training/validation data, generated on the fly from the body model.
 
-One sample: a body posed by the motion prior (`trainer.prior`), a random shape (phenotypes), a
+One sample: a body posed by the motion prior (`trainer.prior`; other skeletons than Anny's get it
+retargeted, `trainer.retarget`), a random shape (`body.sample_shape`), a
 random camera (image size, focal, elevation) and placement (distance 2-9 m, anywhere in the
 frame), then two evidences with their own, different noise models:
 
@@ -37,13 +38,14 @@ from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
 from metahmr_video.model.features import Evidence
 from metahmr_video.model.losses import Target
 from metahmr_video.rotations import axis_angle_to_rotmat
-from trainer.prior import MotionPrior, sample_global_orientation
+from trainer.prior import sample_global_orientation
+from trainer.retarget import CAM_FROM_PRIOR, motion_prior, prior_to_body
 
 MIRROR = torch.tensor(mirror_index(MEDIAPIPE_33))
-IMAGE_SIZES = torch.tensor([[640, 480], [1280, 720], [1920, 1080], [720, 1280], [1080, 1920], [512, 512]], dtype=torch.float32)
 # Anny body frame (Z up, facing -Y, left +X) -> camera frame (x right, y down, z forward) for a
-# person facing the camera: x_c = x_a, y_c = -z_a, z_c = y_a.
-CAM_FROM_ANNY = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+# person facing the camera: x_c = x_a, y_c = -z_a, z_c = y_a (the motion prior's frame is Anny's).
+CAM_FROM_ANNY = CAM_FROM_PRIOR
+IMAGE_SIZES = torch.tensor([[640, 480], [1280, 720], [1920, 1080], [720, 1280], [1080, 1920], [512, 512]], dtype=torch.float32)
 CUTS = ("none", "chest", "waist", "hips", "knees")  # framings: where the frame's bottom edge cuts the body
 LIMBS = {  # landmark indices per limb, for the depth-mirror corruption
     "left_arm": [13, 15, 17, 19, 21], "right_arm": [14, 16, 18, 20, 22],
@@ -98,8 +100,10 @@ def hallucinate(g: torch.Generator, kp3d: torch.Tensor, focal: torch.Tensor, img
 
 def evidence_from_body(g: torch.Generator, joints_cam: torch.Tensor, kp3d: torch.Tensor, focal: torch.Tensor,
                        img_size: torch.Tensor, noise: NoiseConfig,
+                       keypoint_mask: torch.Tensor | None = None,
                        truncated: torch.Tensor | None = None) -> tuple[Evidence, torch.Tensor]:
     """Simulate both evidences from camera-frame keypoints kp3d [B,33,3]; returns (Evidence, clean 2D).
+    keypoint_mask [33]: the body model's defined landmarks (the others get confidence and visibility 0).
     truncated [B] bool: people cut off by the frame, whose landmarks outside it the detector guesses
     (`hallucinate`; None: nobody)."""
     B = kp3d.shape[0]
@@ -148,30 +152,43 @@ def evidence_from_body(g: torch.Generator, joints_cam: torch.Tensor, kp3d: torch
         wvis = wvis * torch.exp(-outside / (0.1 * side[:, None]))
     ev = Evidence(kp2d=kp, conf=conf, world=w * has[:, None, None], world_vis=wvis * has[:, None], has_world=has,
                   box_center=center, box_size=side, focal=focal, img_center=img_center)
-    return ev, clean
+    return (ev if keypoint_mask is None else ev.masked(keypoint_mask)), clean
 
 
 class SyntheticData:
-    """Draws (Evidence, Target) batches: the body posed by the motion prior, seen by a random camera."""
+    """Draws (Evidence, Target) batches: the body posed by the motion prior, seen by a random camera.
+
+    Any body model: the motion prior is Anny's, carried to other skeletons by `trainer.retarget`;
+    root orientations are drawn about the prior frame's axes and turned into the body's frame;
+    shapes come from `body.sample_shape`; `body.cam_from_body` stands the body up facing the camera.
+    """
 
     def __init__(self, body, noise: NoiseConfig | None = None, image_size: tuple[int, int] | None = None,
-                 focal: float | None = None, truncated: float = 0.0) -> None:
-        """image_size / focal: fix the camera (default: random per sample). truncated: share of
-        people framed so that the frame cuts them (`CUTS`, evenly; see the module docstring)."""
+                 focal: float | None = None, prior=None, truncated: float = 0.0) -> None:
+        """image_size / focal: fix the camera (default: random per sample). prior: an object with
+        `sample(batch, generator) -> [B, num_bones, 3]` rotation vectors (default: `motion_prior(body)`,
+        built on first use). truncated: share of people framed so that the frame cuts them (`CUTS`,
+        evenly; see the module docstring)."""
         self.body = body
         self.image_size, self.focal = image_size, focal
-        self.prior = MotionPrior(body)
+        self._prior = prior
         self.noise = noise or NoiseConfig()
         self.truncated = float(truncated)
+
+    @property
+    def prior(self):
+        if self._prior is None:
+            self._prior = motion_prior(self.body)
+        return self._prior
 
     @torch.no_grad()
     def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[Evidence, Target]:
         g = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ())))
         B = batch
         pose = axis_angle_to_rotmat(self.prior.sample(B, g))
-        shape = _u(g, (B, 6), 0.1, 0.9)
-        shape[:, 1] = _u(g, B, 0.4, 0.95)  # age: mostly adults
-        pose[:, 0] = axis_angle_to_rotmat(sample_global_orientation(B, g))
+        shape = self.body.sample_shape(B, g)
+        root = prior_to_body(self.body, axis_angle_to_rotmat(sample_global_orientation(B, g)))
+        pose[:, 0] = root @ pose[:, 0]  # the prior's own root (upright in the body's frame) turned
         cuts = None
         if self.truncated > 0:
             cut = torch.randint(1, len(CUTS), (B,), generator=g)
@@ -181,11 +198,12 @@ class SyntheticData:
     @torch.no_grad()
     def observe(self, pose: torch.Tensor, shape: torch.Tensor, g: torch.Generator, random_heading: bool = False,
                 cuts: torch.Tensor | None = None):
-        """Place bodies (pose [B,31,3,3] with bone 0 = orientation in Anny's frame, shape [B,6]) in
-        front of a random camera and simulate both evidences. random_heading adds a yaw in [-pi, pi).
-        cuts [B] int: framing per person, an index into `CUTS` (None: all whole). Returns
-        (Evidence, Target, framing codes [B]: a body not upright enough for its cut is seen whole, 0)."""
-        pose, size, focal, transl = sample_camera(g, pose, self.image_size, self.focal, random_heading)
+        """Place bodies (pose [B,J,3,3] with bone 0 = orientation in the body's own frame, shape
+        [B,S]) in front of a random camera and simulate both evidences. random_heading adds a yaw
+        (about the body's up axis) in [-pi, pi). cuts [B] int: framing per person, an index into
+        `CUTS` (None: all whole). Returns (Evidence, Target, framing codes [B]: a body not upright
+        enough for its cut is seen whole, 0)."""
+        pose, size, focal, transl = sample_camera(g, pose, self.image_size, self.focal, random_heading, self.body)
         cuts = torch.zeros(pose.shape[0], dtype=torch.long) if cuts is None else cuts.clone()
         if bool(cuts.any()):
             from trainer.render_data import frame_cut
@@ -199,14 +217,16 @@ class SyntheticData:
                 else:
                     transl[i] = t
         out = self.body(pose, shape=shape, transl=transl, return_vertices=False)
-        ev, clean = evidence_from_body(g, out.joints, out.keypoints, focal, size, self.noise,
+        ev, clean = evidence_from_body(g, out.joints, out.keypoints, focal, size, self.noise, self.body.keypoint_mask,
                                        truncated=cuts > 0 if bool(cuts.any()) else None)
         return ev, Target(pose=pose, shape=shape, transl=transl, joints=out.joints, kp2d=clean), cuts
 
 
 def sample_camera(g: torch.Generator, pose: torch.Tensor, image_size: tuple[int, int] | None = None,
-                  focal: float | None = None, random_heading: bool = False):
-    """A random camera for bodies posed in Anny's frame (pose [B,31,3,3], bone 0 = orientation).
+                  focal: float | None = None, random_heading: bool = False, body=None):
+    """A random camera for bodies posed in their own frame (pose [B,J,3,3], bone 0 = orientation;
+    `body` gives the frame, `cam_from_body`; None: Anny's). random_heading: a yaw about the body's up
+    axis in [-pi, pi).
 
     Elevation U(-0.15, 0.5) rad (looking down +), image size from IMAGE_SIZES, focal = diagonal x
     U(0.6, 1.4) pixels, pelvis at distance U(2, 9) m and anywhere in the middle of the frame.
@@ -218,10 +238,10 @@ def sample_camera(g: torch.Generator, pose: torch.Tensor, image_size: tuple[int,
     if random_heading:
         yaw = _u(g, B, -math.pi, math.pi)
         rz = axis_angle_to_rotmat(torch.stack([torch.zeros(B), torch.zeros(B), yaw], -1))
-        pose[:, 0] = rz @ pose[:, 0]
+        pose[:, 0] = (rz if body is None else prior_to_body(body, rz)) @ pose[:, 0]
     elev = _u(g, B, -0.15, 0.5)  # camera looking down (+) or slightly up at the person
     rx = axis_angle_to_rotmat(torch.stack([-elev, torch.zeros(B), torch.zeros(B)], -1))
-    pose[:, 0] = rx @ CAM_FROM_ANNY @ pose[:, 0]
+    pose[:, 0] = rx @ (CAM_FROM_ANNY if body is None else body.cam_from_body) @ pose[:, 0]
     size = IMAGE_SIZES[torch.randint(0, len(IMAGE_SIZES), (B,), generator=g)]
     f = torch.linalg.norm(size, dim=-1) * _u(g, B, 0.6, 1.4)
     if image_size is not None:

@@ -171,6 +171,8 @@ def data_source(spec: str, body, rendered_fraction: float = 0.5, mirror: bool = 
     if spec == "synthetic":
         return SyntheticData(body, truncated=truncated)
     if spec.startswith("rendered:"):
+        if body.model_id != "anny":
+            raise InputError(f"rendered training data holds Anny bodies; it cannot train a {body.name} checkpoint")
         if not 0.0 <= rendered_fraction <= 1.0:
             raise InputError(f"rendered fraction must be in [0, 1], got {rendered_fraction}")
         rendered = RenderedData(spec.split(":", 1)[1], mirror_with=body if mirror else None)

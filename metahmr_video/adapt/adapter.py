@@ -13,11 +13,14 @@ from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 
 @dataclass
 class AdaptConfig:
-    """steps: TTO steps per person and frame (None: the checkpoint's default); checkpoint: path or
-    None for the shipped one; max_batch: people per batched computation; focal: pixels or None
+    """body: 'anny' or the path of an SMPL/SMPL-X model file (.pkl/.npz); steps: TTO steps per person
+    and frame (None: the checkpoint's default); checkpoint: path or None for the body's own (the
+    shipped one for Anny, the cached one trained by `train --body FILE` otherwise);
+    max_batch: people per batched computation; focal: pixels or None
     (image diagonal); temporal_prior: weight of a track's body in its previous frame as a prior in
     TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old."""
 
+    body: str = "anny"
     steps: int | None = None
     checkpoint: str | None = None
     max_batch: int = MAX_BATCH
@@ -98,9 +101,11 @@ class Adapter:
         return pose, shape, has
 
 
-def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[PersonBody]:
-    """Set `vertices` (metres, camera frame) of each person from its (smoothed) pose, shape and
-    translation, in one batched body-model call."""
+def pose_bodies(body: torch.nn.Module, people: list[PersonBody], vertices: bool = False) -> list[PersonBody]:
+    """Set `joints` and `keypoints3d` (and with `vertices` the mesh `vertices`; metres, camera frame)
+    of each person from its (smoothed) pose, shape and translation, in one batched body-model call:
+    what the results store is then exactly the body model's output for the stored parameters (for
+    SMPL, what `smplx.create(path)(**params)` gives)."""
     if not people:
         return people
     device = next(iter(body.buffers())).device
@@ -108,7 +113,11 @@ def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[Per
     shape = torch.from_numpy(np.stack([p.shape for p in people])).to(device)
     transl = torch.from_numpy(np.stack([p.transl for p in people])).to(device)
     with torch.no_grad():
-        verts = body(pose, shape, transl).vertices.cpu().numpy()
-    for p, v in zip(people, verts):
-        p.vertices = v
+        out = body(pose, shape, transl, return_vertices=vertices)
+    joints, keypoints = out.joints.cpu().numpy(), out.keypoints.cpu().numpy()
+    verts = out.vertices.cpu().numpy() if vertices else [None] * len(people)
+    for p, j, k, v in zip(people, joints, keypoints, verts):
+        p.joints, p.keypoints3d = j, k
+        if vertices:
+            p.vertices = v
     return people

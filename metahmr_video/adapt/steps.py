@@ -60,13 +60,12 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     guard=True zeroes the step of any sample whose loss or gradient is not finite (others are
     unaffected). callback(step, theta, loss) is called before every step and after the last.
     """
-    nb, ns = body.num_bones, body.num_shape
     if stacked is None:  # rates given per parameter: only those parameters are adapted
         stacked = stack_params(model, x.shape[0], list(rates) if isinstance(rates, dict) else None)
     names = list(stacked)
     for s in range(steps + 1):
         theta = predict_stacked(model, stacked, x)
-        params = decode(theta, ev, nb, ns)
+        params = decode(theta, ev, body)
         out = body_forward(body, params)
         loss = test_loss(params, out, ev, loss_cfg, pseudo)
         if callback is not None:

@@ -149,6 +149,12 @@ class AnnyBody(nn.Module):
     """
 
     name = "anny"
+    model_id = "anny"  # what a checkpoint records as the body it was trained for
+    # An upright Anny body facing the camera: x_c = x, y_c = -z, z_c = y (OpenCV camera frame).
+    cam_from_body = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    shape_center = 0.5
+    shape_bounds = (0.0, 1.0)
+    shape_scale = 1.0  # the unit losses measure shape differences in (see SmplBody.shape_scale)
 
     def __init__(self, rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY) -> None:
         super().__init__()
@@ -179,6 +185,11 @@ class AnnyBody(nn.Module):
         return len(self.bone_names)
 
     @property
+    def joint_names(self) -> list[str]:
+        """Names of `joints` (the cmu_mb bone names; a joint is its bone's head)."""
+        return self.bone_names
+
+    @property
     def num_shape(self) -> int:
         return len(self.shape_names)
 
@@ -189,7 +200,14 @@ class AnnyBody(nn.Module):
 
     def neutral_shape(self, batch: int = 1) -> torch.Tensor:
         """[batch, 6] the neutral phenotype (0.5 everywhere)."""
-        return torch.full((batch, self.num_shape), 0.5, device=self.kp_bone.device)
+        return torch.full((batch, self.num_shape), self.shape_center, device=self.kp_bone.device)
+
+    def sample_shape(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """[batch, 6] phenotypes of a training population: uniform in [0.1, 0.9], age in [0.4, 0.95]
+        (mostly adults)."""
+        shape = 0.1 + (0.9 - 0.1) * torch.rand((batch, self.num_shape), generator=generator)
+        shape[:, 1] = 0.4 + (0.95 - 0.4) * torch.rand(batch, generator=generator)
+        return shape
 
     def rest_joints(self) -> torch.Tensor:
         """[num_bones, 3] joints (metres, body frame, pelvis at the origin) of the rest pose (identity rotations) with the
