@@ -117,7 +117,7 @@ def test_cut_people_keep_visible_joint_error_and_depth(fitter, cuts):
     knees), through the product's evidence path: the body sits at the right depth (it sat 2x too far
     when the box was the detector's clipped one) and the error on the joints inside the image stays
     near the whole body's: PA-MPJPE within 15%; MPJPE (global rotation included) within 25% with the
-    shipped weights (a fine-tune with cut people reaches 0-5%, docs/experiments.md E21)."""
+    shipped weights (a fine-tune with cut people reaches 0-5%, docs/experiments.md E22)."""
     from trainer.truncation import fit_joints, group_table, visible_errors
 
     ev, tg, codes, names = cuts

@@ -21,7 +21,7 @@ The person's box: the landmarks' bounding box made square, side x U(1.05, 1.35),
 Truncated framings (`SyntheticData(truncated=...)`, off by default): that share of the people is
 framed by `trainer.render_data.frame_cut` so that the bottom edge cuts the body at the chest, waist,
 hips or knees. The real detector then still places every landmark, but squeezes the hidden part
-towards the frame (its guessed body is too small: docs/experiments.md E21), with a confidence that
+towards the frame (its guessed body is too small: docs/experiments.md E22), with a confidence that
 fades with the distance outside the image; this is simulated on the 3D landmarks before both
 evidences are drawn (`hallucinate`): each landmark outside the image moves towards the point at its
 depth that projects onto the nearest image edge, by a factor U(0.2, 0.8) per person, plus 5 cm of
