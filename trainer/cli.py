@@ -66,7 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else (default_checkpoint(body) if args.body != "anny" else Path(ANNY_OUT))
     work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
     model = {"encoder_width": args.width, "head_width": args.head_width}
-    data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror}
+    data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror,
+            "truncated": args.truncated}
     t0 = time.time()
     plain_path = Path(args.init) if args.init else work / "plain.pt"
     if args.stage in ("plain", "all") and not args.init:
@@ -121,6 +122,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
     methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
     splits = args.splits.split(",")
+    if "truncation" in splits:
+        import json
+
+        from trainer.truncation import evaluate_truncation
+        from trainer.truncation import format_table as truncation_table
+
+        splits.remove("truncation")
+        res = evaluate_truncation(ours, n=args.truncation_n, steps=ours.default_steps)
+        print(truncation_table(res))
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(args.out_dir) / "truncation.json").write_text(json.dumps(res, indent=1))
+        if not splits:
+            return 0
     if "realpix" in splits:
         from trainer.realpix.cli import evaluate_command
 
@@ -176,6 +190,8 @@ def add_commands(subparsers) -> None:
                         "rendered bodies from the shards in DIR (python -m trainer.render_data)")
     t.add_argument("--rendered-fraction", type=float, default=0.5, help="share of each batch from the rendered shards")
     t.add_argument("--rendered-mirror", action="store_true", help="add the rendered samples' mirror images (2x data)")
+    t.add_argument("--truncated", type=float, default=0.0,
+                   help="share of generated people framed so that the frame cuts them (chest, waist, hips, knees)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--device", default="cpu")
@@ -192,7 +208,10 @@ def add_commands(subparsers) -> None:
     e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
     e.add_argument("--splits", default="real,synthetic",
-                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md)")
+                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md), "
+                        "truncation (people cut off by the frame, trainer/truncation.py)")
+    e.add_argument("--truncation-n", type=int, default=150,
+                   help="truncation: generated bodies, each seen whole and cut at 4 levels")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
     e.add_argument("--out-dir", default="results/evaluate")
     e.add_argument("--threads", type=int, default=2)

@@ -149,7 +149,7 @@ def build_cases(body, split: str, n: int, cache_dir: Path, seed: int = 2_000_000
         pose, _ = real_motion_poses(body, cache_dir, max(1, n // len(CLIPS)))
         g = torch.Generator().manual_seed(seed)
         shape = body.neutral_shape(pose.shape[0])
-        ev, tg = SyntheticData(body).observe(pose, shape, g, random_heading=True)
+        ev, tg, _ = SyntheticData(body).observe(pose, shape, g, random_heading=True)
     return ev, tg.joints[:, body.standard_joint_indices]
 
 

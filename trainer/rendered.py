@@ -162,14 +162,14 @@ class MixedData:
         return cat_evidence([p[0] for p in parts]), cat_target([p[1] for p in parts])
 
 
-def data_source(spec: str, body, rendered_fraction: float = 0.5, mirror: bool = False):
-    """A training data source from its spec: "synthetic" (`SyntheticData`) or "rendered:DIR"
-    (`RenderedData`, with mirror images if `mirror`, for `rendered_fraction` of each batch,
-    `SyntheticData` for the rest)."""
+def data_source(spec: str, body, rendered_fraction: float = 0.5, mirror: bool = False, truncated: float = 0.0):
+    """A training data source from its spec: "synthetic" (`SyntheticData`, with `truncated` of its
+    people cut off by the frame) or "rendered:DIR" (`RenderedData`, with mirror images if `mirror`,
+    for `rendered_fraction` of each batch, `SyntheticData` for the rest)."""
     from trainer.data import SyntheticData
 
     if spec == "synthetic":
-        return SyntheticData(body)
+        return SyntheticData(body, truncated=truncated)
     if spec.startswith("rendered:"):
         if body.model_id != "anny":
             raise InputError(f"rendered training data holds Anny bodies; it cannot train a {body.name} checkpoint")
@@ -178,5 +178,5 @@ def data_source(spec: str, body, rendered_fraction: float = 0.5, mirror: bool = 
         rendered = RenderedData(spec.split(":", 1)[1], mirror_with=body if mirror else None)
         if rendered_fraction == 1.0:
             return rendered
-        return MixedData([rendered, SyntheticData(body)], [rendered_fraction, 1.0 - rendered_fraction])
+        return MixedData([rendered, SyntheticData(body, truncated=truncated)], [rendered_fraction, 1.0 - rendered_fraction])
     raise InputError(f"unknown training data {spec!r}: expected 'synthetic' or 'rendered:DIR'")

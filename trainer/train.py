@@ -65,6 +65,7 @@ class TrainConfig:
     data: str = "synthetic"           # "synthetic" | "rendered:DIR" (see trainer.rendered.data_source)
     rendered_fraction: float = 0.5    # share of each batch from the rendered shards
     rendered_mirror: bool = False     # add the rendered samples' mirror images
+    truncated: float = 0.0            # share of generated people cut off by the frame (trainer.data)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,7 +95,7 @@ class Trainer:
         self.cfg, self.out, self.device, self.progress = cfg, Path(out), torch.device(device), progress
         torch.manual_seed(cfg.seed)
         self.body = (body if body is not None else AnnyBody()).to(self.device)
-        self.data = data_source(cfg.data, self.body, cfg.rendered_fraction, cfg.rendered_mirror)
+        self.data = data_source(cfg.data, self.body, cfg.rendered_fraction, cfg.rendered_mirror, cfg.truncated)
         self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0, shape_center=self.body.shape_center,
                                    shape_scale=self.body.shape_scale)
         self.plain = None
@@ -113,6 +114,11 @@ class Trainer:
             self.net = Regressor(self.model_cfg).to(self.device)
             self.aux = Regressor(self.model_cfg).to(self.device) if cfg.mode == "meta" else None
         self.log_rates = _log_rates_init(self.net, cfg) if cfg.mode == "meta" and cfg.learned_rates else None
+        if self.log_rates and cfg.init and init.rates:  # fine-tuning a meta checkpoint keeps its step sizes
+            with torch.no_grad():
+                for k, v in self.log_rates.items():
+                    if k in init.rates:
+                        v.copy_(init.rates[k].to(v).log())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.opt_aux = torch.optim.Adam(self.aux.parameters(), lr=cfg.lr_aux) if self.aux is not None and cfg.dual else None
         self.opt_rates = torch.optim.Adam(self.log_rates.values(), lr=cfg.lr_rates) if self.log_rates else None

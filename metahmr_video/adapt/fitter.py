@@ -8,7 +8,9 @@ parameters and named 3D joints out, after K test-time optimisation steps, all pe
 
 Inputs (numpy or torch): keypoints2d [N,33,2] full-frame pixels (MediaPipe-33 order), conf [N,33]
 in [0,1], world_landmarks [N,33,3] metres (MediaPipe's hip-centred metric frame, y down) or None,
-boxes [N,4] xyxy pixels, image_size (width, height), focal in pixels (None: image diagonal).
+boxes [N,4] xyxy pixels (grown to hold every landmark, see `body_box`), image_size (width,
+height), focal in pixels (None: image diagonal). Landmarks outside the image get confidence 0 in
+the 2D test loss (their world landmarks still enter the regressor with the given confidence).
 start="meta": TTO from the meta-trained regressor with its step sizes and the auxiliary network's
 pseudo targets (when the checkpoint has one); start="plain": EFT, TTO from the plain regressor with
 a fixed lr and the 2D loss only. A person whose evidence is non-finite, or whose adaptation
@@ -74,6 +76,18 @@ def _tensor(a, name: str, shape_tail: tuple, n: int | None = None) -> torch.Tens
     return t
 
 
+def body_box(kp2d: torch.Tensor, boxes: torch.Tensor, pad: float = 0.1) -> torch.Tensor:
+    """The box [N,4] xyxy pixels the regressor sees: `boxes` grown to hold every landmark kp2d
+    [N,33,2] pixels, padded by `pad` x their extent's larger side (as `boxes.box_from_keypoints`),
+    whatever its confidence and also outside the image. The regressor was trained with boxes around
+    the whole body; a detector's box clipped to the image, or around its confident landmarks only,
+    holds just the visible part of a person cut off by the frame, and the body came out small and
+    far. The landmark model places every landmark, its guesses for the hidden part included."""
+    lo, hi = kp2d.min(1).values, kp2d.max(1).values
+    p = pad * (hi - lo).max(-1, keepdim=True).values
+    return torch.cat([torch.minimum(boxes[:, :2], lo - p), torch.maximum(boxes[:, 2:], hi + p)], -1)
+
+
 def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=None,
                   device="cpu") -> tuple[Evidence, torch.Tensor]:
     """Validate and convert user arrays; returns (Evidence, invalid [N] bool for non-finite people)."""
@@ -96,7 +110,7 @@ def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=N
     box_ok = torch.isfinite(bx).all(-1) & (bx[:, 2] > bx[:, 0]) & (bx[:, 3] > bx[:, 1])
     invalid = ~box_ok | ~kp_ok.all(-1) | (cf.sum(-1) <= 0)
     default_box = torch.tensor([width * 0.25, height * 0.1, width * 0.75, height * 0.9])
-    bx = torch.where(box_ok[:, None], bx, default_box)
+    bx = body_box(kp, torch.where(box_ok[:, None], bx, default_box))
     if world_landmarks is None:
         world = torch.zeros(n, 33, 3)
         wvis = torch.zeros(n, 33)
@@ -108,6 +122,8 @@ def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=N
         world = torch.where(w_ok[..., None], world, torch.zeros_like(world))
         wvis = torch.where(w_ok, cf, torch.zeros_like(cf))
         has = (w_ok.any(-1)).float()
+    inside = (kp >= 0).all(-1) & (kp[..., 0] <= width) & (kp[..., 1] <= height)
+    cf = torch.where(inside, cf, torch.zeros_like(cf))  # a landmark placed outside the image is a guess
     center = 0.5 * (bx[:, :2] + bx[:, 2:])
     size = (bx[:, 2:] - bx[:, :2]).max(-1).values
     ev = Evidence(kp2d=kp, conf=cf, world=world, world_vis=wvis, has_world=has, box_center=center,
