@@ -5,7 +5,7 @@ physical limits) and as it is (the default `SmootherConfig`):
 rotations 3 deg): error, acceleration error, jitter, and lag against the truth — the mean signed
 offset along the motion of the root projected at focal 1000 px, and the best-matching shift;
 (2) the real example clip through the whole pipeline (the adapted bodies recorded once, then
-smoothed by each setting): jitter (mean |second difference| per frame) of root-relative joints (mm),
+smoothed by each setting and re-posed from the smoothed parameters, as the pipeline stores them): jitter (mean |second difference| per frame) of root-relative joints (mm),
 translation (mm), rotations (deg) and the projected keypoints (px); lag, the mean signed offset of the
 smoothed keypoints from the adapted ones along each person's image motion (px; negative = behind);
 and the largest root step between consecutive frames of a track (m).
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from metahmr_video.adapt import pose_bodies
 from metahmr_video.camera import default_focal
 from metahmr_video.config import Config
 from metahmr_video.records import PersonBody
@@ -94,8 +95,9 @@ def synthetic(config: SmootherConfig, fps: float = 30.0, frames: int = 300, seed
                 lag_px=float(((px(sm_t) - px(transl)) * direction).sum(-1)[s].mean()), lag_shift_frames=shift)
 
 
-def record_clip(frames: int) -> tuple[list[PersonBody], float]:
-    """The adapted (raw) bodies of the clip's first `frames` frames, and the focal length (pixels)."""
+def record_clip(frames: int) -> tuple[list[PersonBody], float, torch.nn.Module]:
+    """The adapted (raw) bodies of the clip's first `frames` frames, the focal length (pixels) and
+    the body model."""
     src = VideoSource(CLIP, max_frames=frames)
     cfg = Config()
     runner = Runner(cfg)
@@ -103,15 +105,16 @@ def record_clip(frames: int) -> tuple[list[PersonBody], float]:
     pipe = runner.pipeline(focal)
     rec = pipe.smoother = _Recording(cfg.smoothing)
     pipe.run(iter(src), [])
-    return rec.raw, focal
+    return rec.raw, focal, runner.body
 
 
-def replay(raw: list[PersonBody], config: SmootherConfig) -> list[PersonBody]:
-    """The recorded bodies through a fresh smoother, frame by frame."""
+def replay(raw: list[PersonBody], config: SmootherConfig, body) -> list[PersonBody]:
+    """The recorded bodies through a fresh smoother, frame by frame, then re-posed from the smoothed
+    parameters as the pipeline stores them (`pose_bodies`)."""
     sm = TrackSmoother(config)
     out = []
     for _, people in itertools.groupby(sorted(raw, key=lambda p: p.frame_index), key=lambda p: p.frame_index):
-        out += sm(list(people))
+        out += pose_bodies(body, sm(list(people)))
     return out
 
 
@@ -157,10 +160,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smoothing.json"))
     args = parser.parse_args()
-    raw, focal = record_clip(args.frames)
+    raw, focal, body = record_clip(args.frames)
     result = {}
     for name, config in SETTINGS.items():
-        result[name] = dict(synthetic=synthetic(config), clip=clip_metrics(raw, replay(raw, config), focal))
+        result[name] = dict(synthetic=synthetic(config), clip=clip_metrics(raw, replay(raw, config, body), focal))
     print("Synthetic known motion (30 fps), raw -> smoothed, per setting:")
     for key in result["now"]["synthetic"]:
         print(f"  {key}: " + "; ".join(f"{name} {result[name]['synthetic'][key]}" for name in SETTINGS))

@@ -25,7 +25,7 @@ from metahmr_video.model.regressor import ModelConfig, Regressor
 
 FORMAT = "metahmr-video-checkpoint/1"
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "anny_meta.pt"
-# `train --body` with the shipped recipe on the test-built SMPL file (docs/experiments.md E18): 681 s of
+# `train --body` with the shipped recipe on the test-built SMPL file (docs/experiments.md E21): 681 s of
 # CPU on one thread; 37.6 minutes of wall time on a 2-core machine shared with other jobs (load 7-10).
 TRAIN_TIME = "12-40 minutes on 2 CPU cores"
 
