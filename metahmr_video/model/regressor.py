@@ -42,6 +42,11 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+# The last layer: one linear map per output group, in theta's order (pose, shape, camera).
+LAST_LAYER_MODULES = ("dec_pose", "dec_shape", "dec_cam")
+LAST_LAYER = tuple(f"{m}.{p}" for m in LAST_LAYER_MODULES for p in ("weight", "bias"))
+
+
 class Regressor(nn.Module):
     """f_w: features [B, in_dim] -> theta [B, param_dim]; see module docstring."""
 
@@ -70,10 +75,29 @@ class Regressor(nn.Module):
         self.register_buffer("init_theta", init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.encoder(x)
-        theta = self.init_theta.expand(x.shape[0], -1)
+        return self.head(self.trunk(x))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder: features [B, in_dim] -> [B, encoder_width] (no adapted weight lives here)."""
+        return self.encoder(x)
+
+    def head(self, feat: torch.Tensor, last: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """IEF head on trunk features [B, encoder_width] -> theta [B, param_dim].
+
+        last: per-sample weights of the last layer, keyed by parameter name (LAST_LAYER), weights
+        [B, out, head_width] and biases [B, out]; missing names (or last=None) use the module's own.
+        """
+        weights = [getattr(self, n).weight for n in LAST_LAYER_MODULES]
+        biases = [getattr(self, n).bias for n in LAST_LAYER_MODULES]
+        if last:
+            batch = feat.shape[0]
+            weights = [last.get(f"{n}.weight", w.expand(batch, *w.shape)) for n, w in zip(LAST_LAYER_MODULES, weights)]
+            biases = [last.get(f"{n}.bias", b.expand(batch, *b.shape)) for n, b in zip(LAST_LAYER_MODULES, biases)]
+        w, b = torch.cat(weights, dim=-2), torch.cat(biases, dim=-1)
+        theta = self.init_theta.expand(feat.shape[0], -1)
         for _ in range(self.config.ief_iters):
             h = torch.nn.functional.gelu(self.fc1(torch.cat([feat, theta], dim=-1)))
             h = torch.nn.functional.gelu(self.fc2(h))
-            theta = theta + torch.cat([self.dec_pose(h), self.dec_shape(h), self.dec_cam(h)], dim=-1)
+            delta = torch.nn.functional.linear(h, w, b) if not last else torch.baddbmm(b[..., None], w, h[..., None])[..., 0]
+            theta = theta + delta
         return theta
