@@ -71,6 +71,7 @@ def _load_config(args: argparse.Namespace):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Process a video, an image folder, or a folder of videos into per-video results."""
+    from metahmr_video.profiling import StageTimes
     from metahmr_video.runner import Runner, list_inputs, run_input
 
     cfg = _load_config(args)
@@ -83,8 +84,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     runner = Runner(cfg)
     failed = 0
     for path in inputs:
+        times = StageTimes() if args.profile else None
         try:
-            summary = run_input(runner, path, args.output, show_progress=not args.quiet)
+            summary = run_input(runner, path, args.output, show_progress=not args.quiet, times=times)
         except MetaHMRError as exc:
             if args.debug or len(inputs) == 1:
                 raise
@@ -92,6 +94,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"{path.name}: {summary.line()} -> {args.output}")
+        if times is not None:
+            print(times.report())
         if args.export and cfg.output.npz:
             from metahmr_video.sinks.export import export
 
@@ -108,14 +112,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_webcam(args: argparse.Namespace) -> int:
     """Live: camera frames -> bodies, shown in a window (q ends) and written to OUT/webcam.npz."""
+    from metahmr_video.profiling import StageTimes
     from metahmr_video.runner import Runner, run_webcam
     from metahmr_video.sources import WebcamSource
 
     cfg = _load_config(args)
     _install_sigterm()
     source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
-    summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window)
+    times = StageTimes()
+    summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window, times=times)
     print(f"webcam: {summary.line()} -> {args.output / 'webcam.npz'}")
+    if args.profile:
+        print(times.report())
     return 0
 
 
@@ -159,6 +167,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--profile", action="store_true",
+                   help="print milliseconds per frame by stage and the worst frame at the end")
     p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
                    help="also export each video's tracks as animation files (fbx needs the fbx extra)")
 

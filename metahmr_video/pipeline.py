@@ -7,16 +7,24 @@ Each stage is replaceable by anything with the same interface (`Detector`, `Smoo
 the tracker's is `Tracker`'s `predictions` / `update` / `reset`, the adapter's `Adapter`'s call and
 `reset`). Sinks get `write(frame, people)` per frame and `close()` at the end — also on Ctrl-C,
 SIGTERM or an error, so what was computed is kept.
+
+With `overlap` (the default), `run` detects and tracks frame t+1 in a thread while frame t is
+adapted, and writes the sinks in another (LiteRT, OpenCV, PyAV and torch release the GIL in their
+heavy calls); the results are those of the serial loop, frame for frame.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from metahmr_video.records import Detection, Frame, PersonBody
+from metahmr_video.profiling import StageTimes
+from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
+from metahmr_video.sinks.background import BackgroundWriter
+from metahmr_video.sources import prefetch
 
 
 class Detector(Protocol):
@@ -70,11 +78,13 @@ class RunSummary:
 
 class Pipeline:
     """Wires the stages; `mesher` (e.g. `functools.partial(attach_vertices, body)`) is called on the
-    smoothed people when a sink needs vertices."""
+    smoothed people when a sink needs vertices. overlap: stages in threads (see the module
+    docstring). times: a `StageTimes` that each stage's calls are added to (None: not timed)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
-                 mesher: Callable | None = None) -> None:
+                 mesher: Callable | None = None, overlap: bool = True, times: StageTimes | None = None) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
+        self.overlap, self.times = overlap, times
         self._alive: set[int] = set()
 
     def reset(self) -> None:
@@ -83,31 +93,83 @@ class Pipeline:
             stage.reset()
         self._alive = set()
 
+    def _section(self, stage: str, frame: Frame):
+        return self.times.section(stage, frame.index) if self.times is not None else contextlib.nullcontext()
+
+    def perceive(self, frame: Frame) -> list[TrackedPerson]:
+        """Detect and track one frame (the tracker's predictions are the detector's hints)."""
+        if self.times is not None:
+            self.times.start(frame.index)
+        with self._section("detect", frame):
+            detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
+        with self._section("track", frame):
+            return self.tracker.update(detections, frame.image)
+
+    def bodies(self, frame: Frame, tracked: list[TrackedPerson]) -> list[PersonBody]:
+        """Adapt and smooth a frame's tracked people (no vertices: see `mesher`)."""
+        with self._section("adapt", frame):
+            bodies = self.adapter(frame, tracked)
+        with self._section("smooth", frame):
+            alive = {t.track_id for t in tracked}
+            self.smoother.forget(self._alive - alive)
+            self._alive = alive
+            return self.smoother(bodies)
+
+    def mesh(self, frame: Frame, people: list[PersonBody]) -> list[PersonBody]:
+        if self.mesher is None:
+            return people
+        with self._section("mesh", frame):
+            return self.mesher(people)
+
     def step(self, frame: Frame) -> list[PersonBody]:
         """Process one frame; returns its smoothed people."""
-        detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
-        tracked = self.tracker.update(detections, frame.image)
-        bodies = self.adapter(frame, tracked)
-        alive = {t.track_id for t in tracked}
-        self.smoother.forget(self._alive - alive)
-        self._alive = alive
-        smoothed = self.smoother(bodies)
-        if self.mesher is not None:
-            smoothed = self.mesher(smoothed)
-        return smoothed
+        return self.mesh(frame, self.bodies(frame, self.perceive(frame)))
 
-    def run(self, frames: Iterable[Frame], sinks: list[Sink], progress: Callable[[RunSummary], None] | None = None
-            ) -> RunSummary:
+    def _perceived(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, list[TrackedPerson]]]:
+        for frame in frames:
+            yield frame, self.perceive(frame)
+
+    def run(self, frames: Iterable[Frame], sinks: list[Sink], progress: Callable[[RunSummary], None] | None = None,
+            foreground: Sequence[Sink] = ()) -> RunSummary:
         """Stream `frames` through the stages into `sinks`. Ctrl-C (KeyboardInterrupt) ends the run
-        cleanly with summary.interrupted; every sink is closed whatever happens."""
+        cleanly with summary.interrupted; every sink is closed whatever happens. `foreground`
+        sinks (e.g. a window: GUI toolkits want one thread) are written in the calling thread, with
+        the people before `mesher`."""
         self.reset()
         summary = RunSummary()
         start = time.perf_counter()
-        try:
-            for frame in frames:
-                people = self.step(frame)
+        perceived = self._perceived(frames)
+        if self.overlap:
+            perceived = prefetch(perceived, depth=1)
+
+        def write(frame: Frame, people: list[PersonBody]) -> None:
+            people = self.mesh(frame, people)
+            with self._section("sinks", frame):
                 for sink in sinks:
                     sink.write(frame, people)
+            if self.times is not None:
+                self.times.finish(frame.index)
+
+        def close() -> None:
+            errors = []
+            for sink in [*sinks, *foreground]:
+                try:
+                    sink.close()
+                except Exception as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+
+        writer = BackgroundWriter(write, close) if self.overlap else None
+        try:
+            for frame, tracked in perceived:
+                people = self.bodies(frame, tracked)
+                for sink in foreground:
+                    sink.write(frame, people)
+                if writer is not None:
+                    writer.write(frame, people)
+                else:
+                    write(frame, people)
                 summary.frames += 1
                 summary.person_frames += len(people)
                 summary.tracks.update(p.track_id for p in people)
@@ -119,7 +181,13 @@ class Pipeline:
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            summary.seconds = time.perf_counter() - start
-            for sink in sinks:
-                sink.close()
+            try:
+                if self.overlap:
+                    perceived.close()  # stops the detect + track thread
+            finally:
+                summary.seconds = time.perf_counter() - start
+                if writer is not None:
+                    writer.close()
+                else:
+                    close()
         return summary

@@ -9,6 +9,7 @@ people). Crops that cover an already found person are skipped; duplicates are me
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -77,6 +78,9 @@ class MultiPersonDetector:
         det = MultiPersonDetector(DetectorConfig(tiles=2))
         people = det.detect(frame)                          # list[Detection]
         people = det.detect(next_frame, hints=people)       # re-crop from the last frame
+
+    `times` (a `metahmr_video.profiling.StageTimes`, or None) gets the time of each part of a
+    call: detect.landmarks, detect.pose_detector, detect.hog.
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
@@ -90,6 +94,10 @@ class MultiPersonDetector:
         self.refine = c.refine
         self.dedupe_iou = float(c.dedupe_iou)
         self._calls = 0
+        self.times = None
+
+    def _section(self, part: str, frame: Frame):
+        return self.times.section(f"detect.{part}", frame.index) if self.times is not None else contextlib.nullcontext()
 
     def reset(self) -> None:
         """Forget per-video state (the full-detection cadence). Models stay loaded."""
@@ -128,30 +136,37 @@ class MultiPersonDetector:
         found: List[Detection] = []
         if hints:
             rois = [roi_from_detection(d) for d in hints]
-            self._accept(self.landmarker(image, rois), "track", image.shape, found)
+            with self._section("landmarks", frame):
+                results = self.landmarker(image, rois)
+            self._accept(results, "track", image.shape, found)
             found = self._dedupe(found)
         if full:
             rois: List[Roi] = []
             sources: List[str] = []
             if self.hog is not None:
-                boxes, _ = self.hog(image)
+                with self._section("hog", frame):
+                    boxes, _ = self.hog(image)
                 for b in boxes:
                     pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
                     rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
                     sources.append("hog")
             if self.pose_detector is not None:
-                for c in self.pose_detector(image, tiles=self.tiles):
+                with self._section("pose_detector", frame):
+                    candidates = self.pose_detector(image, tiles=self.tiles)
+                for c in candidates:
                     rois.append(c.roi())
                     sources.append("blazepose")
             for roi, src in zip(rois, sources):
                 if self._covered(_shrink(roi.box(), 0.8), found):
                     continue
-                first = self.landmarker(image, [roi])
+                with self._section("landmarks", frame):
+                    first = self.landmarker(image, [roi])
                 if not first or first[0].score < self.min_score * 0.5:
                     continue
                 res = first[0]
                 if self.refine:  # second pass on the landmarks' own crop; junk crops disagree
-                    second = self.landmarker(image, [res.next_roi])
+                    with self._section("landmarks", frame):
+                        second = self.landmarker(image, [res.next_roi])
                     if not second or not _rois_agree(res.next_roi, second[0].next_roi):
                         continue
                     res = second[0]
