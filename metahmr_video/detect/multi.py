@@ -56,10 +56,15 @@ class DetectorConfig:
     """min_score: pose-present probability to accept a person. tiles: n x n tiles for the pose
     detector besides the whole image (0 = whole image only; small people need 2). use_blazepose /
     use_hog: MediaPipe's pose detector / HOG pedestrian boxes as sources of new people (HOG boxes
-    upscaled by hog_upscale). full_every: run the full-frame detectors every n-th call of
-    `detect(..., full=None)` (hinted people are re-cropped on every frame). refine: a second
-    landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above which two
-    detections are one person. num_threads: LiteRT threads."""
+    upscaled by hog_upscale). full_every: run the pose detector every n-th call of
+    `detect(..., full=None)` (hinted people are re-cropped on every frame), and HOG's whole scale
+    pyramid once in those full_every frames: spread_hog spreads it over them, one slice per frame,
+    so that no frame pays for all of it (False: all of it on the full-search frame; the first
+    frame of a video always searches all of it). settled_hog_every: once a scene is settled (every
+    expected person re-found and nothing new for settle_frames frames), HOG pauses and searches its
+    whole pyramid once every this many frames (0: never pauses). refine: a second landmark pass on each
+    new crop (junk crops disagree). dedupe_iou: box overlap above which two detections are one
+    person. num_threads: LiteRT threads."""
 
     min_score: float = 0.5
     tiles: int = 0
@@ -67,6 +72,9 @@ class DetectorConfig:
     use_hog: bool = True
     hog_upscale: float = 1.6
     full_every: int = 5
+    spread_hog: bool = True
+    settle_frames: int = 10
+    settled_hog_every: int = 60
     refine: bool = True
     dedupe_iou: float = 0.5
     num_threads: int = 2
@@ -87,21 +95,40 @@ class MultiPersonDetector:
         c = self.config = config or DetectorConfig()
         self.landmarker = PoseLandmarker(num_threads=c.num_threads)
         self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
-        self.hog = HogPeopleDetector(upscale=c.hog_upscale) if c.use_hog else None
+        self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=c.full_every) if c.use_hog else None
         self.min_score = float(c.min_score)
         self.tiles = int(c.tiles)
         self.full_every = max(1, int(c.full_every))
         self.refine = c.refine
         self.dedupe_iou = float(c.dedupe_iou)
-        self._calls = 0
+        self.spread_hog, self.settle_frames, self.settled_hog_every = c.spread_hog, int(c.settle_frames), int(c.settled_hog_every)
         self.times = None
+        self.reset()
 
     def _section(self, part: str, frame: Frame):
         return self.times.section(f"detect.{part}", frame.index) if self.times is not None else contextlib.nullcontext()
 
     def reset(self) -> None:
-        """Forget per-video state (the full-detection cadence). Models stay loaded."""
+        """Forget per-video state (the search schedule). Models stay loaded."""
         self._calls = 0
+        self._hog_next = 0      # the next slice of HOG's pyramid; 0: a new sweep starts
+        self._settled = 0       # consecutive frames with every expected person re-found, nothing new
+        self._since_sweep = 0   # frames since the last complete HOG sweep
+
+    def _hog_schedule(self, full: bool) -> Optional[int] | bool:
+        """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
+        False = nothing (see DetectorConfig)."""
+        if self._calls == 0:
+            return None
+        paused = (self.settled_hog_every > 0 and self._settled >= self.settle_frames
+                  and self._since_sweep < self.settled_hog_every)
+        if not self.spread_hog:
+            return None if full and not paused else False
+        if self._hog_next == 0 and paused:
+            return False
+        part = self._hog_next
+        self._hog_next = (part + 1) % self.hog.parts
+        return part
 
     def _covered(self, box: np.ndarray, found: List[Detection], iou: float = 0.5) -> bool:
         """A candidate box is someone already found: high IoU, or same centre and height."""
@@ -127,11 +154,15 @@ class MultiPersonDetector:
 
     def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
         """People in a frame (pixels of its RGB image). hints: people expected in it (previous
-        frame, tracker predictions). full: run the full-frame detectors (None: every
-        `full_every`-th call, and whenever there are no hints)."""
+        frame, tracker predictions). full: True runs the full-frame search (pose detector, HOG's
+        whole pyramid), False only re-crops the hints, None follows the schedule of a video
+        (DetectorConfig: pose detector every `full_every`-th call and whenever there are no hints,
+        one HOG slice per call, HOG paused while the scene is settled)."""
         image = frame.image
-        if full is None:
+        scheduled = full is None
+        if scheduled:
             full = self._calls % self.full_every == 0 or not hints
+        hog = (self._hog_schedule(full) if scheduled else (None if full else False)) if self.hog is not None else False
         self._calls += 1
         found: List[Detection] = []
         if hints:
@@ -140,38 +171,43 @@ class MultiPersonDetector:
                 results = self.landmarker(image, rois)
             self._accept(results, "track", image.shape, found)
             found = self._dedupe(found)
-        if full:
-            rois: List[Roi] = []
-            sources: List[str] = []
-            if self.hog is not None:
-                with self._section("hog", frame):
-                    boxes, _ = self.hog(image)
-                for b in boxes:
-                    pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
-                    rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
-                    sources.append("hog")
-            if self.pose_detector is not None:
-                with self._section("pose_detector", frame):
-                    candidates = self.pose_detector(image, tiles=self.tiles)
-                for c in candidates:
-                    rois.append(c.roi())
-                    sources.append("blazepose")
-            for roi, src in zip(rois, sources):
-                if self._covered(_shrink(roi.box(), 0.8), found):
-                    continue
+        refound = len(found)
+        rois: List[Roi] = []
+        sources: List[str] = []
+        if hog is not False:
+            with self._section("hog", frame):
+                boxes, _ = self.hog(image, part=hog)
+            for b in boxes:
+                pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
+                rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
+                sources.append("hog")
+        if full and self.pose_detector is not None:
+            with self._section("pose_detector", frame):
+                candidates = self.pose_detector(image, tiles=self.tiles)
+            for c in candidates:
+                rois.append(c.roi())
+                sources.append("blazepose")
+        for roi, src in zip(rois, sources):
+            if self._covered(_shrink(roi.box(), 0.8), found):
+                continue
+            with self._section("landmarks", frame):
+                first = self.landmarker(image, [roi])
+            if not first or first[0].score < self.min_score * 0.5:
+                continue
+            res = first[0]
+            if self.refine:  # second pass on the landmarks' own crop; junk crops disagree
                 with self._section("landmarks", frame):
-                    first = self.landmarker(image, [roi])
-                if not first or first[0].score < self.min_score * 0.5:
+                    second = self.landmarker(image, [res.next_roi])
+                if not second or not _rois_agree(res.next_roi, second[0].next_roi):
                     continue
-                res = first[0]
-                if self.refine:  # second pass on the landmarks' own crop; junk crops disagree
-                    with self._section("landmarks", frame):
-                        second = self.landmarker(image, [res.next_roi])
-                    if not second or not _rois_agree(res.next_roi, second[0].next_roi):
-                        continue
-                    res = second[0]
-                self._accept([res], src, image.shape, found)
-                found = self._dedupe(found)
+                res = second[0]
+            self._accept([res], src, image.shape, found)
+            found = self._dedupe(found)
+        if scheduled:
+            steady = bool(hints) and refound == len(hints) == len(found)
+            self._settled = self._settled + 1 if steady else 0
+            swept = hog is None or (hog is not False and self._hog_next == 0)
+            self._since_sweep = 0 if swept else self._since_sweep + 1
         return found
 
     def _dedupe(self, dets: List[Detection]) -> List[Detection]:
