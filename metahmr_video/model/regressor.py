@@ -10,7 +10,9 @@ theta_{t+1} = theta_t + decoder([features, theta_t]), starting from a learned me
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -81,23 +83,24 @@ class Regressor(nn.Module):
         """The encoder: features [B, in_dim] -> [B, encoder_width] (no adapted weight lives here)."""
         return self.encoder(x)
 
-    def head(self, feat: torch.Tensor, last: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def head(self, feat: torch.Tensor, last: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """IEF head on trunk features [B, encoder_width] -> theta [B, param_dim].
 
-        last: per-sample weights of the last layer, keyed by parameter name (LAST_LAYER), weights
-        [B, out, head_width] and biases [B, out]; missing names (or last=None) use the module's own.
+        last: the last layer as a map h [B, head_width] -> [B, param_dim] to use instead of the
+        module's own (e.g. per-person adapted weights, `metahmr_video.adapt.steps`).
         """
-        weights = [getattr(self, n).weight for n in LAST_LAYER_MODULES]
-        biases = [getattr(self, n).bias for n in LAST_LAYER_MODULES]
-        if last:
-            batch = feat.shape[0]
-            weights = [last.get(f"{n}.weight", w.expand(batch, *w.shape)) for n, w in zip(LAST_LAYER_MODULES, weights)]
-            biases = [last.get(f"{n}.bias", b.expand(batch, *b.shape)) for n, b in zip(LAST_LAYER_MODULES, biases)]
-        w, b = torch.cat(weights, dim=-2), torch.cat(biases, dim=-1)
+        if last is None:
+            weight, bias = self.last_layer()
+            last = functools.partial(torch.nn.functional.linear, weight=weight, bias=bias)
         theta = self.init_theta.expand(feat.shape[0], -1)
         for _ in range(self.config.ief_iters):
             h = torch.nn.functional.gelu(self.fc1(torch.cat([feat, theta], dim=-1)))
             h = torch.nn.functional.gelu(self.fc2(h))
-            delta = torch.nn.functional.linear(h, w, b) if not last else torch.baddbmm(b[..., None], w, h[..., None])[..., 0]
-            theta = theta + delta
+            theta = theta + last(h)
         return theta
+
+    def last_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last layer as one map: weight [param_dim, head_width], bias [param_dim] (LAST_LAYER_MODULES
+        stacked in theta's order)."""
+        return (torch.cat([getattr(self, m).weight for m in LAST_LAYER_MODULES]),
+                torch.cat([getattr(self, m).bias for m in LAST_LAYER_MODULES]))
