@@ -3,8 +3,8 @@
     python benchmarks/adaptation.py [--people 1,6] [--steps 0,1,2,3,5] [--against REF] [--batching]
 
 1. `Fitter.fit_evidence` (network, K steps of Anny forward/backward, the body output) for N people
-   at each K: wall ms and thread-CPU ms per call (CPU time is what a shared machine's load does
-   not inflate), and the cost per added step. With `--against REF` (a git ref, e.g. main), the same
+   at each K: wall ms and thread-CPU ms per call (the lowest of 3 trials; CPU time is what a shared
+   machine's load inflates least), and the cost per added step. With `--against REF` (a git ref, e.g. main), the same
    is measured for that commit's code (extracted with `git archive` and run in its own process),
    alternating with this checkout's, round after round: old/new side by side in one run.
 2. One step's parts (thread-CPU ms): regressor head, decoding, body forward (skeleton + landmark
@@ -30,13 +30,17 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """(wall ms, thread-CPU ms) per call, after one warm-up call."""
+def timed(fn, repeat: int, trials: int = 3) -> tuple[float, float]:
+    """(wall ms, thread-CPU ms) per call: the lowest mean of `trials` trials of `repeat` calls each,
+    after one warm-up call (the lowest is the least disturbed by other processes)."""
     fn()
-    t, c = time.perf_counter(), time.thread_time()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - t) / repeat * 1e3, (time.thread_time() - c) / repeat * 1e3
+    best = (float("inf"), float("inf"))
+    for _ in range(trials):
+        t, c = time.perf_counter(), time.thread_time()
+        for _ in range(repeat):
+            fn()
+        best = (min(best[0], (time.perf_counter() - t) / repeat * 1e3), min(best[1], (time.thread_time() - c) / repeat * 1e3))
+    return best
 
 
 def setup(device: str, threads: int, n: int):

@@ -95,12 +95,13 @@ class FactoredLastLayer:
         self.outputs: list[torch.Tensor] = []
 
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
-        out = F.linear(h, self.weight, self.bias)
-        if self.g:
-            if self._factors is None:
-                self._factors = torch.stack(self.g, 1), torch.stack(self.h, 1)   # [B, M, P], [B, M, H]
-            g, hs = self._factors
-            out = out - ((hs * h[:, None]) @ self.rate_weight.T * g).sum(1) - self.rate_bias * self.bias_grad
+        if not self.g:
+            out = F.linear(h, self.weight, self.bias)
+        else:
+            if self._factors is None:  # [B, M, P], [B, M, H], the biases [B, P]
+                self._factors = torch.stack(self.g, 1), torch.stack(self.h, 1), self.bias - self.rate_bias * self.bias_grad
+            g, hs, bias = self._factors
+            out = torch.addmm(bias, h, self.weight.T) - ((hs * h[:, None]) @ self.rate_weight.T * g).sum(1)
         if not out.requires_grad:  # frozen network (test time): the step differentiates from here
             out.requires_grad_(True)
         self.inputs.append(h)

@@ -52,10 +52,11 @@ class AnnyFitPath(nn.Module):
         self.register_buffer("parents", torch.tensor(parents), persistent=False)
         # Depth levels: bones whose parents all lie in earlier levels; positions in the depth order.
         levels, (local, order, inverse, _) = model.kinematic_chain_levels, model.kinematic_chain_indices
-        self.levels = [(int(a), int(b)) for a, b in levels]
+        self.levels = [slice(int(a), int(b)) for a, b in levels[1:]]
+        for i, level in enumerate(self.levels):  # each level's parents, as positions in the level before
+            self.register_buffer(f"parent_pos{i}", local[level].clone(), persistent=False)
         self.register_buffer("order", order.clone(), persistent=False)
         self.register_buffer("inverse", inverse.clone(), persistent=False)
-        self.register_buffer("local", local.clone(), persistent=False)
         self.register_buffer("vertex_bones", model.vertex_bone_indices[vertex_ids].long(), persistent=False)
         self.register_buffer("vertex_weights", model.vertex_bone_weights[vertex_ids], persistent=False)
         self.num_bones = num_bones
@@ -133,8 +134,8 @@ class AnnyFitPath(nn.Module):
         local = torch.cat([torch.cat([rotations, offsets[..., None]], -1), bottom], -2)[:, self.order]
         # X_c = X_p K_c level by level, in depth order; X_0 = K_0 = [D_0 | 0].
         chain = [local[:, :1]]
-        for first, last in self.levels[1:]:
-            chain.append(chain[-1][:, self.local[first:last]] @ local[:, first:last])
+        for i, level in enumerate(self.levels):
+            chain.append(chain[-1][:, getattr(self, f"parent_pos{i}")] @ local[:, level])
         posed = torch.cat(chain, 1)[:, self.inverse]                                  # [B, J, 4, 4]
         rot, head = posed[..., :3, :3], posed[..., :3, 3]
         b = self.vertex_bones                                                         # [L, K]
