@@ -72,15 +72,30 @@ def _load_config(args: argparse.Namespace):
 def _cmd_run(args: argparse.Namespace) -> int:
     """Process a video, an image folder, or a folder of videos into per-video results."""
     from metahmr_video.profiling import StageTimes
-    from metahmr_video.runner import Runner, list_inputs, run_input
+    from metahmr_video.runner import Runner, export_video, list_inputs, result_name, run_input
 
     cfg = _load_config(args)
+    if args.rig is not None:
+        from metahmr_video.errors import InputError
+        from metahmr_video.sinks.export import RIGS
+
+        if args.rig not in RIGS:
+            raise InputError(f"unknown rig {args.rig!r}; use one of {', '.join(RIGS)}")
+        if not args.export:
+            raise InputError("--rig chooses the skeleton of --export files; add --export fbx|bvh|glb")
     inputs = list_inputs(args.input)
     if len(inputs) == 1:
         from metahmr_video.sources import open_source
 
         open_source(str(inputs[0]))  # a bad single input fails here, before models load
     _install_sigterm()
+    if args.ray is not None:
+        from metahmr_video.distributed import run_distributed
+
+        batch = run_distributed(inputs, args.output, cfg, address=args.ray or None, workers=args.workers,
+                                formats=args.export, rig=args.rig, show_progress=not args.quiet)
+        print(batch.line())
+        return 1 if batch.failed else 0
     runner = Runner(cfg)
     failed = 0
     for path in inputs:
@@ -96,13 +111,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"{path.name}: {summary.line()} -> {args.output}")
         if times is not None:
             print(times.report())
-        if args.export and cfg.output.npz:
-            from metahmr_video.sinks.export import export
-
-            name = path.stem if path.is_file() else path.name
-            for fmt in args.export:
-                for written in export(args.output / f"{name}.npz", fmt, args.output):
-                    print(f"wrote {written}")
+        if cfg.output.npz:
+            for written in export_video(args.output, result_name(path), args.export, args.rig):
+                print(f"wrote {written}")
         if summary.person_frames == 0:
             print(f"metahmr-video: no person found in {path}; wrote an empty result")
         if summary.interrupted:
@@ -171,6 +182,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="print milliseconds per frame by stage and the worst frame at the end")
     p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
                    help="also export each video's tracks as animation files (fbx needs the fbx extra)")
+    from metahmr_video.sinks.export.cli import add_rig_option
+
+    add_rig_option(p)
 
 
 TRAINER_COMMANDS = {"train": "train the regressor and meta-parameters on generated data",
@@ -189,6 +203,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="video file, image folder or folder of videos -> NPZ (+ overlay MP4)")
     run.add_argument("input", type=Path)
     _add_run_options(run)
+    run.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                     help="process the videos on Ray (the ray extra): a local Ray on this machine, or the "
+                          "cluster at ADDRESS ('auto', HOST:6379); inputs and output on shared storage")
+    run.add_argument("--workers", type=int, help="with --ray: worker processes (default: one per CPU / threads)")
     run.set_defaults(func=_cmd_run)
     cam = sub.add_parser("webcam", help="live camera -> mesh over the image in a window, results to OUT/webcam.npz")
     cam.add_argument("--camera", type=int, default=0, help="OpenCV camera index")

@@ -108,6 +108,18 @@ class Runner:
         return self.pipeline(focal, times).run(frames, sinks, progress=progress)
 
 
+def result_name(path: Path) -> str:
+    """The name of an input's results: OUT/<name>.npz (a video's stem, an image folder's name)."""
+    return path.stem if path.is_file() else path.name
+
+
+def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None = None) -> list[Path]:
+    """Export out_dir/<name>.npz's tracks as animation files beside it (`run --export`); the paths."""
+    from metahmr_video.sinks.export import export
+
+    return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig)]
+
+
 def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True,
               times: StageTimes | None = None) -> RunSummary:
     """Open one input (video file, or image folder/file), run it, and return its summary; `times`
@@ -132,7 +144,7 @@ def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = T
         bar.set_postfix(fps=f"{s.fps:.1f}", people=s.person_frames)
 
     try:
-        summary = runner.process(itertools.chain([first], frames), path.stem if path.is_file() else path.name,
+        summary = runner.process(itertools.chain([first], frames), result_name(path),
                                  first.width, first.height, fps, out_dir, progress=progress, times=times)
     finally:
         bar.close()

@@ -15,11 +15,12 @@ from metahmr_video.errors import InputError
 from metahmr_video.paths import writable_folder
 from metahmr_video.results import Results, load_results
 from metahmr_video.sinks.export.animation import SkinnedMesh, TrackAnimation, camera_to_world, track_animation
+from metahmr_video.sinks.export.rigs import RIGS
 
 FORMATS = ("fbx", "bvh", "glb")
 _UP = {"fbx": "z_up", "bvh": "y_up", "glb": "y_up"}
 
-__all__ = ["FORMATS", "SkinnedMesh", "TrackAnimation", "camera_to_world", "export", "output_paths",
+__all__ = ["FORMATS", "RIGS", "SkinnedMesh", "TrackAnimation", "camera_to_world", "export", "output_paths",
            "track_animation"]
 
 
@@ -41,7 +42,7 @@ def output_paths(out: str | Path, fmt: str, track_ids: list[int], per_track: boo
 
 def export(results: str | Path | Results, format: str, out: str | Path, per_track: bool = True,
            tracks: list[int] | None = None, mesh: bool = True, body_model_path: str | Path | None = None,
-           bvh_units: str = "cm", fbx_options: dict | None = None) -> list[Path]:
+           bvh_units: str = "cm", fbx_options: dict | None = None, rig: str | None = None) -> list[Path]:
     """Export the tracks of a results NPZ (or loaded `Results`) as animation files; returns the paths.
 
     format: "fbx" (needs the `fbx` extra), "bvh" or "glb". out: a file name with the format's
@@ -49,7 +50,9 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     False puts all tracks in one FBX/GLB. tracks: the track ids to export (default all). mesh: include
     the skinned body mesh (FBX, GLB). body_model_path: the SMPL/SMPL-X model file for SMPL results
     (default: meta "body_model_path" when that file exists; without any, the skeleton comes from the
-    stored joints, with no mesh). bvh_units: "cm" or "m".
+    stored joints, with no mesh). bvh_units: "cm" or "m". rig: "mixamo" or "game_engine" puts the
+    motion on that Anny rig (bone names, hierarchy and rest pose as the rig defines them; Anny results
+    only; see `rigs`); None keeps the fitted skeleton.
     fbx_options: overrides of Blender's FBX exporter arguments (`fbx.FBX_OPTIONS`).
     Raises InputError (one line) for files that are not ours, unknown formats and unwritable outputs.
     """
@@ -60,6 +63,8 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
         raise InputError("a BVH file holds one skeleton: BVH export is always one file per track")
     if bvh_units not in ("cm", "m"):
         raise InputError(f"unknown BVH units {bvh_units!r}; use 'cm' or 'm'")
+    if rig is not None and rig not in RIGS:
+        raise InputError(f"unknown rig {rig!r}; use one of {', '.join(RIGS)}")
     stem = "results"
     if not isinstance(results, Results):
         stem = Path(results).stem
@@ -71,6 +76,9 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     ids = [t for t in ids if len(results.tracks[t].frame_ids) > 0]
     if not ids:
         raise InputError("the results hold no tracks to export")
+    body = str(results.meta.get("body_model", "anny"))
+    if rig is not None and body.startswith("smpl"):
+        raise InputError(f"--rig {rig} needs Anny results; these are {body} results")
     if body_model_path is None and str(results.meta.get("body_model", "")).startswith("smpl"):
         recorded = results.meta.get("body_model_path")      # the run's SMPL file, if it recorded one
         body_model_path = recorded if recorded and Path(recorded).is_file() else None
@@ -83,7 +91,7 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     for folder in {p.parent for p in paths.values()}:
         writable_folder(folder)
     anims = {t: track_animation(results, t, up=_UP[fmt], with_mesh=mesh and fmt != "bvh",
-                                body_model_path=body_model_path) for t in ids}
+                                body_model_path=body_model_path, rig=rig) for t in ids}
     written = []
     for key, path in paths.items():
         group = [anims[key]] if key is not None else [anims[t] for t in ids]

@@ -15,7 +15,6 @@ its position is the root joint's position.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +76,8 @@ class TrackAnimation:
     bone_names [J], parents [J] (-1 for the root, parents before children), rest_heads / rest_tails
     [J, 3] metres (tails give the bone directions DCC tools draw), frames [T] video frame indices,
     fps the video frame rate, rotations [T, J, 3, 3] world-aligned local rotations (index 0 global),
-    root_positions [T, 3] metres, mesh the skinned rest mesh or None.
+    root_positions [T, 3] metres, mesh the skinned rest mesh or None, rest_z_axes [J, 3] each bone's
+    rest Z axis as its rig defines it (its Y axis runs head -> tail; FBX bone roll) or None (roll 0).
     """
 
     track_id: int
@@ -93,6 +93,7 @@ class TrackAnimation:
     root_positions: np.ndarray
     mesh: SkinnedMesh | None = None
     notes: list[str] = field(default_factory=list)
+    rest_z_axes: np.ndarray | None = None
 
     @property
     def num_bones(self) -> int:
@@ -131,7 +132,7 @@ class TrackAnimation:
         pos = np.stack([np.interp(full, self.frames, self.root_positions[:, i]) for i in range(3)], 1)
         return TrackAnimation(self.track_id, self.body_model, self.up, self.bone_names, self.parents,
                               self.rest_heads, self.rest_tails, full, self.fps, rot, pos, self.mesh,
-                              self.notes + [f"{t - len(self.frames)} unseen frames interpolated"])
+                              self.notes + [f"{t - len(self.frames)} unseen frames interpolated"], self.rest_z_axes)
 
 
 def results_fps(results: Results) -> float:
@@ -147,24 +148,22 @@ def results_fps(results: Results) -> float:
     return 30.0
 
 
-@functools.lru_cache(maxsize=2)
-def _anny_model(topology: str):
-    from metahmr_video.body.anny_body import DEFAULT_RIG, load_anny
-
-    return load_anny(DEFAULT_RIG, topology)
-
-
-def _anny_rest(shape: np.ndarray, with_mesh: bool) -> dict[str, np.ndarray]:
-    """Anny's rest skeleton (and full-topology mesh) for one phenotype vector, Anny's frame."""
+def _anny_rest(shape: np.ndarray, with_mesh: bool, rig: str = "cmu_mb") -> dict[str, np.ndarray]:
+    """Anny's rest skeleton (and full-topology mesh) with this rig for one phenotype vector, Anny's
+    frame. Also each bone's rest Z axis (its rest frame has Y along the bone, except the root's) and
+    whether it deforms the mesh."""
     import torch
 
-    from metahmr_video.body.anny_body import FIT_TOPOLOGY, FULL_TOPOLOGY
+    from metahmr_video.body.anny_body import FIT_TOPOLOGY, FULL_TOPOLOGY, load_anny
 
-    model = _anny_model(FULL_TOPOLOGY if with_mesh else FIT_TOPOLOGY)
+    model = load_anny(rig, FULL_TOPOLOGY if with_mesh else FIT_TOPOLOGY)
     with torch.no_grad():
         out = model(pose_parameters=None, phenotype_kwargs=torch.as_tensor(shape, dtype=torch.float32)[None],
                     return_bone_ends=True)
+    weight = np.zeros(len(model.bone_labels))
+    np.add.at(weight, model.vertex_bone_indices.numpy().ravel(), model.vertex_bone_weights.double().numpy().ravel())
     rest = dict(heads=out["rest_bone_heads"][0].double().numpy(), tails=out["rest_bone_tails"][0].double().numpy(),
+                z_axes=out["rest_bone_poses"][0, :, :3, 2].double().numpy(), deforming=weight > 0,
                 names=list(model.bone_labels), parents=[int(p) for p in model.bone_parents])
     if with_mesh:
         rest.update(vertices=out["rest_vertices"][0].double().numpy(),
@@ -242,30 +241,46 @@ def _smpl_rest(track: TrackResult, shape: np.ndarray, num_bones: int, model_path
 
 
 def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh: bool = True,
-                    body_model_path: str | Path | None = None) -> TrackAnimation:
+                    body_model_path: str | Path | None = None, rig: str | None = None) -> TrackAnimation:
     """Build one track's TrackAnimation in the export frame `up` ("y_up" or "z_up").
 
     Anny: the skeleton and full-topology mesh (13,718 vertices, Anny's skinning weights) for the
-    track's median phenotype vector. SMPL/SMPL-X: from `body_model_path` (the user's model file)
-    when given; without it the skeleton is recovered from the stored joints and there is no mesh.
+    track's median phenotype vector; `rig` ("mixamo" or "game_engine", Anny results only) puts the
+    motion on that Anny rig instead of the fitted `cmu_mb` one (`rigs.retarget`). SMPL/SMPL-X: from
+    `body_model_path` (the user's model file) when given; without it the skeleton is recovered from
+    the stored joints and there is no mesh.
     """
+    from metahmr_video.sinks.export.rigs import RIGS
+
     if up not in UP_AXES:
         raise InputError(f"unknown up axis {up!r}; use one of {', '.join(UP_AXES)}")
+    if rig is not None and rig not in RIGS:
+        raise InputError(f"unknown rig {rig!r}; use one of {', '.join(RIGS)}")
     track = results.tracks[track_id]
     body = str(results.meta.get("body_model", "anny"))
     family = "smpl" if body.startswith("smpl") else "anny"
+    if rig is not None and family != "anny":
+        raise InputError(f"--rig {rig} needs Anny results; these are {body} results")
     a, b = _CAMERA_TO[up], _REST_TO[(family, up)]
     shape = np.median(track.shape.astype(np.float64), axis=0)
     pose = track.pose.astype(np.float64)
     notes = []
+    z_axes = None
     if family == "anny":
-        rest = _anny_rest(shape, with_mesh)
+        rest = _anny_rest(shape, with_mesh and rig is None)
         if pose.shape[1] != len(rest["names"]):
             raise InputError(f"track {track_id}: {pose.shape[1]} bones in the results, but Anny's "
                              f"cmu_mb rig has {len(rest['names'])}")
-        names, parents = rest["names"], rest["parents"]
         root = track.transl.astype(np.float64)
-        tails = rest["tails"]
+        if rig is not None:
+            from metahmr_video.sinks.export.rigs import retarget
+
+            source, rest = _skeleton(rest), _anny_rest(shape, with_mesh, rig)
+            pose, offset = retarget(pose, source, _skeleton(rest))
+            root = root + offset
+            notes.append(f"motion carried from Anny's cmu_mb rig onto its {rig} rig")
+        names, parents = rest["names"], rest["parents"]
+        tails, z_axes = rest["tails"], rest["z_axes"] @ b.T
     else:
         num_bones = pose.shape[1]
         path = Path(body_model_path) if body_model_path else None
@@ -285,7 +300,8 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     heads = rest["heads"] @ b.T
     tails = tails @ b.T
     rotations = b @ pose @ b.T
-    rotations[:, 0] = a @ pose[:, 0] @ b.T
+    top = parents.index(-1)
+    rotations[:, top] = a @ pose[:, top] @ b.T
     mesh = None
     if "vertices" in rest:
         mesh = SkinnedMesh(rest["vertices"] @ b.T, rest["faces"], rest["indices"], rest["weights"])
@@ -294,7 +310,13 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
         track_id=int(track_id), body_model=body, up=up, bone_names=list(names), parents=list(parents),
         rest_heads=heads, rest_tails=tails, frames=track.frame_ids[order].astype(np.int64),
         fps=results_fps(results), rotations=rotations[order], root_positions=(root @ a.T)[order],
-        mesh=mesh, notes=notes)
+        mesh=mesh, notes=notes, rest_z_axes=z_axes)
+
+
+def _skeleton(rest: dict):
+    from metahmr_video.sinks.export.rigs import Skeleton
+
+    return Skeleton(rest["names"], rest["parents"], rest["heads"], rest["tails"], rest["deforming"])
 
 
 def camera_to_world(points: np.ndarray, up: str) -> np.ndarray:

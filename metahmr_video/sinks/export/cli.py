@@ -10,10 +10,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from metahmr_video.sinks.export import export
 
     paths = export(args.results, args.format, args.output, per_track=not args.single_file, tracks=args.tracks,
-                   mesh=not args.no_mesh, body_model_path=args.body_model, bvh_units=args.bvh_units)
+                   mesh=not args.no_mesh, body_model_path=args.body_model, bvh_units=args.bvh_units, rig=args.rig)
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def add_rig_option(parser: argparse.ArgumentParser) -> None:
+    """`--rig mixamo|game_engine`: the skeleton the animation is written on (Anny results)."""
+    parser.add_argument("--rig", metavar="{mixamo,game_engine}",
+                        help="write the motion on Anny's Mixamo-named or Unreal-mannequin-named skeleton "
+                             "(game characters, no bone mapping) instead of the fitted cmu_mb one")
 
 
 def add_export_command(subparsers) -> None:
@@ -33,4 +40,5 @@ def add_export_command(subparsers) -> None:
     p.add_argument("--body-model", type=Path, metavar="PATH",
                    help="SMPL/SMPL-X model file, for a mesh and exact skeleton of SMPL results")
     p.add_argument("--bvh-units", default="cm", metavar="{cm,m}", help="BVH length unit (default cm)")
+    add_rig_option(p)
     p.set_defaults(func=_cmd_export)

@@ -1,13 +1,14 @@
 """FBX through Blender's own exporter (`bpy`, the optional `fbx` extra), run headless.
 
 Each track becomes an armature object "track_<id>" (bones named after the body model's, rest pose
-of the track's body shape, bone directions head -> tail as the body model defines them) with a
-skinned mesh child "track_<id>_body" (the body model's vertex weights as vertex groups, an Armature
-modifier) and one action: a quaternion key per bone and a location key for the root on every video
-frame from the track's first to its last (the video frame index is the Blender frame; unseen
-frames interpolated). The scene is built Z-up in metres (`"z_up"` export frame: the camera at the
-origin looking down +Y); Blender's exporter writes FBX's Y-up axes (axis_up="Y",
-axis_forward="-Z", a body faces +Z) with unit scale 1.0 = 1 m in the file's UnitScaleFactor.
+of the track's body shape, bone directions head -> tail and, for Anny, bone rolls as its rig
+defines them) with a skinned mesh child "track_<id>_body" (the body model's vertex weights as
+vertex groups, an Armature modifier) and one action: a quaternion key per bone and a location key
+for the root on every video frame from the track's first to its last (the video frame index is the
+Blender frame; unseen frames interpolated). Every bone's default transform is the rest pose. The
+scene is built Z-up in metres (`"z_up"` export frame: the camera at the origin looking down +Y);
+Blender's exporter writes FBX's Y-up axes (axis_up="Y", axis_forward="-Z", a body faces +Z) in
+centimetres (UnitScaleFactor 1.0, FBX's default unit).
 """
 from __future__ import annotations
 
@@ -90,6 +91,11 @@ def _add_track(bpy, anim: TrackAnimation, with_mesh: bool):
         eb.head = anim.rest_heads[c].tolist()
         eb.tail = anim.rest_tails[c].tolist()
         eb.roll = 0.0
+        if anim.rest_z_axes is not None:
+            z = anim.rest_z_axes[c]
+            along = anim.rest_tails[c] - anim.rest_heads[c]
+            if np.linalg.norm(np.cross(z, along / np.linalg.norm(along))) > 0.5:   # not along the bone
+                eb.align_roll(z.tolist())
         edit.append(eb)
     for c, p in enumerate(anim.parents):
         if p >= 0:
@@ -107,7 +113,12 @@ def _add_track(bpy, anim: TrackAnimation, with_mesh: bool):
     root = anim.parents.index(-1)
     loc = (anim.root_positions - anim.rest_heads[root]) @ rest[root]
     action = bpy.data.actions.new(f"{name}_motion")
-    frames = anim.frames.astype(np.float64)
+    # A rest-pose key one frame before the motion: Blender's exporter writes each bone's default
+    # transform at the current frame, which `write_fbx` sets there, so the file's default pose is the
+    # rest pose even without a mesh (whose bind pose carries it too). Only the scene range is baked.
+    frames = np.concatenate([[anim.frames[0] - 1], anim.frames]).astype(np.float64)
+    wxyz = np.concatenate([np.tile([1.0, 0.0, 0.0, 0.0], (1, anim.num_bones, 1)), wxyz])
+    loc = np.concatenate([np.zeros((1, 3)), loc])
 
     def curve(path: str, index: int, group: str, values: np.ndarray) -> None:
         fc = action.fcurves.new(path, index=index, action_group=group)
@@ -157,6 +168,7 @@ def write_fbx(anims: list[TrackAnimation], path: Path, with_mesh: bool = True, o
     # The exporter samples every frame; deforming the meshes there is wasted work (it writes the rest
     # mesh and the skin binding either way), so the Armature modifiers stay off while it runs (-40%).
     mods = [m for ob in bpy.context.scene.objects for m in ob.modifiers if m.type == "ARMATURE"]
+    bpy.context.scene.frame_set(bpy.context.scene.frame_start - 1)      # the rest pose (see _add_track)
     try:
         for m in mods:
             m.show_viewport = False
