@@ -147,7 +147,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py"
     if not script.is_file():
         raise InputError("the benchmarks ship with the source checkout (benchmarks/run_all.py); install with pip -e")
-    cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+    cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else []) + (["--readme"] if args.readme else [])
+    cmd += ["--only", args.only] if args.only else []
     return subprocess.call(cmd)
 
 
@@ -227,6 +228,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     viewer.set_defaults(func=_cmd_view)
     bench = sub.add_parser("benchmark", help="run every benchmark; one markdown report in benchmarks/results/")
     bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    bench.add_argument("--only", help="comma-separated benchmark names, e.g. pipeline,adaptation")
+    bench.add_argument("--readme", action="store_true", help="also rewrite README.md's speed tables with the results")
     bench.set_defaults(func=_cmd_benchmark)
     from metahmr_video.sinks.export.cli import add_export_command
 
