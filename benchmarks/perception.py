@@ -97,10 +97,10 @@ def in_context(config: DetectorConfig, clip: str = "pedestrians.mp4", labels: Di
 
 
 SCHEDULES = {
-    "HOG whole pyramid every 5th frame, never paused (before)": dict(spread_hog=False, settled_hog_every=0),
-    "HOG spread over 5 frames, never paused": dict(spread_hog=True, settled_hog_every=0),
-    "HOG whole pyramid every 5th frame, paused when settled": dict(spread_hog=False),
-    "HOG spread over 5 frames, paused when settled (default)": dict(),
+    "HOG whole pyramid every 5th frame, never resting (before)": dict(spread_hog=False, settled_search_every=0),
+    "HOG spread over 5 frames, never resting": dict(spread_hog=True, settled_search_every=0),
+    "HOG whole pyramid every 5th frame, resting when settled": dict(spread_hog=False),
+    "HOG spread over 5 frames, resting when settled (default)": dict(),
 }
 
 

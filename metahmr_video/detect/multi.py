@@ -60,9 +60,10 @@ class DetectorConfig:
     `detect(..., full=None)` (hinted people are re-cropped on every frame), and HOG's whole scale
     pyramid once in those full_every frames: spread_hog spreads it over them, one slice per frame,
     so that no frame pays for all of it (False: all of it on the full-search frame; the first
-    frame of a video always searches all of it). settled_hog_every: once a scene is settled (every
-    expected person re-found and nothing new for settle_frames frames), HOG pauses and searches its
-    whole pyramid once every this many frames (0: never pauses). refine: a second landmark pass on each
+    frame of a video always searches all of it). settled_search_every: once a scene is settled
+    (every expected person re-found and nothing new for settle_frames frames), the search for new
+    people (pose detector and HOG) pauses, and runs one full round (HOG's whole pyramid) every this
+    many frames (0: never pauses). refine: a second landmark pass on each
     new crop (junk crops disagree). dedupe_iou: box overlap above which two detections are one
     person. num_threads: LiteRT threads."""
 
@@ -74,7 +75,7 @@ class DetectorConfig:
     full_every: int = 5
     spread_hog: bool = True
     settle_frames: int = 10
-    settled_hog_every: int = 60
+    settled_search_every: int = 60
     refine: bool = True
     dedupe_iou: float = 0.5
     num_threads: int = 2
@@ -101,7 +102,7 @@ class MultiPersonDetector:
         self.full_every = max(1, int(c.full_every))
         self.refine = c.refine
         self.dedupe_iou = float(c.dedupe_iou)
-        self.spread_hog, self.settle_frames, self.settled_hog_every = c.spread_hog, int(c.settle_frames), int(c.settled_hog_every)
+        self.spread_hog, self.settle_frames, self.settled_search_every = c.spread_hog, int(c.settle_frames), int(c.settled_search_every)
         self.times = None
         self.reset()
 
@@ -115,13 +116,16 @@ class MultiPersonDetector:
         self._settled = 0       # consecutive frames with every expected person re-found, nothing new
         self._since_sweep = 0   # frames since the last complete HOG sweep
 
-    def _hog_schedule(self, full: bool) -> Optional[int] | bool:
+    def _paused(self) -> bool:
+        """The search for new people rests: the scene is settled and a round ran recently."""
+        return (self.settled_search_every > 0 and self._settled >= self.settle_frames
+                and self._since_sweep < self.settled_search_every)
+
+    def _hog_schedule(self, full: bool, paused: bool) -> Optional[int] | bool:
         """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
         False = nothing (see DetectorConfig)."""
         if self._calls == 0:
             return None
-        paused = (self.settled_hog_every > 0 and self._settled >= self.settle_frames
-                  and self._since_sweep < self.settled_hog_every)
         if not self.spread_hog:
             return None if full and not paused else False
         if self._hog_next == 0 and paused:
@@ -157,12 +161,16 @@ class MultiPersonDetector:
         frame, tracker predictions). full: True runs the full-frame search (pose detector, HOG's
         whole pyramid), False only re-crops the hints, None follows the schedule of a video
         (DetectorConfig: pose detector every `full_every`-th call and whenever there are no hints,
-        one HOG slice per call, HOG paused while the scene is settled)."""
+        one HOG slice per call, both resting while the scene is settled)."""
         image = frame.image
         scheduled = full is None
+        hog = None if full else False
         if scheduled:
-            full = self._calls % self.full_every == 0 or not hints
-        hog = (self._hog_schedule(full) if scheduled else (None if full else False)) if self.hog is not None else False
+            paused = self._paused()
+            full = (self._calls % self.full_every == 0 and not paused) or not hints
+            hog = self._hog_schedule(full, paused) if self.hog is not None else False
+        elif self.hog is None:
+            hog = False
         self._calls += 1
         found: List[Detection] = []
         if hints:
