@@ -1,6 +1,6 @@
 """Cost of test-time adaptation: per K, per part of a step, and batched vs per-person.
 
-    python benchmarks/adaptation.py [--people 1,6] [--steps 0,1,2,3,5] [--against REF] [--batching]
+    python benchmarks/adaptation.py [--people 1,6] [--steps 0,1,2,3,5] [--against REF] [--batching] [--compile]
 
 1. `Fitter.fit_evidence` (network, K steps of Anny forward/backward, the body output) for N people
    at each K: wall ms and thread-CPU ms per call (the lowest of 3 trials; CPU time is what a shared
@@ -10,6 +10,8 @@
 2. One step's parts (thread-CPU ms): regressor head, decoding, body forward (skeleton + landmark
    vertices), test loss, backward.
 3. `--batching`: N people in one batched computation vs N separate adaptations (default K).
+4. `--compile`: decoding + body + test loss, forward and backward, under `torch.compile(dynamic=True)`
+   against eager, and the time of each first compiled call (compilation) per N.
 Shipped checkpoint, synthetic people (`trainer.data.SyntheticData`), CPU (or CUDA when present).
 """
 from __future__ import annotations
@@ -115,6 +117,34 @@ def batching(device: str, threads: int, repeat: int) -> list[dict]:
     return rows
 
 
+def compiled(device: str, threads: int, people: list[int], repeat: int) -> list[dict]:
+    """decode + body + test loss, forward + backward to theta: eager vs torch.compile (dynamic)."""
+    from metahmr_video.adapt.steps import body_forward
+    from metahmr_video.model.features import decode, features
+    from metahmr_video.model.losses import test_loss
+
+    fitter, _ = setup(device, threads, 1)
+    body, cfg = fitter.body, fitter.ckpt.loss_config
+
+    def loss_of(theta, ev):
+        params = decode(theta, ev, body.num_bones, body.num_shape)
+        return test_loss(params, body_forward(body, params), ev, cfg).sum()
+
+    fast = torch.compile(loss_of, dynamic=True)
+    rows = []
+    for n in people:
+        _, ev = setup(device, threads, n)
+        with torch.no_grad():
+            theta = fitter.ckpt.meta(features(ev)).requires_grad_()
+        t = time.perf_counter()
+        torch.autograd.grad(fast(theta, ev), theta)
+        first = time.perf_counter() - t
+        rows.append(dict(people=n, first_call_s=first,
+                         eager_ms=timed(lambda: torch.autograd.grad(loss_of(theta, ev), theta), repeat)[1],
+                         compiled_ms=timed(lambda: torch.autograd.grad(fast(theta, ev), theta), repeat)[1]))
+    return rows
+
+
 def extract(ref: str, into: Path) -> Path:
     """The package and trainer of git `ref`, unpacked under `into` (read-only use of the repo)."""
     archive = into / "ref.tar"
@@ -140,6 +170,7 @@ def main() -> None:
     ap.add_argument("--against", default=None, help="git ref to compare with (e.g. main)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds with --against")
     ap.add_argument("--batching", action="store_true", help="also N people batched vs separate")
+    ap.add_argument("--compile", action="store_true", help="also torch.compile of a step's loss against eager")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
@@ -184,6 +215,11 @@ def main() -> None:
           + "---|" * len(people))
     for name in parts[people[0]]:
         print(f"| {name} | " + " | ".join(f"{parts[n][name]:.2f}" for n in people) + " |")
+    if args.compile:
+        print("\ndecode + body + test loss, forward and backward, thread-CPU ms:\n\n"
+              "| N | eager | torch.compile | first compiled call s |\n|---|---|---|---|")
+        for r in compiled(args.device, args.threads, people, args.repeat * 4):
+            print(f"| {r['people']} | {r['eager_ms']:.2f} | {r['compiled_ms']:.2f} | {r['first_call_s']:.0f} |")
     if args.batching:
         print("\n| people | K | one batch ms | N separate ms | separate / batch |\n|---|---|---|---|---|")
         for r in batching(args.device, args.threads, args.repeat):

@@ -1,16 +1,19 @@
 """Pipeline speed against MediaPipe's own Pose solution, on the same decoded frames, in one run.
 
-    python benchmarks/pipeline.py [--rounds 3] [--frames N] [--out benchmarks/results/pipeline.json]
+    python benchmarks/pipeline.py [--rounds 3] [--frames N] [--extra-steps 1,2,3] [--serial] [--out benchmarks/results/pipeline.json]
 
 For a one-person real clip (examples/media/single_person.mp4) and the pedestrian clip (~6 people),
 each round times, one after the other on the same decoded frames:
 - MediaPipe Pose: `mp.solutions.pose.Pose(model_complexity=1)` in video mode (one person);
 - detect + track alone (`Pipeline.perceive`, serial);
-- the pipeline as `run` builds it (overlapped stages, NPZ sink) with `--steps 0`, and at the
-  default steps.
+- the pipeline as `run` builds it (overlapped stages, NPZ sink) with `--steps 0`, at the default
+  steps, at any `--extra-steps`, and (`--serial`) at the default steps with its stages not
+  overlapped (`Config.overlap = False`).
 The machine is shared and its load changes, so every ratio is taken within a round and the median
 over rounds is reported; fps is the median too. "worst gap": the longest time between two
-consecutive frames' results (a stall a viewer would see). Per-stage milliseconds per frame come from
+consecutive frames' results (a stall a viewer would see). "CPU ms/frame": processor time of all the
+process's threads per frame (MediaPipe's own threads included), which the machine's load inflates
+far less than wall time. Per-stage milliseconds per frame come from
 the default-steps run of the last round (`metahmr_video.profiling.StageTimes`; the stages overlap in
 threads, so they add up to more than the time per frame).
 """
@@ -35,17 +38,19 @@ MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
 CLIPS = {"one person": MEDIA / "single_person.mp4", "pedestrians": MEDIA / "pedestrians.mp4"}
 
 
-def mediapipe_pose(frames) -> tuple[float, float]:
-    """(fps, worst gap ms) of MediaPipe's Pose solution over the frames (RGB), video mode."""
+def mediapipe_pose(frames) -> tuple[float, float, float]:
+    """(fps, worst gap ms, CPU ms per frame) of MediaPipe's Pose solution over the frames (RGB),
+    video mode."""
     import mediapipe as mp
 
     with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
         pose.process(frames[0].image)  # graph start-up is not a frame
+        cpu = time.process_time()
         ends = [time.perf_counter()]
         for f in frames:
             pose.process(f.image)
             ends.append(time.perf_counter())
-    return _fps_gap(ends)
+        return _fps_gap(ends) + (1e3 * (time.process_time() - cpu) / len(frames),)
 
 
 def _fps_gap(ends: list[float]) -> tuple[float, float]:
@@ -53,59 +58,69 @@ def _fps_gap(ends: list[float]) -> tuple[float, float]:
     return len(gaps) / (ends[-1] - ends[0]), 1e3 * max(gaps)
 
 
-def detect_track(runner: Runner, frames) -> tuple[float, float]:
-    """(fps, worst gap ms) of the detector and tracker alone, serial."""
+def detect_track(runner: Runner, frames) -> tuple[float, float, float]:
+    """(fps, worst gap ms, CPU ms per frame) of the detector and tracker alone, serial."""
     pipe = runner.pipeline(1000.0)
     pipe.reset()
+    cpu = time.process_time()
     ends = [time.perf_counter()]
     for f in frames:
         pipe.perceive(f)
         ends.append(time.perf_counter())
-    return _fps_gap(ends)
+    return _fps_gap(ends) + (1e3 * (time.process_time() - cpu) / len(frames),)
 
 
-def pipeline(runner: Runner, frames, steps: int, out_dir: Path) -> tuple[float, float, StageTimes]:
-    """(fps, worst gap ms, stage times) of the pipeline as `run` builds it, with `steps` TTO steps."""
+def pipeline(runner: Runner, frames, steps: int, out_dir: Path) -> tuple[float, float, float, StageTimes]:
+    """(fps, worst gap ms, CPU ms per frame, stage times) of the pipeline as `run` builds it, with
+    `steps` TTO steps."""
     runner.steps = runner.fitter.resolve_steps(steps)
     times = StageTimes()
     w, h = frames[0].width, frames[0].height
     focal = float((w * w + h * h) ** 0.5)
     sink = NpzSink(out_dir / "bench.npz", runner.meta("bench", w, h, 30.0, focal))
+    cpu = time.process_time()
     start = time.perf_counter()
     summary = runner.pipeline(focal, times).run(iter(frames), [sink])
-    s = times.summary()
-    return summary.frames / (time.perf_counter() - start), s["worst_gap"]["ms"], times
+    fps = summary.frames / (time.perf_counter() - start)
+    return fps, times.summary()["worst_gap"]["ms"], 1e3 * (time.process_time() - cpu) / len(frames), times
 
 
-def measure(runner: Runner, frames, rounds: int, out_dir: Path) -> dict:
+def measure(runner: Runner, frames, rounds: int, out_dir: Path, extra_steps: list[int], serial: bool) -> dict:
     k = runner.fitter.default_steps
-    rows: dict[str, list] = {"MediaPipe Pose": [], "detect + track": [], "pipeline, --steps 0": [], f"pipeline, K = {k} (default)": []}
+    rows: dict[str, list] = {"MediaPipe Pose": [], "detect + track": [], "pipeline, --steps 0": [],
+                             **{f"pipeline, --steps {e}": [] for e in extra_steps}, f"pipeline, K = {k} (default)": []}
+    if serial:
+        rows[f"pipeline, K = {k}, stages not overlapped"] = []
     times = None
     for _ in range(rounds):
         rows["MediaPipe Pose"].append(mediapipe_pose(frames))
         rows["detect + track"].append(detect_track(runner, frames))
-        fps0, gap0, _ = pipeline(runner, frames, 0, out_dir)
-        rows["pipeline, --steps 0"].append((fps0, gap0))
-        fps, gap, times = pipeline(runner, frames, k, out_dir)
-        rows[f"pipeline, K = {k} (default)"].append((fps, gap))
+        for e in [0, *extra_steps]:
+            rows[f"pipeline, --steps {e}"].append(pipeline(runner, frames, e, out_dir)[:3])
+        *row, times = pipeline(runner, frames, k, out_dir)
+        rows[f"pipeline, K = {k} (default)"].append(tuple(row))
+        if serial:
+            runner.config.overlap = False
+            rows[f"pipeline, K = {k}, stages not overlapped"].append(pipeline(runner, frames, k, out_dir)[:3])
+            runner.config.overlap = True
     runner.steps = k
     table = []
     for name, vals in rows.items():
         ratio = {ref: statistics.median(v[0] / r[0] for v, r in zip(vals, rows[ref]))
                  for ref in ("MediaPipe Pose", "detect + track", "pipeline, --steps 0")}
-        table.append(dict(variant=name, fps=statistics.median(v[0] for v in vals),
-                          worst_gap_ms=max(v[1] for v in vals), **{f"x {k}": v for k, v in ratio.items()}))
+        table.append(dict(variant=name, fps=statistics.median(v[0] for v in vals), worst_gap_ms=max(v[1] for v in vals),
+                          cpu_ms=statistics.median(v[2] for v in vals), **{f"x {k}": v for k, v in ratio.items()}))
     return dict(rows=table, stages=times.summary())
 
 
 def markdown(name: str, clip: Path, frames, result: dict) -> str:
     f = frames[0]
     lines = [f"**{name}** (`{clip.name}`, {f.width}x{f.height}, {len(frames)} frames)", "",
-             "| variant | fps | x MediaPipe Pose | x detect + track | x --steps 0 | worst gap ms |",
-             "|---|---|---|---|---|---|"]
+             "| variant | fps | x MediaPipe Pose | x detect + track | x --steps 0 | worst gap ms | CPU ms/frame |",
+             "|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['variant']} | {r['fps']:.1f} | {r['x MediaPipe Pose']:.2f} | {r['x detect + track']:.2f} "
-                     f"| {r['x pipeline, --steps 0']:.2f} | {r['worst_gap_ms']:.0f} |")
+                     f"| {r['x pipeline, --steps 0']:.2f} | {r['worst_gap_ms']:.0f} | {r['cpu_ms']:.0f} |")
     s = result["stages"]
     lines += ["", "| stage (default steps) | ms/frame | max ms |", "|---|---|---|"]
     for stage, v in s["stages"].items():
@@ -119,6 +134,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default: all 100)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pipeline.json"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--extra-steps", default="", help="also the pipeline at these K, e.g. 1,2,3")
+    parser.add_argument("--serial", action="store_true", help="also the pipeline with its stages not overlapped")
     args = parser.parse_args()
     cfg = Config()
     cfg.device = args.device
@@ -129,7 +146,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, clip in CLIPS.items():
             frames = list(VideoSource(clip, max_frames=args.frames))
-            results[name] = measure(runner, frames, args.rounds, Path(tmp))
+            extra = [int(e) for e in args.extra_steps.split(",") if e.strip()]
+            results[name] = measure(runner, frames, args.rounds, Path(tmp), extra, args.serial)
             print(markdown(name, clip, frames, results[name]) + "\n", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(dict(device=runner.device, rounds=args.rounds, clips=results), indent=2))
