@@ -77,15 +77,16 @@ def in_context(config: DetectorConfig, clip: str = "pedestrians.mp4", labels: Di
                frames: int | None = None) -> Dict[str, float]:
     """The detector as the pipeline runs it (tracker predictions as hints, `detect(..., full=None)`
     schedule) over a clip: recall/precision of its detections on the labelled frames (if any),
-    thread-CPU ms per frame (mean; max after the first frame, which always searches everything)
-    and wall ms per frame (max after the first frame)."""
+    CPU ms per frame of all the process's threads (LiteRT's and OpenCV's included; mean, and max
+    after the first frame, which always searches everything) and wall ms per frame (max after the
+    first frame)."""
     det, tracker = MultiPersonDetector(config), Tracker()
     tp = nd = nl = 0
     cpu, wall = [], []
     for frame in VideoSource(os.path.join(MEDIA, clip), max_frames=frames):
-        t, c = time.perf_counter(), time.thread_time()
+        t, c = time.perf_counter(), time.process_time()
         people = det.detect(frame, hints=tracker.predictions(), full=None)
-        cpu.append(time.thread_time() - c)
+        cpu.append(time.process_time() - c)
         wall.append(time.perf_counter() - t)
         tracker.update(people, frame.image)
         if labels and frame.index in labels:

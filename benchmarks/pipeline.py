@@ -1,6 +1,6 @@
 """Pipeline speed against MediaPipe's own Pose solution, on the same decoded frames, in one run.
 
-    python benchmarks/pipeline.py [--rounds 3] [--frames N] [--extra-steps 1,2,3] [--serial] [--out benchmarks/results/pipeline.json]
+    python benchmarks/pipeline.py [--rounds 3] [--frames N] [--extra-steps 1,2,3] [--serial] [--clips one,pedestrians] [--out benchmarks/results/pipeline.json]
 
 For a one-person real clip (examples/media/single_person.mp4) and the pedestrian clip (~6 people),
 each round times, one after the other on the same decoded frames:
@@ -36,6 +36,7 @@ from metahmr_video.sources import VideoSource
 
 MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
 CLIPS = {"one person": MEDIA / "single_person.mp4", "pedestrians": MEDIA / "pedestrians.mp4"}
+CLIP_KEYS = {"one": "one person", "pedestrians": "pedestrians"}
 
 
 def mediapipe_pose(frames) -> tuple[float, float, float]:
@@ -136,6 +137,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--extra-steps", default="", help="also the pipeline at these K, e.g. 1,2,3")
     parser.add_argument("--serial", action="store_true", help="also the pipeline with its stages not overlapped")
+    parser.add_argument("--clips", default="one,pedestrians", help="which clips: one, pedestrians or both")
     args = parser.parse_args()
     cfg = Config()
     cfg.device = args.device
@@ -144,7 +146,8 @@ def main() -> None:
           f"{runner.fitter.default_steps}; median of {args.rounds} rounds, ratios within a round\n")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, clip in CLIPS.items():
+        for name in [CLIP_KEYS[c.strip()] for c in args.clips.split(",")]:
+            clip = CLIPS[name]
             frames = list(VideoSource(clip, max_frames=args.frames))
             extra = [int(e) for e in args.extra_steps.split(",") if e.strip()]
             results[name] = measure(runner, frames, args.rounds, Path(tmp), extra, args.serial)

@@ -174,3 +174,54 @@ def test_precomputed_bad_input(tmp_path):
     (tmp_path / "odd.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1, 2, 1] * 5}]))
     with pytest.raises(InputError, match="unknown keypoint layout"):
         load_keypoints(tmp_path / "odd.json")
+
+
+def test_hog_slices_split_the_pyramid_and_find_what_it_finds():
+    from metahmr_video.boxes import box_iou
+    from metahmr_video.detect.hog import HogPeopleDetector
+
+    hog = HogPeopleDetector(parts=5)
+    plan = hog.slices(1229, 922)
+    assert plan[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(plan, plan[1:]))
+    levels = plan[-1][0] + plan[-1][1]
+    assert levels == len(HogPeopleDetector(parts=1).slices(1229, 922)) or levels > 30
+    cost = [sum(1.05 ** (-2 * i) for i in range(a, a + n)) for a, n in plan]
+    assert len(plan) == 5 and max(cost) < 2.5 * min(cost)  # about equal shares
+    image = next(iter(VideoSource(os.path.join(MEDIA, "pedestrians.mp4")))).image
+    whole, _ = hog(image)
+    parts = np.concatenate([hog(image, part=k)[0] for k in range(5)])
+    assert len(whole) >= 5
+    assert (box_iou(whole, parts).max(1) > 0.5).mean() >= 0.8  # the slices together find the people
+
+
+def test_search_for_new_people_rests_while_the_scene_is_settled():
+    from metahmr_video.track import Tracker
+
+    det = MultiPersonDetector(DetectorConfig(settle_frames=5, settled_search_every=20))
+    calls = []
+
+    class Counted:  # the search's models, counting the calls (frame number, model)
+        def __init__(self, inner, name):
+            self.inner, self.name = inner, name
+
+        def __call__(self, *a, **k):
+            calls.append((det._calls - 1, self.name))  # the frame being searched
+            return self.inner(*a, **k)
+
+        def __getattr__(self, attr):
+            return getattr(self.inner, attr)
+
+    det.hog, det.pose_detector = Counted(det.hog, "hog"), Counted(det.pose_detector, "pose")
+    tracker = Tracker()
+    frames = list(VideoSource(os.path.join(MEDIA, "single_person.mp4"), max_frames=42))
+    for frame in frames[:36]:
+        tracker.update(det.detect(frame, hints=tracker.predictions(), full=None), frame.image)
+    searched = sorted({c for c, _ in calls})
+    assert searched[:6] == [0, 1, 2, 3, 4, 5], searched    # everything at the start, then one sweep
+    assert not [c for c in searched if 6 <= c <= 25], searched    # settled: the search rests ...
+    assert [c for c in searched if 26 <= c < 36], searched        # ... and runs a round 20 frames later
+    calls.clear()
+    blank = Frame(36, 0.0, np.zeros_like(frames[36].image))
+    det.detect(blank, hints=tracker.predictions(), full=None)      # the person is not re-found ...
+    det.detect(frames[37], hints=tracker.predictions(), full=None)
+    assert [c for c, _ in calls if c == 37]                        # ... so the next frame searches
