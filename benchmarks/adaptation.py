@@ -76,17 +76,16 @@ def step_parts(device: str, threads: int, people: list[int], repeat: int) -> dic
     for n in people:
         fitter, ev = setup(device, threads, n)
         net, body, cfg = fitter.ckpt.meta, fitter.body, fitter.ckpt.loss_config
-        nb, ns = body.num_bones, body.num_shape
         feat = features(ev)
         feat = net.trunk(feat)
         last = FactoredLastLayer(net, fitter.rates, n)
         for _ in range(2):
             theta = net.head(feat, last)
-            params = decode(theta, ev, nb, ns)
+            params = decode(theta, ev, body)
             last.step(test_loss(params, body_forward(body, params), ev, cfg).sum(), False)
         theta = net.head(feat, last)
         outputs = list(last.outputs)
-        params = decode(theta, ev, nb, ns)
+        params = decode(theta, ev, body)
         bo = body_forward(body, params)
         loss = test_loss(params, bo, ev, cfg).sum()
 
@@ -96,7 +95,7 @@ def step_parts(device: str, threads: int, people: list[int], repeat: int) -> dic
 
         parts = {
             "regressor head (IEF, factored per-person last layer)": head,
-            "decode (6D -> rotations, camera)": lambda: decode(theta, ev, nb, ns),
+            "decode (6D -> rotations, camera)": lambda: decode(theta, ev, body),
             "body forward (skeleton + landmark vertices)": lambda: body_forward(body, params),
             "test loss": lambda: test_loss(params, bo, ev, cfg),
             "backward (to the last layer's outputs)": lambda: torch.autograd.grad(loss, outputs, retain_graph=True),
@@ -127,7 +126,7 @@ def compiled(device: str, threads: int, people: list[int], repeat: int) -> list[
     body, cfg = fitter.body, fitter.ckpt.loss_config
 
     def loss_of(theta, ev):
-        params = decode(theta, ev, body.num_bones, body.num_shape)
+        params = decode(theta, ev, body)
         return test_loss(params, body_forward(body, params), ev, cfg).sum()
 
     fast = torch.compile(loss_of, dynamic=True)

@@ -2,13 +2,14 @@
 
     python examples/video_to_npz.py [VIDEO] [OUT.npz]
 """
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter, Fitter
+from metahmr_video.adapt import Adapter, Fitter, pose_bodies
 from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.detect import MultiPersonDetector
 from metahmr_video.pipeline import Pipeline
@@ -25,7 +26,10 @@ torch.set_num_threads(1)   # per-frame batches are small: one thread is fastest 
 source = VideoSource(video)
 focal = default_focal(source.width, source.height)                   # pixels; CLIFF's guess
 fitter = Fitter.load()                                                # the shipped meta-checkpoint
-pipe = Pipeline(MultiPersonDetector(), Tracker(), Adapter(fitter, focal=focal), TrackSmoother())  # default configs
+tracker = Tracker()                                                   # tracks confirmed on their 2nd hit
+pipe = Pipeline(MultiPersonDetector(), tracker, Adapter(fitter, focal=focal), TrackSmoother(),
+                functools.partial(pose_bodies, fitter.body),         # joints from the smoothed parameters
+                hold=tracker.min_hits - 1)                           # offline: tracks from their 1st frame
 meta = dict(body_model="anny", joint_names=fitter.body.bone_names, fps=source.fps,
             image_size=[source.width, source.height], intrinsics=intrinsics(source.width, source.height, focal).tolist())
 summary = pipe.run(source, [NpzSink(out, meta)])

@@ -54,6 +54,8 @@ def _load_config(args: argparse.Namespace):
     from metahmr_video.config import load_config
 
     cfg = load_config(args.config)
+    if getattr(args, "body", None) is not None:
+        cfg.adapt.body = str(args.body)
     if args.device is not None:
         cfg.device = args.device
     if getattr(args, "steps", None) is not None:
@@ -69,25 +71,53 @@ def _load_config(args: argparse.Namespace):
     return cfg
 
 
+def _ensure_checkpoint(cfg, yes: bool) -> None:
+    """For an SMPL/SMPL-X body without a trained checkpoint: say so in one line, then train it (with
+    progress bars) when the user agrees (`--yes`, or 'y' at the prompt of an interactive terminal);
+    otherwise a one-line error naming the exact train command (exit status 2)."""
+    if cfg.adapt.body == "anny" or cfg.adapt.checkpoint is not None:
+        return
+    from metahmr_video.body import load_body
+    from metahmr_video.model.checkpoint import TRAIN_TIME, MissingCheckpointError, default_checkpoint, train_command
+
+    body = load_body(cfg.adapt.body)  # a bad model file fails here, in one line
+    if default_checkpoint(body).is_file():
+        return
+    missing = f"no meta-checkpoint for {body.model_path.name} ({body.model_id}) yet"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise MissingCheckpointError(f"{missing}; train it ({TRAIN_TIME}) with: {train_command(body)}"
+                                         " (or add --yes to train it now)")
+        answer = input(f"metahmr-video: {missing}; training one takes {TRAIN_TIME}. Train it now? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise MissingCheckpointError(f"{missing}; train it later with: {train_command(body)}")
+    else:
+        print(f"metahmr-video: {missing}; training it now ({TRAIN_TIME})", file=sys.stderr)
+    from trainer.cli import train_for_body
+
+    train_for_body(body.model_path, default_checkpoint(body))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Process a video, an image folder, or a folder of videos into per-video results."""
+    """Process videos, image sequences and photos into per-input results."""
+    from metahmr_video.errors import InputError
     from metahmr_video.profiling import StageTimes
     from metahmr_video.runner import Runner, export_video, list_inputs, result_name, run_input
 
     cfg = _load_config(args)
     if args.rig is not None:
-        from metahmr_video.errors import InputError
         from metahmr_video.sinks.export import RIGS
 
         if args.rig not in RIGS:
             raise InputError(f"unknown rig {args.rig!r}; use one of {', '.join(RIGS)}")
         if not args.export:
             raise InputError("--rig chooses the skeleton of --export files; add --export fbx|bvh|glb")
-    inputs = list_inputs(args.input)
+    inputs = list_inputs(args.input, images="photos" if args.photos else "sequence" if args.sequence else "auto")
     if len(inputs) == 1:
         from metahmr_video.sources import open_source
 
         open_source(str(inputs[0]))  # a bad single input fails here, before models load
+    _ensure_checkpoint(cfg, args.yes)
     _install_sigterm()
     if args.ray is not None:
         from metahmr_video.distributed import run_distributed
@@ -96,7 +126,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                 formats=args.export, rig=args.rig, show_progress=not args.quiet)
         print(batch.line())
         return 1 if batch.failed else 0
-    runner = Runner(cfg)
+    from metahmr_video.body.anny_body import DEFAULT_RIG, FULL_TOPOLOGY, anny_build_session, load_anny
+
+    with anny_build_session():  # a first use parses Anny's assets once for every model it builds
+        runner = Runner(cfg)
+        if {"glb", "fbx"} & set(args.export) and runner.body.name == "anny":
+            load_anny(DEFAULT_RIG, FULL_TOPOLOGY)  # the exported meshes
     failed = 0
     for path in inputs:
         times = StageTimes() if args.profile else None
@@ -108,16 +143,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"metahmr-video: skipped {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{path.name}: {summary.line()} -> {args.output}")
+        written = list(summary.outputs)
+        if cfg.output.npz and summary.person_frames:
+            written += export_video(args.output, result_name(path), args.export, args.rig)
+        print(f"{path.name}: {summary.line()}")
+        print("  wrote " + ", ".join(str(w) for w in written))
         if times is not None:
             print(times.report())
-        if cfg.output.npz:
-            for written in export_video(args.output, result_name(path), args.export, args.rig):
-                print(f"wrote {written}")
         if summary.person_frames == 0:
             print(f"metahmr-video: no person found in {path}; wrote an empty result")
         if summary.interrupted:
             return 130
+        if summary.truncated:
+            damaged = (f"{path} is truncated or damaged; the results cover the {summary.frames} frames that "
+                       "decoded")
+            if len(inputs) == 1:
+                raise InputError(damaged)
+            print(f"metahmr-video: {damaged}", file=sys.stderr)
+            failed += 1
     return 1 if failed else 0
 
 
@@ -128,6 +171,7 @@ def _cmd_webcam(args: argparse.Namespace) -> int:
     from metahmr_video.sources import WebcamSource
 
     cfg = _load_config(args)
+    _ensure_checkpoint(cfg, args.yes)
     _install_sigterm()
     source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
     times = StageTimes()
@@ -172,10 +216,13 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
     p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/config.py)")
+    p.add_argument("--body", metavar="FILE", help="body model: 'anny' (default) or your SMPL/SMPL-X model file "
+                                                  "(.pkl/.npz); its checkpoint is trained on first use")
+    p.add_argument("--yes", action="store_true", help="train a missing SMPL/SMPL-X checkpoint without asking")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: the config's (cpu)")
     p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's)")
-    p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the shipped one)")
-    p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4")
+    p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the body model's own)")
+    p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4 (photos: .png)")
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -188,21 +235,36 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     add_rig_option(p)
 
 
+IMAGES_HELP = ("Images: a photo is processed on its own at its own size, without tracking or smoothing, into "
+               "OUT/<stem>.npz (and OUT/<stem>_overlay.png with --overlay). A folder of images whose names are "
+               "one prefix and evenly spaced numbers (frame_0001.png, frame_0002.png, ...) is a sequence: one "
+               "video at 30 fps, OUT/<folder>.npz; any other folder of images is photos. --sequence or --photos "
+               "overrides that.")
+
 TRAINER_COMMANDS = {"train": "train the regressor and meta-parameters on generated data",
                     "evaluate": "MPJPE/PA-MPJPE vs TTO steps on real motion and generated data"}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; the trainer (`train`, `evaluate`) is imported only when argv runs one of them."""
+    from metahmr_video import __version__
+
     parser = argparse.ArgumentParser(prog="metahmr-video", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="pose the body model and write a mesh (no video needed)")
     demo.add_argument("-o", "--output", type=Path, default=Path("results"))
     demo.add_argument("--body", default="anny", help="'anny', 'anny-full' or a path to an SMPL/SMPL-X file")
     demo.set_defaults(func=_cmd_demo)
-    run = sub.add_parser("run", help="video file, image folder or folder of videos -> NPZ (+ overlay MP4)")
-    run.add_argument("input", type=Path)
+    run = sub.add_parser("run", help="videos, image sequences or photos -> NPZ (+ overlay MP4/PNG)",
+                         description="Per-person 3D bodies for a video, a photo, or a folder of them.",
+                         epilog=IMAGES_HELP)
+    run.add_argument("input", type=Path, help="a video file; an image file (a photo); a folder of videos (each "
+                     "processed); or a folder of images: a sequence (numbered frames) or photos (see below)")
+    images = run.add_mutually_exclusive_group()
+    images.add_argument("--sequence", action="store_true", help="a folder of images is one video (its frames)")
+    images.add_argument("--photos", action="store_true", help="a folder of images is independent photos")
     _add_run_options(run)
     run.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                      help="process the videos on Ray (the ray extra): a local Ray on this machine, or the "
@@ -246,14 +308,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(argv).parse_args(argv)
-    try:
+    args = None
+    try:  # Ctrl-C at any point, the imports of start-up included, ends with one line
+        args = build_parser(argv).parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt:
         print("metahmr-video: interrupted", file=sys.stderr)
         return 130
     except MetaHMRError as exc:
-        if args.debug:
+        if args is not None and args.debug:
             raise
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"metahmr-video: error: {message}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""File-system helpers: the natural order of file names, and output folders we can write to."""
+"""File-system helpers: the natural order of file names, output folders we can write to, the cache
+folder, and how this installation adds an optional extra."""
 from __future__ import annotations
 
 import os
@@ -23,3 +24,23 @@ def writable_folder(folder: str | Path) -> Path:
     if not os.access(folder, os.W_OK):
         raise InputError(f"{folder}: output folder is not writable")
     return folder
+
+
+def install_command(extra: str, root: str | Path | None = None) -> str:
+    """The pip command that adds an optional extra to this installation: from a source checkout
+    (the package sits beside its pyproject.toml; installed with `pip install -e`) the checkout
+    itself, `pip install -e '.[extra]'` (or the checkout's path when run from elsewhere); from an
+    installed wheel, `pip install 'metahmr-video[extra]'`. root: the folder holding the package
+    (default: this one's)."""
+    root = Path(root).resolve() if root is not None else Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():
+        target = "." if Path.cwd().resolve() == root else str(root)
+        return f"pip install -e '{target}[{extra}]'"
+    return f"pip install 'metahmr-video[{extra}]'"
+
+
+def cache_dir(*parts: str) -> Path:
+    """metahmr-video's cache folder joined with `parts` (not created): $XDG_CACHE_HOME/metahmr-video,
+    by default ~/.cache/metahmr-video. Per-body-model checkpoints live in its `checkpoints/`."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root.joinpath("metahmr-video", *parts)

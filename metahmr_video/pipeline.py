@@ -8,15 +8,22 @@ the tracker's is `Tracker`'s `predictions` / `update` / `reset`, the adapter's `
 `reset`). Sinks get `write(frame, people)` per frame and `close()` at the end — also on Ctrl-C,
 SIGTERM or an error, so what was computed is kept.
 
+A track is confirmed after a few detections in a row (`TrackerConfig.min_hits`). Offline, the
+pipeline holds its output back by `hold` = min_hits - 1 frames and adapts tentative tracks too, so a
+confirmed track is reported from its first detection (frame 0 of a video has its people); live
+(`hold=0`) a track is reported from its confirmation on, without delay.
+
 With `overlap` (the default), `run` detects and tracks frame t+1 in a thread while frame t is
-adapted, and writes the sinks in another (LiteRT, OpenCV, PyAV and torch release the GIL in their
-heavy calls); the results are those of the serial loop, frame for frame.
+adapted, and poses the bodies and writes the sinks in another (LiteRT, OpenCV, PyAV and torch release
+the GIL in their heavy calls); the results are those of the serial loop, frame for frame.
 """
 from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -51,7 +58,8 @@ class Sink(Protocol):
 @dataclass
 class RunSummary:
     """What a run did: frames, distinct tracks, person-frames, mean reprojection error (pixels),
-    fallbacks (diverged adaptations), frames per second, and whether it was interrupted."""
+    fallbacks (diverged adaptations), frames per second, whether it was interrupted or its input
+    ended early (truncated, damaged), and the files it wrote (set by whoever made the sinks)."""
 
     frames: int = 0
     tracks: set[int] = field(default_factory=set)
@@ -60,6 +68,8 @@ class RunSummary:
     fallbacks: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    truncated: bool = False
+    outputs: list[Path] = field(default_factory=list)
 
     @property
     def mean_reproj_error(self) -> float:
@@ -77,21 +87,29 @@ class RunSummary:
 
 
 class Pipeline:
-    """Wires the stages; `mesher` (e.g. `functools.partial(attach_vertices, body)`) is called on the
-    smoothed people when a sink needs vertices. overlap: stages in threads (see the module
-    docstring). times: a `StageTimes` that each stage's calls are added to (None: not timed)."""
+    """Wires the stages; `mesher` (e.g. `functools.partial(pose_bodies, body)`) is called on the
+    smoothed people: it poses the body model with their smoothed parameters (joints, keypoints and,
+    when a sink needs them, vertices), so that stored joints match stored parameters. `hold`: frames
+    of output delay that let a track be reported from its first detection (see the module
+    docstring; 0 for live sources). overlap: stages in threads (see the module docstring). times: a
+    `StageTimes` that each stage's calls are added to (None: not timed)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
-                 mesher: Callable | None = None, overlap: bool = True, times: StageTimes | None = None) -> None:
+                 mesher: Callable | None = None, hold: int = 0, overlap: bool = True,
+                 times: StageTimes | None = None) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
+        self.hold = max(0, int(hold))
         self.overlap, self.times = overlap, times
         self._alive: set[int] = set()
+        self._confirmed: set[int] = set()
+        self._pending: deque[tuple[Frame, list[PersonBody]]] = deque()
 
     def reset(self) -> None:
-        """Forget per-video state (tracks, filters); models stay loaded."""
+        """Forget per-video state (tracks, filters, held frames); models stay loaded."""
         for stage in (self.detector, self.tracker, self.adapter, self.smoother):
             stage.reset()
-        self._alive = set()
+        self._alive, self._confirmed = set(), set()
+        self._pending.clear()
 
     def _section(self, stage: str, frame: Frame):
         return self.times.section(stage, frame.index) if self.times is not None else contextlib.nullcontext()
@@ -103,27 +121,54 @@ class Pipeline:
         with self._section("detect", frame):
             detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
         with self._section("track", frame):
-            return self.tracker.update(detections, frame.image)
+            return self.tracker.update(detections, frame.image, tentative=self.hold > 0)
 
-    def bodies(self, frame: Frame, tracked: list[TrackedPerson]) -> list[PersonBody]:
-        """Adapt and smooth a frame's tracked people (no vertices: see `mesher`)."""
+    def bodies(self, frame: Frame, tracked: list[TrackedPerson]) -> list[tuple[Frame, list[PersonBody]]]:
+        """Adapt and smooth a frame's tracked people; returns the frames whose people are final
+        (this one when `hold` is 0, else the one `hold` frames back), not yet posed by `mesher`."""
+        self._confirmed.update(t.track_id for t in tracked if t.confirmed)
         with self._section("adapt", frame):
             bodies = self.adapter(frame, tracked)
         with self._section("smooth", frame):
             alive = {t.track_id for t in tracked}
             self.smoother.forget(self._alive - alive)
             self._alive = alive
-            return self.smoother(bodies)
+            self._pending.append((frame, self.smoother(bodies)))
+        return [self._release() for _ in range(len(self._pending) - self.hold)]
 
     def mesh(self, frame: Frame, people: list[PersonBody]) -> list[PersonBody]:
+        """`mesher` on a final frame's people."""
         if self.mesher is None:
             return people
         with self._section("mesh", frame):
             return self.mesher(people)
 
-    def step(self, frame: Frame) -> list[PersonBody]:
-        """Process one frame; returns its smoothed people."""
-        return self.mesh(frame, self.bodies(frame, self.perceive(frame)))
+    def step(self, frame: Frame) -> list[tuple[Frame, list[PersonBody]]]:
+        """Process one frame; returns the frames whose people are final, with their smoothed
+        people: this frame when `hold` is 0, else the frame `hold` frames back (none at first)."""
+        return [(f, self.mesh(f, p)) for f, p in self.bodies(frame, self.perceive(frame))]
+
+    def still(self, frame: Frame) -> list[PersonBody]:
+        """The people of one still image (a photo, independent of any other): a full search at
+        the image's own size, no tracking or smoothing; ids 1..N from left to right."""
+        self.reset()
+        min_score = float(getattr(getattr(self.tracker, "config", None), "min_score", 0.0))
+        found = [d for d in self.detector.detect(frame, full=True) if d.score >= min_score and np.isfinite(d.box).all()]
+        people = [TrackedPerson(i + 1, d) for i, d in enumerate(sorted(found, key=lambda d: float(d.box[0])))]
+        bodies = self.adapter(frame, people)
+        return self.mesher(bodies) if self.mesher is not None else bodies
+
+    def flush(self) -> list[tuple[Frame, list[PersonBody]]]:
+        """The held frames, at the end of the input (tracks still tentative are left out)."""
+        return [(f, self.mesh(f, p)) for f, p in self._flush()]
+
+    def _flush(self) -> list[tuple[Frame, list[PersonBody]]]:
+        return [self._release() for _ in range(len(self._pending))]
+
+    def _release(self) -> tuple[Frame, list[PersonBody]]:
+        frame, people = self._pending.popleft()
+        # A track tentative when this frame was processed is confirmed by now, or was a false start.
+        return frame, [p for p in people if p.track_id in self._confirmed]
 
     def _perceived(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, list[TrackedPerson]]]:
         for frame in frames:
@@ -161,15 +206,12 @@ class Pipeline:
                 raise errors[0]
 
         writer = BackgroundWriter(write, close) if self.overlap else None
-        try:
-            for frame, tracked in perceived:
-                people = self.bodies(frame, tracked)
+
+        def emit(ready: list[tuple[Frame, list[PersonBody]]]) -> None:
+            for frame, people in ready:
                 for sink in foreground:
                     sink.write(frame, people)
-                if writer is not None:
-                    writer.write(frame, people)
-                else:
-                    write(frame, people)
+                (writer.write if writer is not None else write)(frame, people)
                 summary.frames += 1
                 summary.person_frames += len(people)
                 summary.tracks.update(p.track_id for p in people)
@@ -178,12 +220,17 @@ class Pipeline:
                 summary.seconds = time.perf_counter() - start
                 if progress is not None:
                     progress(summary)
+
+        try:
+            for frame, tracked in perceived:
+                emit(self.bodies(frame, tracked))
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
             try:
                 if self.overlap:
                     perceived.close()  # stops the detect + track thread
+                emit(self._flush())
             finally:
                 summary.seconds = time.perf_counter() - start
                 if writer is not None:

@@ -43,9 +43,12 @@ class Detection:
     box: float32[4] x0, y0, x1, y1 in pixels. score: confidence in [0, 1].
     keypoints2d: float32[33, 2] pixels (MediaPipe pose layout).
     keypoint_conf: float32[33] in [0, 1] (visibility * presence; 0 = not observed).
+    visibility, presence: float32[33] the landmark model's own probabilities (in view and not
+    occluded; inside the image), or None when the backend gives none.
     world_landmarks: float32[33, 3] metres in MediaPipe's hip-centred metric frame
     (x right, y down, z away from the camera), or None when the backend has none.
-    source: which person-box source produced it ("track", "blazepose", "hog", "precomputed").
+    source: which person-box source produced it ("track", "blazepose", "hog", "segmentation",
+    "precomputed").
     roi: float32[4] (cx, cy, side in pixels, rotation in radians) of the aligned square crop to
     use for this person in the next frame, or None.
     """
@@ -57,6 +60,8 @@ class Detection:
     world_landmarks: Optional[np.ndarray] = None
     source: str = ""
     roi: Optional[np.ndarray] = None
+    visibility: Optional[np.ndarray] = None
+    presence: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
@@ -66,18 +71,24 @@ class Detection:
             self.world_landmarks = np.asarray(self.world_landmarks, dtype=np.float32).reshape(33, 3)
         if self.roi is not None:
             self.roi = np.asarray(self.roi, dtype=np.float32).reshape(4)
+        for name in ("visibility", "presence"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32).reshape(33))
         self.score = float(self.score)
 
 
 @dataclass
 class TrackedPerson:
     """A person with a stable id. predicted=True: not detected in this frame; `detection` then
-    holds the tracker's prediction (box and keypoints moved with the track, confidences 0)."""
+    holds the tracker's prediction (box and keypoints moved with the track, confidences 0).
+    confirmed=False: a tentative track (not yet seen in enough frames in a row; it may be a false
+    detection), reported only when asked for (`Tracker.update(..., tentative=True)`)."""
 
     track_id: int
     detection: Detection
     predicted: bool = False
     age: int = field(default=0)  # frames since the track was born
+    confirmed: bool = True
 
 
 @dataclass

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter, Fitter, attach_vertices
+from metahmr_video.adapt import Adapter, Fitter, pose_bodies
+from metahmr_video.body import load_body
 from metahmr_video.camera import default_focal, intrinsics
 from metahmr_video.config import Config, config_dict
 from metahmr_video.detect import MultiPersonDetector
@@ -33,9 +34,29 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def list_inputs(path: str | Path) -> list[Path]:
-    """Videos to process for a path: the file itself, or a folder's videos (sorted). A folder with
-    images and no videos is one image sequence. Raises InputError when there is nothing to do."""
+def is_numbered_sequence(names: list[str]) -> bool:
+    """Whether image file names are the frames of one sequence: two or more, one extension, one
+    prefix followed by a number (`frame_0001.png`, `frame_0002.png`, ...; `0001.jpg`, ...), the
+    numbers evenly spaced (every frame, or every n-th)."""
+    import re
+
+    if len(names) < 2:
+        return False
+    parts = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", n) for n in names]
+    if not all(parts) or len({(m.group(1), m.group(3).lower()) for m in parts}) != 1:
+        return False
+    numbers = sorted(int(m.group(2)) for m in parts)
+    steps = {b - a for a, b in zip(numbers, numbers[1:])}
+    return len(steps) == 1 and steps != {0}
+
+
+def list_inputs(path: str | Path, images: str = "auto") -> list[Path]:
+    """What to process for a path, each item run on its own: a video file; an image file (a photo);
+    a folder's videos (sorted); or, for a folder of images, the folder itself (one image sequence,
+    a video) or each image (independent photos). `images`: "sequence", "photos", or "auto":
+    a sequence when the names are numbered frames (`is_numbered_sequence`), else photos.
+    Raises InputError when there is nothing to do."""
+    from metahmr_video.paths import natural_key
     from metahmr_video.sources import IMAGE_EXTENSIONS
 
     path = Path(path)
@@ -47,9 +68,19 @@ def list_inputs(path: str | Path) -> list[Path]:
     videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
     if videos:
         return videos
-    if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files):
+    stills = sorted((p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS), key=lambda p: natural_key(p.name))
+    if not stills:
+        raise InputError(f"{path}: folder holds no videos or images")
+    if images == "sequence" or (images == "auto" and is_numbered_sequence([p.name for p in stills])):
         return [path]
-    raise InputError(f"{path}: folder holds no videos or images")
+    return stills
+
+
+def is_photo(path: Path) -> bool:
+    """An image file: processed as an independent photo."""
+    from metahmr_video.sources import IMAGE_EXTENSIONS
+
+    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 class Runner:
@@ -60,8 +91,9 @@ class Runner:
         self.device = resolve_device(config.device)
         torch.set_num_threads(max(1, int(config.threads)))
         a = config.adapt
-        # first: a bad checkpoint fails fast
-        self.fitter = Fitter.load(a.checkpoint, device=self.device, max_batch=a.max_batch)
+        # first: a bad body model file or checkpoint fails fast
+        body = None if a.body == "anny" else load_body(a.body)
+        self.fitter = Fitter.load(a.checkpoint, device=self.device, body=body, max_batch=a.max_batch)
         self.steps = self.fitter.resolve_steps(a.steps)
         self.detector = MultiPersonDetector(config.detector)
         self.tracker = Tracker(config.tracker)
@@ -73,20 +105,25 @@ class Runner:
         """Outward faces of the fitting mesh, for drawing (computed once per process)."""
         return body_faces(self.body)
 
-    def pipeline(self, focal: float, times: StageTimes | None = None) -> Pipeline:
-        """The stages for one input; `times` (optional) collects per-stage timings, the detector's
-        own parts (landmarks, pose detector, HOG) included."""
+    def pipeline(self, focal: float, live: bool = False, times: StageTimes | None = None) -> Pipeline:
+        """The stages for one input at this focal length (pixels). Offline (not `live`) the output
+        is held back so that each track is reported from its first detection (`Pipeline.hold`).
+        `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
+        detector, HOG) included."""
         o = self.config.output
         adapter = Adapter(self.fitter, dataclasses.replace(self.config.adapt, steps=self.steps), focal=focal)
-        mesher = functools.partial(attach_vertices, self.body) if (o.overlay or o.vertices) else None
+        mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
+        hold = 0 if live else self.tracker.min_hits - 1
         self.detector.times = times
-        return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, overlap=self.config.overlap,
-                        times=times)
+        return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, hold=hold,
+                        overlap=self.config.overlap, times=times)
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body
-        return dict(body_model=body.name, joint_names=list(getattr(body, "bone_names", getattr(body, "joint_names", []))),
-                    shape_names=list(getattr(body, "shape_names", [])), parents=list(getattr(body, "parents", [])),
+        model_file = dict(body_model_path=str(body.model_path), body_model_id=body.model_id) \
+            if hasattr(body, "model_path") else {}
+        return dict(body_model=body.name, **model_file, joint_names=list(body.joint_names),
+                    shape_names=list(getattr(body, "shape_names", [])), parents=list(body.parents),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
                     intrinsics=intrinsics(width, height, focal).tolist(), source=source_name,
                     steps=self.steps,
@@ -95,7 +132,8 @@ class Runner:
     def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
                 progress=None, times: StageTimes | None = None) -> RunSummary:
         """Run `frames` (an iterable of Frame of size width x height) into `out_dir/<name>.npz`
-        (and `<name>_overlay.mp4` when enabled); `times`: see `pipeline`."""
+        (and `<name>_overlay.mp4` when enabled); the summary lists the files written. `times`: see
+        `pipeline`."""
         o = self.config.output
         focal = self.config.adapt.focal or default_focal(width, height)
         sinks = []
@@ -105,7 +143,41 @@ class Runner:
         if o.overlay:
             sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, self.faces, focal, (width / 2, height / 2),
                                           with_side_view=o.side_view))
-        return self.pipeline(focal, times).run(frames, sinks, progress=progress)
+        summary = self.pipeline(focal, times=times).run(frames, sinks, progress=progress)
+        summary.outputs = [s.path for s in sinks]
+        return summary
+
+    def photo(self, path: Path, out_dir: Path) -> RunSummary:
+        """One image as an independent photo (native size, no tracking or smoothing) into
+        `out_dir/<stem>.npz` (one frame; fps 0) and, when enabled, `<stem>_overlay.png`."""
+        import time
+
+        from metahmr_video.records import Frame
+        from metahmr_video.sinks import OverlayImageSink
+        from metahmr_video.sources import read_image
+
+        start = time.perf_counter()
+        frame = Frame(index=0, time_s=0.0, image=read_image(path))
+        o = self.config.output
+        focal = self.config.adapt.focal or default_focal(frame.width, frame.height)
+        sinks = []
+        if o.npz:
+            sinks.append(NpzSink(out_dir / f"{path.stem}.npz", self.meta(path.name, frame.width, frame.height, 0.0, focal),
+                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
+        if o.overlay:
+            sinks.append(OverlayImageSink(out_dir / f"{path.stem}_overlay.png", self.faces, focal,
+                                          (frame.width / 2, frame.height / 2)))
+        try:
+            people = self.pipeline(focal).still(frame)
+            for sink in sinks:
+                sink.write(frame, people)
+        finally:
+            for sink in sinks:
+                sink.close()
+        return RunSummary(frames=1, tracks={p.track_id for p in people}, person_frames=len(people),
+                          reproj_sum=float(sum(p.reproj_error for p in people if np.isfinite(p.reproj_error))),
+                          fallbacks=sum(p.fallback for p in people), seconds=time.perf_counter() - start,
+                          outputs=[s.path for s in sinks])
 
 
 def result_name(path: Path) -> str:
@@ -122,14 +194,17 @@ def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None =
 
 def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True,
               times: StageTimes | None = None) -> RunSummary:
-    """Open one input (video file, or image folder/file), run it, and return its summary; `times`
-    (optional) collects per-stage timings, decoding included."""
+    """Run one input of `list_inputs`: a photo (image file), or a video file / image sequence
+    folder; returns its summary (`truncated` when a video ended early: its frames are kept).
+    `times` (optional) collects per-stage timings, decoding included."""
     import itertools
 
     from tqdm import tqdm
 
     from metahmr_video.sources import open_source, prefetch
 
+    if is_photo(path):
+        return runner.photo(path, out_dir)
     source = open_source(str(path))
     frames = iter(prefetch(source if times is None else times.timed(source, "decode")))
     first = next(frames, None)
@@ -148,9 +223,7 @@ def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = T
                                  first.width, first.height, fps, out_dir, progress=progress, times=times)
     finally:
         bar.close()
-    if getattr(source, "truncated", False):
-        print(f"metahmr-video: warning: {path} is truncated or damaged; results cover the {summary.frames} "
-              "frames that decoded")
+    summary.truncated = bool(getattr(source, "truncated", False))
     return summary
 
 
@@ -167,10 +240,10 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
     sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
                      flush_every_s=o.flush_every_s, keep_vertices=o.vertices)]
     times = times if times is not None or not window else StageTimes()
-    shown = [LiveWindow(functools.partial(attach_vertices, runner.body), runner.faces, focal, (width / 2, height / 2),
-                        times)] if window else []
+    shown = [LiveWindow(functools.partial(pose_bodies, runner.body, vertices=True), runner.faces, focal,
+                        (width / 2, height / 2), times)] if window else []
     try:
-        return runner.pipeline(focal, times).run(iter(source), sinks, foreground=shown)
+        return runner.pipeline(focal, live=True, times=times).run(iter(source), sinks, foreground=shown)
     finally:
         if hasattr(source, "close"):
             source.close()

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from metahmr_video.errors import InputError, MetaHMRError
-from metahmr_video.paths import writable_folder
+from metahmr_video.paths import install_command, writable_folder
 from metahmr_video.results import Results, load_results
 from metahmr_video.sinks.render import body_faces, track_color
 
@@ -20,22 +20,27 @@ def _open3d():
     try:
         import open3d
     except ImportError as exc:
-        raise MetaHMRError(f"open3d is not usable ({exc}); install the viz extra: pip install 'metahmr-video[viz]'"
+        raise MetaHMRError(f"open3d is not usable ({exc}); install the viz extra: {install_command('viz')}"
                            " (Debian also needs: apt-get install libusb-1.0-0)") from None
     return open3d
 
 
 def track_meshes(results: Results, track_id: int, topology: str = "anny") -> tuple[np.ndarray, np.ndarray]:
     """Vertices [T, V, 3] (metres, camera frame) and outward faces [F, 3] of one track, posed by the
-    Anny body model with the track's rotations, shapes and translations (topology "anny" = full mesh)."""
-    from metahmr_video.body import AnnyBody
+    results' body model with the track's rotations, shapes and translations: Anny (topology "anny" =
+    full mesh), or the SMPL/SMPL-X model file the results record (`body_model_path`)."""
+    from metahmr_video.body import AnnyBody, SmplBody
 
-    if results.meta.get("body_model", "anny") != "anny":
-        raise InputError("mesh files are built for Anny results; SMPL results store vertices with --vertices")
     if track_id not in results.tracks:
         raise InputError(f"no track {track_id}; tracks are {sorted(results.tracks)}")
     tr = results.tracks[track_id]
-    body = AnnyBody(topology=topology)
+    if results.meta.get("body_model", "anny") == "anny":
+        body = AnnyBody(topology=topology)
+    else:
+        path = results.meta.get("body_model_path")
+        if not path or not Path(path).is_file():
+            raise InputError(f"the SMPL/SMPL-X model file of these results is not found ({path})")
+        body = SmplBody(path, num_betas=tr.shape.shape[1])
     with torch.no_grad():
         out = body(torch.from_numpy(tr.pose).float(), torch.from_numpy(tr.shape).float(),
                    torch.from_numpy(tr.transl).float())

@@ -1,13 +1,82 @@
-"""Shared fixtures: body models are built once per test session (Anny fills its cache on first use)."""
+"""Shared fixtures: body models are built once per test session (Anny fills its cache on first use);
+the real example clip runs once through the whole pipeline, and several tests read that run."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
 
 torch.set_num_threads(1)  # small batches; more threads only add contention on 2 cores
 
+MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
+CLIP = MEDIA / "pedestrians.mp4"
+
 
 @pytest.fixture(scope="session")
 def anny_body():
     from metahmr_video.body import AnnyBody
     return AnnyBody()
+
+
+@pytest.fixture(scope="session")
+def runner():
+    """The CLI's Runner with the default config, 3 TTO steps (models loaded once per session)."""
+    from metahmr_video.config import Config
+    from metahmr_video.runner import Runner
+
+    cfg = Config()
+    cfg.adapt.steps = 3
+    return Runner(cfg)
+
+
+class RecordingSmoother:
+    """Wraps a smoother and keeps every record that went in (`raw`) and came out (`smoothed`)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.raw: list = []
+        self.smoothed: list = []
+
+    def __call__(self, people):
+        out = self.inner(people)
+        self.raw += people
+        self.smoothed += out
+        return out
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def forget(self, track_ids: set[int]) -> None:
+        self.inner.forget(track_ids)
+
+
+@dataclass
+class ClipRun:
+    """The whole example clip (100 frames, 10 fps, 768x576) run as `metahmr-video run` does:
+    results file, summary, the adapted (raw) and smoothed bodies, and the focal length (pixels)."""
+
+    npz: Path
+    summary: object
+    raw: list
+    smoothed: list
+    focal: float
+    fps: float
+
+
+@pytest.fixture(scope="session")
+def clip_run(runner, tmp_path_factory) -> ClipRun:
+    from metahmr_video.camera import default_focal
+    from metahmr_video.sinks import NpzSink
+    from metahmr_video.sources import VideoSource
+
+    src = VideoSource(CLIP)
+    focal = default_focal(src.width, src.height)
+    pipe = runner.pipeline(focal)
+    rec = RecordingSmoother(pipe.smoother)
+    pipe.smoother = rec
+    npz = tmp_path_factory.mktemp("clip") / "pedestrians.npz"
+    sink = NpzSink(npz, runner.meta("pedestrians", src.width, src.height, src.fps, focal))
+    summary = pipe.run(iter(src), [sink])
+    return ClipRun(npz, summary, rec.raw, rec.smoothed, focal, src.fps)

@@ -152,6 +152,10 @@ def test_smpl_bad_files_give_one_clear_error(tmp_path):
     partial.write_bytes(pickle.dumps({"v_template": np.zeros((3, 3))}))
     with pytest.raises(ModelFileError, match="partial.pkl: not an SMPL"):
         SmplBody(partial)
+    chumpy = tmp_path / "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"
+    chumpy.write_bytes(b"\x80\x02cchumpy.ch\nCh\nq\x00.")  # a pickle of a chumpy object, as some official files are
+    with pytest.raises(ModelFileError, match="stores chumpy objects; remove them with smplx's tools/clean_ch.py"):
+        SmplBody(chumpy)
 
 
 def test_anny_fitting_path_equals_full_skinning(anny_body):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -322,10 +323,19 @@ def test_bad_inputs_give_one_line_errors(anny_results, tmp_path):
 
 
 def test_fbx_without_bpy_says_how_to_install(anny_results, tmp_path, monkeypatch):
+    """From a checkout the hint installs the checkout's extra; from a wheel, the package's."""
+    from metahmr_video.paths import install_command
+
+    checkout = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(checkout)
     monkeypatch.setitem(sys.modules, "bpy", None)      # `import bpy` now raises ImportError
-    with pytest.raises(MetaHMRError, match=r"pip install 'metahmr-video\[fbx\]'"):
+    with pytest.raises(MetaHMRError, match=r"pip install -e '\.\[fbx\]'"):
         export(anny_results, "fbx", tmp_path / "o.fbx")
     assert not list(tmp_path.iterdir())
+    monkeypatch.chdir(tmp_path)
+    assert install_command("fbx") == f"pip install -e '{checkout}[fbx]'"
+    (tmp_path / "site-packages").mkdir()
+    assert install_command("fbx", root=tmp_path / "site-packages") == "pip install 'metahmr-video[fbx]'"
 
 
 def test_export_command(anny_results, tmp_path, capsys):

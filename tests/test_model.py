@@ -56,7 +56,7 @@ def _reference_tto(net, body, x, ev, cfg, steps, rates):
         adapted = {n: p.requires_grad_(True) for n, p in mine.named_parameters() if n in rates}
         evj = ev.index(slice(j, j + 1))
         for _ in range(steps):
-            params = decode(mine(x[j:j + 1]), evj, body.num_bones, body.num_shape)
+            params = decode(mine(x[j:j + 1]), evj, body)
             loss = l_test(params, body(params.pose, params.shape, params.transl), evj, cfg).sum()
             grads = torch.autograd.grad(loss, list(adapted.values()))
             with torch.no_grad():
@@ -85,7 +85,7 @@ def test_fast_last_layer_steps_equal_reference(anny_body):
 
 def _meta_objective(net, body, x, ev, target, alpha, create_graph):
     stacked = inner_steps(net, body, x, ev, LossConfig(), 1, alpha, create_graph=create_graph)
-    p = decode(predict_stacked(net, stacked, x), ev, body.num_bones, body.num_shape)
+    p = decode(predict_stacked(net, stacked, x), ev, body)
     return train_loss(p, body_forward(body, p), ev, target, LossConfig()).mean(), stacked
 
 
@@ -141,7 +141,7 @@ def test_second_order_meta_gradient_through_last_layer_path(double_setup):
 
     def objective():
         stacked = inner_steps(net, body, x, ev, LossConfig(), 2, rates, create_graph=True)
-        p = decode(predict_stacked(net, stacked, x), ev, body.num_bones, body.num_shape)
+        p = decode(predict_stacked(net, stacked, x), ev, body)
         return train_loss(p, body_forward(body, p), ev, tg, LossConfig()).mean()
 
     grads = torch.autograd.grad(objective(), leaves)
@@ -181,7 +181,7 @@ def test_first_order_differs_by_the_hessian_term(double_setup):
     # Hessian of the per-sample test losses at w, applied to the per-sample outer gradients
     st = stack_params(net, len(ev))
     from metahmr_video.model.losses import test_loss
-    p = decode(predict_stacked(net, st, x), ev, body.num_bones, body.num_shape)
+    p = decode(predict_stacked(net, st, x), ev, body)
     lt = test_loss(p, body_forward(body, p), ev, LossConfig()).sum()
     g_t = torch.autograd.grad(lt, [st[n] for n in names], create_graph=True)
     hv = torch.autograd.grad(sum((a * b.detach()).sum() for a, b in zip(g_t, per_sample)), params)

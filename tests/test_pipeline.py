@@ -9,42 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metahmr_video.config import Config
 from metahmr_video.records import Frame, PersonBody
 from metahmr_video.results import load_results
 from metahmr_video.smooth import TrackSmoother
 
 MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
 CLIP = MEDIA / "pedestrians.mp4"
-
-
-class RecordingSmoother:
-    """Wraps a smoother and keeps every record that went in (`raw`) and came out (`smoothed`)."""
-
-    def __init__(self, inner: TrackSmoother) -> None:
-        self.inner = inner
-        self.raw: list[PersonBody] = []
-        self.smoothed: list[PersonBody] = []
-
-    def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
-        out = self.inner(people)
-        self.raw += people
-        self.smoothed += out
-        return out
-
-    def reset(self) -> None:
-        self.inner.reset()
-
-    def forget(self, track_ids: set[int]) -> None:
-        self.inner.forget(track_ids)
-
-
-@pytest.fixture(scope="module")
-def runner():
-    from metahmr_video.runner import Runner
-    cfg = Config()
-    cfg.adapt.steps = 3
-    return Runner(cfg)
 
 
 def _jitter(people, key):
@@ -62,26 +32,151 @@ def _jitter(people, key):
     return float(np.mean(vals))
 
 
-def test_end_to_end_on_real_clip(runner, tmp_path):
-    from metahmr_video.sources import VideoSource
-    src = VideoSource(CLIP, max_frames=30)
-    pipe = runner.pipeline(focal=float(np.hypot(src.width, src.height)))
-    rec = RecordingSmoother(pipe.smoother)
-    pipe.smoother = rec
-    from metahmr_video.sinks import NpzSink
-    sink = NpzSink(tmp_path / "p.npz", runner.meta("p", src.width, src.height, src.fps, float(np.hypot(src.width, src.height))))
-    summary = pipe.run(iter(src), [sink])
-    assert summary.frames == 30 and not summary.interrupted
-    assert 3 <= len(summary.tracks) <= 12
+def test_end_to_end_on_real_clip(clip_run):
+    summary = clip_run.summary
+    assert summary.frames == 100 and not summary.interrupted
+    assert 5 <= len(summary.tracks) <= 14
     # People here are 70-120 px tall: the fitted keypoints land within a few pixels of the evidence.
     assert summary.mean_reproj_error < 8.0
     assert summary.fallbacks == 0
-    assert _jitter(rec.smoothed, "joints") < 0.7 * _jitter(rec.raw, "joints")
-    res = load_results(tmp_path / "p.npz")
+    assert _jitter(clip_run.smoothed, "joints") < 0.7 * _jitter(clip_run.raw, "joints")
+    res = load_results(clip_run.npz)
     assert set(res.tracks) == summary.tracks
     assert sum(len(t.frame_ids) for t in res.tracks.values()) == summary.person_frames
     for tr in res.tracks.values():
         assert (np.diff(tr.frame_ids) > 0).all() and (tr.transl[:, 2] > 1.0).all()
+
+
+def test_offline_tracks_start_at_their_first_detection(clip_run):
+    """Frame 0 has its people, and each reported track begins at the first frame it was adapted
+    (tentative frames before its confirmation are filled back, not dropped)."""
+    res = load_results(clip_run.npz)
+    assert sum(int(tr.frame_ids[0] == 0) for tr in res.tracks.values()) >= 5
+    first_adapted = {}
+    for p in clip_run.raw:
+        first_adapted.setdefault(p.track_id, p.frame_index)
+    for tid, tr in res.tracks.items():
+        assert tr.frame_ids[0] == first_adapted[tid], tid
+
+
+def _by_track(people):
+    out: dict[int, dict[int, PersonBody]] = {}
+    for p in people:
+        out.setdefault(p.track_id, {})[p.frame_index] = p
+    return out
+
+
+def test_no_root_step_faster_than_a_person_moves(clip_run, tmp_path):
+    """A walker half hidden by the sign pole (track ~3, frames ~20 and ~84) is fitted as a small, far
+    body (24 -> 49 m in one frame). The smoothed root moves no faster than a person (the smoother's
+    5 m/s), in the results and in the exported BVH root."""
+    bvhio = pytest.importorskip("bvhio")
+    from metahmr_video.sinks.export import export
+
+    bound = 5.0 / clip_run.fps  # metres per frame at 5 m/s, a running person
+    raw_steps = [np.linalg.norm(seq[f + 1].transl - seq[f].transl) for seq in _by_track(clip_run.raw).values()
+                 for f in seq if f + 1 in seq]
+    assert max(raw_steps) > 10 * bound  # the clip has the jump this test is about
+    res = load_results(clip_run.npz)
+    for tr in res.tracks.values():
+        steps = np.linalg.norm(np.diff(tr.transl, axis=0), axis=1) / np.diff(tr.frame_ids)
+        assert steps.max() <= bound * 1.001, (tr.track_id, steps.max())
+    for path in export(clip_run.npz, "bvh", tmp_path, bvh_units="m"):
+        root = bvhio.readAsHierarchy(str(path))
+        positions = []
+        for f in range(len(root.Keyframes)):
+            root.loadPose(f)
+            positions.append(tuple(root.PositionWorld))
+        steps = np.linalg.norm(np.diff(np.array(positions), axis=0), axis=1)
+        assert steps.max() <= bound * 1.001, (path.name, steps.max())
+
+
+def test_smoothed_bodies_do_not_trail_the_walkers(clip_run):
+    """Lag: the smoothed keypoints, projected, sit on the adapted ones along the direction of motion
+    (mean signed offset over moving people; the One-Euro filters alone trailed by 2.4 px), and
+    jitter stays well below the raw fit's."""
+    f, c = clip_run.focal, np.array([384.0, 288.0])
+
+    def px(p):
+        return f * p.keypoints3d[:, :2] / p.keypoints3d[:, 2:] + c
+
+    raw, smoothed = _by_track(clip_run.raw), _by_track(clip_run.smoothed)
+    offsets, jitter_raw, jitter_smoothed = [], [], []
+    for tid, seq in smoothed.items():
+        r = raw[tid]
+        for i in seq:
+            if all(i + k in r and i + k in seq for k in (-3, -1, 1, 3)):
+                v = px(r[i + 3]).mean(0) - px(r[i - 3]).mean(0)
+                if np.linalg.norm(v) / 6 > 0.5:  # moving over half a pixel per frame
+                    offsets.append(((px(seq[i]) - px(r[i])) @ (v / np.linalg.norm(v))).mean())
+                jitter_raw.append(np.linalg.norm(px(r[i + 1]) - 2 * px(r[i]) + px(r[i - 1]), axis=1).mean())
+                jitter_smoothed.append(np.linalg.norm(px(seq[i + 1]) - 2 * px(seq[i]) + px(seq[i - 1]), axis=1).mean())
+    assert len(offsets) > 200
+    assert abs(np.mean(offsets)) < 1.0, np.mean(offsets)
+    assert np.mean(jitter_smoothed) < 0.75 * np.mean(jitter_raw)
+
+
+def test_people_in_view_are_found_on_the_labelled_frames(clip_run):
+    """Recall per visible person-frame of the run's bodies on the hand-labelled frames (frame 0
+    included; from frame 10 on, the woman walking beside a man at the top right, once missed until
+    frame 16, is found)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from perception import load_labels, match_counts
+
+    res = load_results(clip_run.npz)
+    boxes: dict[int, list] = {}
+    for tr in res.tracks.values():
+        for f, b in zip(tr.frame_ids, tr.boxes):
+            boxes.setdefault(int(f), []).append(b)
+    found = labelled = 0
+    for index, centres in load_labels().items():
+        tp, _, n = match_counts(boxes.get(index, []), centres)
+        found, labelled = found + tp, labelled + n
+        if index in (10, 15, 99):
+            assert tp == n, index
+    assert found >= 0.9 * labelled, (found, labelled)
+
+
+def test_a_new_person_is_reported_from_their_first_frame_offline_not_live(runner, tmp_path):
+    """Person B appears at frame 2: offline (hold) their track starts at frame 2; live (no hold) at
+    their confirmation, frame 3 (tracks need two hits). A one-frame false detection is not reported."""
+    from metahmr_video.adapt import AdaptConfig, Adapter
+    from metahmr_video.detect import PrecomputedKeypoints
+    from metahmr_video.pipeline import Pipeline
+    from metahmr_video.track import Tracker
+
+    rng = np.random.default_rng(1)
+    template = np.c_[rng.uniform(0, 40, 33), np.linspace(0, 100, 33)]
+    kps = np.zeros((6, 3, 33, 3))
+    for t in range(6):
+        kps[t, 0, :, :2] = template + [100 + 6 * t, 150]
+        kps[t, 0, :, 2] = 0.9
+        if t >= 2:
+            kps[t, 1, :, :2] = template + [400 - 6 * t, 200]
+            kps[t, 1, :, 2] = 0.9
+    kps[4, 2, :, :2] = template + [250, 300]       # a one-frame false detection
+    kps[4, 2, :, 2] = 0.9
+    np.savez(tmp_path / "k.npz", keypoints=kps)
+    frames = [Frame(index=t, time_s=t / 25, image=np.zeros((480, 640, 3), np.uint8)) for t in range(6)]
+    starts = {}
+    for hold in (1, 0):
+        pipe = Pipeline(PrecomputedKeypoints(tmp_path / "k.npz"), Tracker(),
+                        Adapter(runner.fitter, AdaptConfig(steps=0)), TrackSmoother(), hold=hold)
+        seen: dict[int, list[int]] = {}
+
+        class Collect:
+            def write(self, frame, people):
+                for p in people:
+                    seen.setdefault(p.track_id, []).append(frame.index)
+
+            def close(self):
+                pass
+
+        assert pipe.run(frames, [Collect()]).frames == 6
+        starts[hold] = sorted(ids[0] for ids in seen.values())
+        assert len(seen) == 2 and all(np.all(np.diff(ids) == 1) for ids in seen.values())
+    assert starts[1] == [0, 2]
+    assert starts[0] == [1, 3]
 
 
 def test_overlapped_stages_give_the_serial_results(runner):
@@ -343,8 +438,7 @@ def test_bad_input_gives_one_line(tmp_path, case):
         assert load_results(tmp_path / "out" / "blank.npz").tracks == {}
         return
     assert r.returncode == 2, r.stderr
-    # warp (Anny's skinning kernels) may print one native CUDA-driver notice on machines without a GPU.
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip() and not ln.startswith("Warp CUDA warning")]
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]  # nothing else: no native notices either
     assert len(lines) == 1 and lines[0].startswith("metahmr-video: error:"), r.stderr
     assert "Traceback" not in r.stderr
 

@@ -225,5 +225,6 @@ def test_truncated_videos(tmp_path):
     src = VideoSource(cut2)
     got = list(src)
     assert 5 <= len(got) < 30
+    assert src.truncated  # Matroska's header announced 30 frames
     for f, ref in zip(got[:-1], frames):
         np.testing.assert_array_equal(f.image, ref)

@@ -59,7 +59,7 @@ def test_few_steps_lower_train_loss(anny_body, mode, extra, tmp_path):
 
     def loss():
         with torch.no_grad():
-            p = decode(tr.net(features(ev)), ev, 31, 6)
+            p = decode(tr.net(features(ev)), ev, anny_body)
             return train_loss(p, body_forward(anny_body, p), ev, tg, LossConfig()).mean().item()
     before = loss()
     for _ in range(8):

@@ -1,10 +1,9 @@
-"""Real motion from BVH files, retargeted to Anny by inverse kinematics (for evaluation only).
+"""Real motion from BVH files, retargeted to a body model by inverse kinematics (for evaluation only).
 
 `read_bvh` parses a BVH file (hierarchy + motion) and runs forward kinematics: joint positions
-[F, J, 3] in the file's units and axes. `fit_anny_to_joints` finds Anny cmu_mb bone rotations
-(neutral shape) whose standard joints match given positions (scaled to Anny's size, up axis
-detected and mapped to Anny's Z-up), by Adam on 6D rotations with a small pull toward the rest
-pose for the bones the positions do not see.
+[F, J, 3] in the file's units and axes. `retarget` finds the body's rotations (neutral shape) whose
+standard joints match those positions (up axis detected, scaled to the body's size, turned into
+its frame) with `trainer.retarget.fit_pose`.
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 
 from metahmr_video.layout import STANDARD_JOINTS
-from metahmr_video.rotations import rotmat_to_sixd, sixd_to_rotmat
+from trainer.retarget import body_from_prior, fit_pose, skeleton_size
 
 # BVH joint name (lower-cased) -> standard joint name, for the naming schemes of the bvhtools clips.
 BVH_TO_STANDARD = {
@@ -116,67 +115,31 @@ def standard_positions(motion: BvhMotion) -> np.ndarray:
     return motion.positions[:, idx]
 
 
-def to_anny_frame(std: np.ndarray, anny_rest_std: np.ndarray) -> np.ndarray:
-    """Rotate so the detected up axis becomes +Z, scale to Anny's size, centre the pelvis at 0."""
+def to_body_frame(std: np.ndarray, body) -> np.ndarray:
+    """Standard joints [F, 15, 3] (file units and axes) in `body`'s frame: the detected up axis
+    becomes the prior frame's +Z (trainer.retarget), the skeleton is scaled to the body's rest size,
+    turned into the body's frame and centred at the pelvis."""
     head, ankles = std[:, 8], 0.5 * (std[:, 5] + std[:, 6])
     up = (head - ankles).mean(0)
     k = int(np.argmax(np.abs(up)))
     sign = np.sign(up[k])
     if k == 1:
-        m = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=float) * np.array([1, sign, sign])[None]
         m = np.array([[1, 0, 0], [0, 0, -sign], [0, sign, 0]], dtype=float)
     elif k == 2:
         m = np.diag([1.0, sign, sign])
     else:
-        m = np.array([[0, -sign, 0], [0, 0, -1], [sign, 0, 0]], dtype=float) if False else np.array(
-            [[0, 0, -sign], [0, 1, 0], [sign, 0, 0]], dtype=float)
+        m = np.array([[0, 0, -sign], [0, 1, 0], [sign, 0, 0]], dtype=float)
     x = std @ m.T
-    edges = [(0, 1), (1, 3), (3, 5), (0, 2), (2, 4), (4, 6), (9, 11), (11, 13), (10, 12), (12, 14)]
-    L = lambda p: np.mean([np.linalg.norm(p[..., a, :] - p[..., b, :], axis=-1).mean() for a, b in edges])
-    x = x * (L(anny_rest_std) / L(x))
+    rest = body.rest_joints()[body.standard_joint_indices].numpy()
+    x = x * (skeleton_size(rest) / skeleton_size(x))
+    a = body_from_prior(body).double().numpy()
+    if not np.array_equal(a, np.eye(3)):
+        x = x @ a.T
     return x - x[:, :1]
 
 
-def _kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Rotation R minimising ||R a_i - b_i|| (a, b: [K,3] centred)."""
-    u, _, vt = np.linalg.svd(b.T @ a)
-    d = np.sign(np.linalg.det(u @ vt))
-    return u @ np.diag([1, 1, d]) @ vt
-
-
-def fit_anny_to_joints(body, target: np.ndarray, iters: int = 300, lr: float = 0.05) -> tuple[torch.Tensor, float]:
-    """IK: Anny pose [F,31,3,3] (neutral shape, pelvis at 0) matching target [F,15,3] (Anny frame,
-    metres, pelvis-centred). Returns (pose, mean residual in metres)."""
-    F = target.shape[0]
-    sj = body.standard_joint_indices
-    rest = body.rest_joints()[sj].numpy()
-    torso = [0, 1, 2, 7, 9, 10]
-    init = np.stack([_kabsch(rest[torso] - rest[0], target[f, torso] - target[f, 0]) for f in range(F)])
-    six = rotmat_to_sixd(torch.eye(3).expand(F, body.num_bones, 3, 3)).clone()
-    six[:, 0] = rotmat_to_sixd(torch.as_tensor(init, dtype=torch.float32))
-    six.requires_grad_(True)
-    tgt = torch.as_tensor(target, dtype=torch.float32)
-    opt = torch.optim.Adam([six], lr=lr)
-    eye6 = rotmat_to_sixd(torch.eye(3))
-    for it in range(iters):
-        pose = sixd_to_rotmat(six)
-        j = body(pose, return_vertices=False).joints[:, sj]
-        res = (j - tgt).norm(dim=-1).mean()
-        reg = ((six[:, 1:] - eye6) ** 2).sum(-1).mean()
-        loss = res + 1e-3 * reg
-        opt.zero_grad(); loss.backward(); opt.step()
-        if it == int(iters * 0.7):
-            for gp in opt.param_groups:
-                gp["lr"] = lr * 0.2
-    with torch.no_grad():
-        pose = sixd_to_rotmat(six)
-        res = (body(pose, return_vertices=False).joints[:, sj] - tgt).norm(dim=-1).mean().item()
-    return pose.detach(), res
-
-
 def retarget(body, motion: BvhMotion, frames: np.ndarray | None = None) -> tuple[torch.Tensor, float]:
-    """Anny poses [F,31,3,3] (Anny frame, neutral shape) for the given frame indices of a BVH motion
-    (all when None), by IK on the 15 standard joints; returns (pose, mean residual in metres)."""
-    rest = body.rest_joints()[body.standard_joint_indices].numpy()
-    target = to_anny_frame(standard_positions(motion), rest)
-    return fit_anny_to_joints(body, target if frames is None else target[frames])
+    """Poses [F, num_bones, 3, 3] of `body` (its own frame, neutral shape) for the given frame indices
+    of a BVH motion (all when None), by IK on the 15 standard joints; returns (pose, mean residual in metres)."""
+    target = to_body_frame(standard_positions(motion), body)
+    return fit_pose(body, target if frames is None else target[frames])

@@ -5,6 +5,10 @@ The shipped checkpoint is reproduced by:
 (stage "all": plain regressor, EFT-lr selection on generated data, then the single-network
 meta-trainer with learned last-layer step sizes; `--dual` adds the auxiliary network; see
 docs/method.md and docs/experiments.md).
+
+The same recipe for a user's SMPL / SMPL-X model file, written where `run --body FILE` looks for it
+(`metahmr_video.model.checkpoint.default_checkpoint`):
+    metahmr-video train --body SMPL_NEUTRAL.pkl
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from metahmr_video.errors import InputError, MetaHMRError
 log = logging.getLogger("metahmr_video.trainer")
 
 SHIPPED_RECIPE = dict(plain_iterations=6000, meta_iterations=3000, batch_plain=64, batch_meta=32)
+ANNY_OUT = "metahmr_video/checkpoints/anny_meta.pt"
 
 
 def _floats(text: str) -> list[float]:
@@ -27,15 +32,16 @@ def _floats(text: str) -> list[float]:
         raise InputError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
-def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu") -> tuple[float, dict]:
+def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 192, device: str = "cpu",
+                  body=None) -> tuple[float, dict]:
     """Pick EFT's lr on a generated validation split (a seed no training batch uses; never the evaluation clips):
-    the lr with the lowest PA-MPJPE at its best step <= steps."""
+    the lr with the lowest PA-MPJPE at its best step <= steps. body: the checkpoint's body model (None: Anny)."""
     from trainer.evaluate import build_cases, curve
     from metahmr_video.adapt import Fitter
     from metahmr_video.model.checkpoint import Checkpoint
 
     ck = Checkpoint.load(ckpt_path, device)
-    fitter = Fitter(ck, device)
+    fitter = Fitter(ck, device, body=body)
     ev, gt = build_cases(fitter.body, "synthetic", n, Path("."), seed=2_000_004_242)  # outside every training seed and the evaluation seed
     table = {}
     for lr in lrs:
@@ -50,19 +56,24 @@ def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 1
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from metahmr_video.model.checkpoint import Checkpoint
+    from metahmr_video.body import load_body
+    from metahmr_video.model.checkpoint import default_checkpoint
     from trainer.train import TrainConfig, Trainer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    out = Path(args.out)
+    torch.set_num_threads(args.threads)
+    body = load_body(args.body)
+    out = Path(args.out) if args.out else (default_checkpoint(body) if args.body != "anny" else Path(ANNY_OUT))
     work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
     model = {"encoder_width": args.width, "head_width": args.head_width}
+    data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror,
+            "truncated": args.truncated}
     t0 = time.time()
     plain_path = Path(args.init) if args.init else work / "plain.pt"
     if args.stage in ("plain", "all") and not args.init:
         cfg = TrainConfig(mode="plain", iterations=args.plain_iterations, batch=args.batch_plain, lr=1e-3,
-                          seed=args.seed, threads=args.threads, model=model, save_every=500)
-        Trainer(cfg, plain_path if args.stage == "all" else out, device=args.device).run(resume=not args.restart)
+                          seed=args.seed, threads=args.threads, model=model, save_every=500, **data)
+        Trainer(cfg, plain_path if args.stage == "all" else out, device=args.device, body=body).run(resume=not args.restart)
         if args.stage == "plain":
             log.info("plain regressor written to %s (%.0f s)", out, time.time() - t0)
             return 0
@@ -70,27 +81,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InputError(f"meta-training starts from a plain checkpoint; not found: {plain_path} (use --init)")
     eft_lr = args.eft_lr
     if eft_lr is None:
-        eft_lr, table = select_eft_lr(plain_path, _floats(args.eft_lrs), device=args.device)
+        eft_lr, table = select_eft_lr(plain_path, _floats(args.eft_lrs), device=args.device, body=body)
         log.info("EFT lr selected on generated validation data: %g (%s)", eft_lr, table)
     cfg = TrainConfig(mode="meta", iterations=args.meta_iterations, batch=args.batch_meta, lr=args.meta_lr,
                       inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
                       rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=args.dual and not args.no_dual,
                       w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
-                      eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads)
-    Trainer(cfg, out, device=args.device).run(resume=not args.restart)
+                      eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads, **data)
+    Trainer(cfg, out, device=args.device, body=body).run(resume=not args.restart)
     log.info("meta checkpoint written to %s (total %.0f s)", out, time.time() - t0)
     return 0
 
 
+def train_for_body(body_file: str | Path, out: str | Path, threads: int = 2, device: str = "cpu") -> int:
+    """Train the shipped recipe for an SMPL/SMPL-X model file into `out`: exactly what
+    `metahmr-video train --body FILE --out OUT` does (resumes a run that was interrupted)."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command"))
+    return cmd_train(parser.parse_args(["train", "--body", str(body_file), "--out", str(out),
+                                        "--threads", str(threads), "--device", device]))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from trainer.evaluate import evaluate, format_table
+    import torch
+
     from metahmr_video.adapt import Fitter
-    from metahmr_video.model.checkpoint import Checkpoint
+    from metahmr_video.body import load_body
+    from trainer.evaluate import evaluate, format_table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    import torch
     torch.set_num_threads(args.threads)
-    ours = Fitter.load(args.checkpoint, args.device)
+    ours = Fitter.load(args.checkpoint, args.device, body=None if args.body == "anny" else load_body(args.body))
     methods = {} if args.no_baselines else {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
     if args.single:
         methods["single-network meta"] = (Fitter.load(args.single, args.device, body=ours.body), "meta", args.steps)
@@ -100,7 +121,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         name, path = spec.split("=", 1)
         methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
     methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
-    res = evaluate(methods, ours.body, splits=args.splits.split(","), n=args.n, steps=args.steps,
+    splits = args.splits.split(",")
+    if "truncation" in splits:
+        import json
+
+        from trainer.truncation import evaluate_truncation
+        from trainer.truncation import format_table as truncation_table
+
+        splits.remove("truncation")
+        res = evaluate_truncation(ours, n=args.truncation_n, steps=ours.default_steps)
+        print(truncation_table(res))
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(args.out_dir) / "truncation.json").write_text(json.dumps(res, indent=1))
+        if not splits:
+            return 0
+    if "realpix" in splits:
+        from trainer.realpix.cli import evaluate_command
+
+        splits.remove("realpix")
+        evaluate_command(args, ours, {n: f for n, (f, start, _) in methods.items() if start == "meta" and f is not ours})
+        if not splits:
+            return 0
+    res = evaluate(methods, ours.body, splits=splits, n=args.n, steps=args.steps,
                    cache_dir=Path(args.cache_dir).expanduser(), out_dir=Path(args.out_dir))
     print(format_table(res))
     print(f"\nwrote {Path(args.out_dir) / 'results.json'} and curves.png")
@@ -112,7 +154,10 @@ def add_commands(subparsers) -> None:
     from metahmr_video.cli import TRAINER_COMMANDS
 
     t = subparsers.add_parser("train", help=TRAINER_COMMANDS["train"])
-    t.add_argument("--out", default="metahmr_video/checkpoints/anny_meta.pt", help="checkpoint to write")
+    t.add_argument("--body", default="anny", metavar="FILE",
+                   help="'anny' (default) or an SMPL/SMPL-X model file (.pkl/.npz) to train a checkpoint for")
+    t.add_argument("--out", help=f"checkpoint to write (default: {ANNY_OUT} for Anny; for --body FILE the "
+                                 "cache, where `run --body FILE` finds it)")
     t.add_argument("--stage", choices=["plain", "meta", "all"], default="all",
                    help="plain: supervised regressor only; meta: meta-train from --init; all: both (shipped recipe)")
     t.add_argument("--init", help="plain checkpoint to start meta-training from (stage meta)")
@@ -140,6 +185,13 @@ def add_commands(subparsers) -> None:
     t.add_argument("--eft-lrs", default="0.03,0.1,0.3")
     t.add_argument("--width", type=int, default=384)
     t.add_argument("--head-width", type=int, default=256)
+    t.add_argument("--data", default="synthetic",
+                   help="'synthetic' (generated on the fly) or 'rendered:DIR': mix in the real detector's output on "
+                        "rendered bodies from the shards in DIR (python -m trainer.render_data)")
+    t.add_argument("--rendered-fraction", type=float, default=0.5, help="share of each batch from the rendered shards")
+    t.add_argument("--rendered-mirror", action="store_true", help="add the rendered samples' mirror images (2x data)")
+    t.add_argument("--truncated", type=float, default=0.0,
+                   help="share of generated people framed so that the frame cuts them (chest, waist, hips, knees)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--device", default="cpu")
@@ -147,17 +199,26 @@ def add_commands(subparsers) -> None:
     t.set_defaults(func=cmd_train)
 
     e = subparsers.add_parser("evaluate", help=TRAINER_COMMANDS["evaluate"])
-    e.add_argument("--checkpoint", help="ours (default: the shipped checkpoint); also supplies no-TTO and EFT")
+    e.add_argument("--body", default="anny", metavar="FILE", help="'anny' (default) or an SMPL/SMPL-X model file")
+    e.add_argument("--checkpoint", help="ours (default: the body's checkpoint: the shipped one for Anny, the "
+                                        "cached one for --body FILE); also supplies no-TTO and EFT")
     e.add_argument("--single", help="a single-network meta checkpoint (trained with --no-dual)")
     e.add_argument("--extra", action="append", help="NAME=CHECKPOINT: more meta checkpoints to compare")
     e.add_argument("--steps", type=int, default=20)
     e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
-    e.add_argument("--splits", default="real,synthetic")
+    e.add_argument("--splits", default="real,synthetic",
+                   help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md), "
+                        "truncation (people cut off by the frame, trainer/truncation.py)")
+    e.add_argument("--truncation-n", type=int, default=150,
+                   help="truncation: generated bodies, each seen whole and cut at 4 levels")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
     e.add_argument("--out-dir", default="results/evaluate")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--device", default="cpu")
+    from trainer.realpix.cli import add_options as add_realpix_options
+
+    add_realpix_options(e)
     e.set_defaults(func=cmd_evaluate)
 
 

@@ -26,7 +26,7 @@ from metahmr_video.adapt import Fitter
 from metahmr_video.rotations import axis_angle_to_rotmat
 from metahmr_video.smooth import TrackSmoother
 from trainer.bvh import read_bvh, retarget
-from trainer.data import CAM_FROM_ANNY, NoiseConfig, evidence_from_body
+from trainer.data import NoiseConfig, evidence_from_body
 
 
 def stretches(body: AnnyBody, cache: Path, frames: int, count: int, seed: int) -> list[tuple[torch.Tensor, float]]:
@@ -55,7 +55,7 @@ def run(weights: list[float], frames: int, count: int, steps: int | None, cache:
         elev = 0.1 + 0.3 * float(torch.rand(1, generator=g))
         rz = axis_angle_to_rotmat(torch.tensor([0.0, 0.0, yaw]))
         rx = axis_angle_to_rotmat(torch.tensor([-elev, 0.0, 0.0]))
-        pose[:, 0] = rx @ CAM_FROM_ANNY @ rz @ pose[:, 0]
+        pose[:, 0] = rx @ body.cam_from_body @ rz @ pose[:, 0]  # Anny: rz turns about its up axis
         size = torch.tensor([1280.0, 720.0]).expand(len(pose), 2)
         focal = torch.full((len(pose),), float(np.hypot(1280, 720)))
         dist = 3.0 + 4.0 * float(torch.rand(1, generator=g))

@@ -4,7 +4,7 @@ and ours (meta + dual), on real motion capture and on a generated held-out split
 Real motion: the three BVH clips inside the PyPI source distribution of `bvhtools==1.6.0`
 (~14,000 frames of real motion capture; origin/licence of the clips not stated, so they are only
 fetched here, at evaluation time, into a cache directory, never committed or trained on). Frames
-are subsampled evenly, retargeted to Anny by IK on the 15 standard joints (trainer.bvh), given a
+are subsampled evenly, retargeted to the body model by IK on the 15 standard joints (trainer.bvh), given a
 random heading and a random camera, and observed with the same detector-like noise as in training
 (trainer.data). Errors are measured on the 15 standard joints (pelvis, hips, knees, ankles, neck,
 head, shoulders, elbows, wrists), which both skeletons share. MPJPE: after aligning pelvises;
@@ -51,11 +51,12 @@ def fetch_bvh_clips(cache_dir: Path) -> list[Path]:
 
 
 def real_motion_poses(body, cache_dir: Path, frames_per_clip: int) -> tuple[torch.Tensor, dict]:
-    """Anny poses [N,31,3,3] (Anny frame) retargeted from the bvhtools clips; cached as .pt."""
+    """Poses [N,J,3,3] of `body` (its own frame) retargeted from the bvhtools clips; cached as .pt
+    per body model."""
     from trainer.bvh import read_bvh, retarget
 
     cache_dir = Path(cache_dir)
-    key = cache_dir / f"anny_ik_{frames_per_clip}.pt"
+    key = cache_dir / f"{body.model_id}_ik_{frames_per_clip}.pt"
     if key.is_file():
         blob = torch.load(key, weights_only=True)
         return blob["pose"], blob["info"]
@@ -73,28 +74,31 @@ def real_motion_poses(body, cache_dir: Path, frames_per_clip: int) -> tuple[torc
     return pose, info
 
 
-PRIOR_CHECK_BONES = ("LeftUpLeg", "LeftLeg", "LeftArm", "LeftForeArm", "Spine", "Neck")
+PRIOR_CHECK_JOINTS = ("left_hip", "left_knee", "left_shoulder", "left_elbow", "neck")
 
 
 def prior_check(body, n: int, cache_dir: Path, seed: int = 5) -> dict:
-    """Joint-angle statistics (rotation angle of the local rotation, degrees: 5th/50th/95th
-    percentile) of the motion prior against the IK-retargeted real motion, left and right pooled."""
-    from trainer.prior import MotionPrior
+    """Joint-angle statistics (rotation angle of the local rotation of the bone starting at each
+    standard joint, degrees: 5th/50th/95th percentile) of the motion prior (for non-Anny bodies: as
+    retargeted) against the IK-retargeted real motion, left and right pooled."""
+    from trainer.retarget import motion_prior
 
+    from metahmr_video.layout import STANDARD_JOINTS
     from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
 
     real, _ = real_motion_poses(body, cache_dir, max(1, n // len(CLIPS)))
-    prior = axis_angle_to_rotmat(MotionPrior(body).sample(4096, torch.Generator().manual_seed(seed)))
+    prior = axis_angle_to_rotmat(motion_prior(body).sample(4096, torch.Generator().manual_seed(seed)))
     eye = torch.eye(3)
     out = {}
-    for b in PRIOR_CHECK_BONES:
-        idx = [body.bone_names.index(b)] + ([body.bone_names.index(b.replace("Left", "Right"))] if "Left" in b else [])
+    bone = {name: body.standard_joint_indices[i] for i, name in enumerate(STANDARD_JOINTS)}
+    for b in PRIOR_CHECK_JOINTS:
+        idx = [bone[b]] + ([bone[b.replace("left", "right")]] if "left" in b else [])
         row = {}
         for name, pose in (("prior", prior), ("real", real)):
             ang = torch.rad2deg(geodesic_angle(pose[:, idx], eye.expand_as(pose[:, idx]))).flatten()
             q = torch.quantile(ang, torch.tensor([0.05, 0.5, 0.95]))
             row[name] = [round(v, 1) for v in q.tolist()]
-        out[b.replace("Left", "")] = row
+        out[b.replace("left_", "")] = row
     return out
 
 
@@ -145,7 +149,7 @@ def build_cases(body, split: str, n: int, cache_dir: Path, seed: int = 2_000_000
         pose, _ = real_motion_poses(body, cache_dir, max(1, n // len(CLIPS)))
         g = torch.Generator().manual_seed(seed)
         shape = body.neutral_shape(pose.shape[0])
-        ev, tg = SyntheticData(body).observe(pose, shape, g, random_heading=True)
+        ev, tg, _ = SyntheticData(body).observe(pose, shape, g, random_heading=True)
     return ev, tg.joints[:, body.standard_joint_indices]
 
 

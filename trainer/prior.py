@@ -51,7 +51,7 @@ class MotionPrior:
     """Samples [B, 31, 3] rotation vectors (Anny cmu_mb local-ref axes) from the documented prior."""
 
     def __init__(self, body) -> None:
-        self.names = list(body.bone_names)
+        self.names = list(body.joint_names)
         self.idx = {n: i for i, n in enumerate(self.names)}
         j = body.rest_joints()
         self.elbow_axis = {}
@@ -59,6 +59,12 @@ class MotionPrior:
             u = j[self.idx[f"{side}ForeArm"]] - j[self.idx[f"{side}Arm"]]
             ax = torch.linalg.cross(u, torch.tensor([0.0, -1.0, 0.0]))
             self.elbow_axis[side] = ax / ax.norm()
+
+    @staticmethod
+    def supports(body) -> bool:
+        """Whether `body` has the bones this prior is written for (Anny's cmu_mb rig)."""
+        bones = set(LIMITS) | {b.replace("Left", "Right") for b in LIMITS if b.startswith("Left")}
+        return bones <= set(body.joint_names)
 
     def _limits(self, bone: str):
         side = "Left" if bone.startswith("Left") else "Right" if bone.startswith("Right") else None

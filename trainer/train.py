@@ -24,12 +24,12 @@ import torch
 from tqdm import tqdm
 
 from metahmr_video.body import AnnyBody
-from metahmr_video.model.checkpoint import Checkpoint
+from metahmr_video.model.checkpoint import Checkpoint, check_body
 from metahmr_video.model.features import decode, features
 from metahmr_video.model.losses import LossConfig, train_loss
 from metahmr_video.model.regressor import ModelConfig, Regressor
 from metahmr_video.adapt.steps import body_forward, inner_steps
-from trainer.data import SyntheticData
+from trainer.rendered import data_source
 
 log = logging.getLogger("metahmr_video.trainer")
 LAST_LAYER = ("dec_pose.", "dec_shape.", "dec_cam.")
@@ -62,6 +62,10 @@ class TrainConfig:
     save_every: int = 200
     cosine: bool = True               # cosine decay of all lrs to 5% over the run
     model: dict = field(default_factory=dict)
+    data: str = "synthetic"           # "synthetic" | "rendered:DIR" (see trainer.rendered.data_source)
+    rendered_fraction: float = 0.5    # share of each batch from the rendered shards
+    rendered_mirror: bool = False     # add the rendered samples' mirror images
+    truncated: float = 0.0            # share of generated people cut off by the frame (trainer.data)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,16 +89,19 @@ def _rates(net: Regressor, log_rates: dict[str, torch.Tensor] | None, cfg: Train
 class Trainer:
     """Runs one TrainConfig; `run()` trains and writes the checkpoint `out`."""
 
-    def __init__(self, cfg: TrainConfig, out: str | Path, device: str = "cpu", body: AnnyBody | None = None,
+    def __init__(self, cfg: TrainConfig, out: str | Path, device: str = "cpu", body=None,
                  progress: bool = True) -> None:
+        """body: the body model to train for (AnnyBody, SmplBody; None: Anny)."""
         self.cfg, self.out, self.device, self.progress = cfg, Path(out), torch.device(device), progress
         torch.manual_seed(cfg.seed)
         self.body = (body if body is not None else AnnyBody()).to(self.device)
-        self.data = SyntheticData(self.body)
-        self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0)
+        self.data = data_source(cfg.data, self.body, cfg.rendered_fraction, cfg.rendered_mirror, cfg.truncated)
+        self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0, shape_center=self.body.shape_center,
+                                   shape_scale=self.body.shape_scale)
         self.plain = None
         if cfg.init:
             init = Checkpoint.load(cfg.init, self.device)
+            check_body(init, self.body)
             self.model_cfg = init.model_config
             self.net = init.meta
             self.plain = init.plain if init.plain is not None else init.meta
@@ -102,10 +109,16 @@ class Trainer:
             self.aux.load_state_dict(self.net.state_dict())
             self.net.train().requires_grad_(True)
         else:
-            self.model_cfg = ModelConfig(**cfg.model)
+            self.model_cfg = ModelConfig(**{"num_bones": self.body.num_bones, "num_shape": self.body.num_shape,
+                                            **cfg.model})
             self.net = Regressor(self.model_cfg).to(self.device)
             self.aux = Regressor(self.model_cfg).to(self.device) if cfg.mode == "meta" else None
         self.log_rates = _log_rates_init(self.net, cfg) if cfg.mode == "meta" and cfg.learned_rates else None
+        if self.log_rates and cfg.init and init.rates:  # fine-tuning a meta checkpoint keeps its step sizes
+            with torch.no_grad():
+                for k, v in self.log_rates.items():
+                    if k in init.rates:
+                        v.copy_(init.rates[k].to(v).log())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.opt_aux = torch.optim.Adam(self.aux.parameters(), lr=cfg.lr_aux) if self.aux is not None and cfg.dual else None
         self.opt_rates = torch.optim.Adam(self.log_rates.values(), lr=cfg.lr_rates) if self.log_rates else None
@@ -155,16 +168,17 @@ class Trainer:
         return Checkpoint(model_config=self.model_cfg, loss_config=self.loss_cfg, meta=self.net,
                           aux=self.aux if (cfg.mode == "meta" and cfg.dual) else None,
                           plain=self.plain if cfg.mode == "meta" else self.net, rates=rates,
-                          lr=cfg.inner_lr, eft_lr=cfg.eft_lr, default_steps=cfg.default_steps,
+                          lr=cfg.inner_lr, eft_lr=cfg.eft_lr, default_steps=cfg.default_steps, body=self.body.model_id,
                           info={"train": cfg.to_dict(), "iterations": self.iteration,
-                                "last": self.history[-1] if self.history else {}})
+                                "last": self.history[-1] if self.history else {},
+                                **({"body_file": self.body.model_path.name} if hasattr(self.body, "model_path") else {})})
 
     # -- one iteration ------------------------------------------------------------------------
     def step(self, ev, target) -> dict:
-        cfg, body, nb, ns = self.cfg, self.body, self.body.num_bones, self.body.num_shape
+        cfg, body = self.cfg, self.body
         x = features(ev)
         if cfg.mode == "plain":
-            params = decode(self.net(x), ev, nb, ns)
+            params = decode(self.net(x), ev, body)
             loss = train_loss(params, body_forward(body, params), ev, target, self.loss_cfg).mean()
             self.opt.zero_grad()
             loss.backward()
@@ -174,7 +188,7 @@ class Trainer:
         stats = {}
         pseudo = None
         if cfg.dual:
-            pu = decode(self.aux(x), ev, nb, ns)
+            pu = decode(self.aux(x), ev, body)
             lu = train_loss(pu, body_forward(body, pu), ev, target, self.loss_cfg).mean()
             self.opt_aux.zero_grad()
             lu.backward()
@@ -191,9 +205,9 @@ class Trainer:
         stacked = inner_steps(self.net, body, x, ev, self.loss_cfg, cfg.inner_steps, rates, pseudo=pseudo,
                               create_graph=cfg.second_order, callback=grab)
         from metahmr_video.adapt.steps import predict_stacked
-        pk = decode(predict_stacked(self.net, stacked, x), ev, nb, ns)
+        pk = decode(predict_stacked(self.net, stacked, x), ev, body)
         lk = train_loss(pk, body_forward(body, pk), ev, target, self.loss_cfg).mean()
-        p0 = decode(theta0["theta"], ev, nb, ns)
+        p0 = decode(theta0["theta"], ev, body)
         l0 = train_loss(p0, body_forward(body, p0), ev, target, self.loss_cfg).mean()
         loss = lk + cfg.w_step0 * l0
         self.opt.zero_grad()

@@ -8,22 +8,35 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
-from metahmr_video.records import Frame, PersonBody, TrackedPerson
+from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 
 
 @dataclass
 class AdaptConfig:
-    """steps: TTO steps per person and frame (None: the checkpoint's default); checkpoint: path or
-    None for the shipped one; max_batch: people per batched computation; focal: pixels or None
+    """body: 'anny' or the path of an SMPL/SMPL-X model file (.pkl/.npz); steps: TTO steps per person
+    and frame (None: the checkpoint's default); checkpoint: path or None for the body's own (the
+    shipped one for Anny, the cached one trained by `train --body FILE` otherwise);
+    max_batch: people per batched computation; focal: pixels or None
     (image diagonal); temporal_prior: weight of a track's body in its previous frame as a prior in
     TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old."""
 
+    body: str = "anny"
     steps: int | None = None
     checkpoint: str | None = None
     max_batch: int = MAX_BATCH
     focal: float | None = None
     temporal_prior: float = 0.03
     prior_max_gap_s: float = 0.25
+
+
+def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """The fitter's inputs from detections: keypoints2d [N,33,2] pixels, conf [N,33], world
+    landmarks [N,33,3] metres (None unless every detection has them), boxes [N,4] xyxy pixels."""
+    def stack(attr: str) -> torch.Tensor:
+        return torch.from_numpy(np.stack([getattr(d, attr) for d in dets]))
+
+    world = stack("world_landmarks") if all(d.world_landmarks is not None for d in dets) else None
+    return stack("keypoints2d"), stack("keypoint_conf"), world, stack("box")
 
 
 class Adapter:
@@ -57,14 +70,9 @@ class Adapter:
         if not people:
             return []
         dets = [p.detection for p in people]
-
-        def stack(attr: str) -> torch.Tensor:
-            return torch.from_numpy(np.stack([getattr(d, attr) for d in dets]))
-
-        world = stack("world_landmarks") if all(d.world_landmarks is not None for d in dets) else None
+        kp, conf, world, boxes = evidence_arrays(dets)
         weight = float(self.config.temporal_prior)
-        res = self.fitter.fit(stack("keypoints2d"), stack("keypoint_conf"), world, stack("box"),
-                              (frame.width, frame.height), focal=self.focal, steps=self.config.steps,
+        res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.config.steps,
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight)
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
@@ -93,9 +101,11 @@ class Adapter:
         return pose, shape, has
 
 
-def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[PersonBody]:
-    """Set `vertices` (metres, camera frame) of each person from its (smoothed) pose, shape and
-    translation, in one batched body-model call."""
+def pose_bodies(body: torch.nn.Module, people: list[PersonBody], vertices: bool = False) -> list[PersonBody]:
+    """Set `joints` and `keypoints3d` (and with `vertices` the mesh `vertices`; metres, camera frame)
+    of each person from its (smoothed) pose, shape and translation, in one batched body-model call:
+    what the results store is then exactly the body model's output for the stored parameters (for
+    SMPL, what `smplx.create(path)(**params)` gives)."""
     if not people:
         return people
     device = next(iter(body.buffers())).device
@@ -103,7 +113,11 @@ def attach_vertices(body: torch.nn.Module, people: list[PersonBody]) -> list[Per
     shape = torch.from_numpy(np.stack([p.shape for p in people])).to(device)
     transl = torch.from_numpy(np.stack([p.transl for p in people])).to(device)
     with torch.no_grad():
-        verts = body(pose, shape, transl).vertices.cpu().numpy()
-    for p, v in zip(people, verts):
-        p.vertices = v
+        out = body(pose, shape, transl, return_vertices=vertices)
+    joints, keypoints = out.joints.cpu().numpy(), out.keypoints.cpu().numpy()
+    verts = out.vertices.cpu().numpy() if vertices else [None] * len(people)
+    for p, j, k, v in zip(people, joints, keypoints, verts):
+        p.joints, p.keypoints3d = j, k
+        if vertices:
+            p.vertices = v
     return people

@@ -1,13 +1,16 @@
-"""The public fitting API: per-person 2D landmarks (+ optional world landmarks) in, Anny body
+"""The public fitting API: per-person 2D landmarks (+ optional world landmarks) in, body-model
 parameters and named 3D joints out, after K test-time optimisation steps, all people at once.
 
->>> fitter = Fitter.load()                     # the shipped checkpoint, loaded once
+>>> fitter = Fitter.load()                     # Anny with the shipped checkpoint, loaded once
 >>> res = fitter.fit(kp2d, conf, world, boxes, (640, 480))
 >>> res.named_joints()["left_knee"]            # [N, 3] metres, camera frame (x right, y down, z fwd)
+>>> smpl = Fitter.load(body=SmplBody("SMPL_NEUTRAL.pkl"))  # its checkpoint from `train --body`
 
 Inputs (numpy or torch): keypoints2d [N,33,2] full-frame pixels (MediaPipe-33 order), conf [N,33]
 in [0,1], world_landmarks [N,33,3] metres (MediaPipe's hip-centred metric frame, y down) or None,
-boxes [N,4] xyxy pixels, image_size (width, height), focal in pixels (None: image diagonal).
+boxes [N,4] xyxy pixels (grown to hold every landmark, see `body_box`), image_size (width,
+height), focal in pixels (None: image diagonal). Landmarks outside the image get confidence 0 in
+the 2D test loss (their world landmarks still enter the regressor with the given confidence).
 start="meta": TTO from the meta-trained regressor with its step sizes and the auxiliary network's
 pseudo targets (when the checkpoint has one); start="plain": EFT, TTO from the plain regressor with
 a fixed lr and the 2D loss only. A person whose evidence is non-finite, or whose adaptation
@@ -27,7 +30,8 @@ from metahmr_video.body import AnnyBody
 from metahmr_video.camera import default_focal
 from metahmr_video.errors import InputError, ModelFileError
 from metahmr_video.layout import STANDARD_JOINTS
-from metahmr_video.model.checkpoint import Checkpoint
+from metahmr_video.model.checkpoint import (TRAIN_TIME, Checkpoint, MissingCheckpointError, check_body,
+                                            default_checkpoint, train_command)
 from metahmr_video.model.features import Evidence, decode, features, project_points
 from metahmr_video.model.losses import reproj_px
 
@@ -38,9 +42,10 @@ MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crow
 class FitResult:
     """Per-person results (CPU tensors). Camera frame: OpenCV (x right, y down, z forward), metres.
 
-    pose [N,31,3,3] bone rotations (bone 0 = global orientation in the camera frame); shape [N,6]
-    Anny phenotypes; transl [N,3] pelvis position; joints [N,31,3] bone heads, named by
-    `joint_names` (Anny cmu_mb bone names); keypoints3d [N,33,3] MediaPipe-33 points;
+    pose [N,J,3,3] bone rotations (bone 0 = global orientation in the camera frame); shape [N,S]
+    (Anny: phenotypes; SMPL: betas); transl [N,3] the body model's translation (Anny: the pelvis
+    position; SMPL/SMPL-X: smplx's transl, see `SmplBody`); joints [N,K,3] the body's joints, named
+    by `joint_names` (Anny: cmu_mb bone heads; SMPL: its kinematic joints); keypoints3d [N,33,3] MediaPipe-33 points;
     keypoints2d_pred [N,33,2] pixels; reproj_error [N] mean confidence-weighted pixel error;
     fallback [N] bool (True: un-adapted prediction used).
     """
@@ -71,6 +76,18 @@ def _tensor(a, name: str, shape_tail: tuple, n: int | None = None) -> torch.Tens
     return t
 
 
+def body_box(kp2d: torch.Tensor, boxes: torch.Tensor, pad: float = 0.1) -> torch.Tensor:
+    """The box [N,4] xyxy pixels the regressor sees: `boxes` grown to hold every landmark kp2d
+    [N,33,2] pixels, padded by `pad` x their extent's larger side (as `boxes.box_from_keypoints`),
+    whatever its confidence and also outside the image. The regressor was trained with boxes around
+    the whole body; a detector's box clipped to the image, or around its confident landmarks only,
+    holds just the visible part of a person cut off by the frame, and the body came out small and
+    far. The landmark model places every landmark, its guesses for the hidden part included."""
+    lo, hi = kp2d.min(1).values, kp2d.max(1).values
+    p = pad * (hi - lo).max(-1, keepdim=True).values
+    return torch.cat([torch.minimum(boxes[:, :2], lo - p), torch.maximum(boxes[:, 2:], hi + p)], -1)
+
+
 def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=None,
                   device="cpu") -> tuple[Evidence, torch.Tensor]:
     """Validate and convert user arrays; returns (Evidence, invalid [N] bool for non-finite people)."""
@@ -93,7 +110,7 @@ def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=N
     box_ok = torch.isfinite(bx).all(-1) & (bx[:, 2] > bx[:, 0]) & (bx[:, 3] > bx[:, 1])
     invalid = ~box_ok | ~kp_ok.all(-1) | (cf.sum(-1) <= 0)
     default_box = torch.tensor([width * 0.25, height * 0.1, width * 0.75, height * 0.9])
-    bx = torch.where(box_ok[:, None], bx, default_box)
+    bx = body_box(kp, torch.where(box_ok[:, None], bx, default_box))
     if world_landmarks is None:
         world = torch.zeros(n, 33, 3)
         wvis = torch.zeros(n, 33)
@@ -105,6 +122,8 @@ def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=N
         world = torch.where(w_ok[..., None], world, torch.zeros_like(world))
         wvis = torch.where(w_ok, cf, torch.zeros_like(cf))
         has = (w_ok.any(-1)).float()
+    inside = (kp >= 0).all(-1) & (kp[..., 0] <= width) & (kp[..., 1] <= height)
+    cf = torch.where(inside, cf, torch.zeros_like(cf))  # a landmark placed outside the image is a guess
     center = 0.5 * (bx[:, :2] + bx[:, 2:])
     size = (bx[:, 2:] - bx[:, :2]).max(-1).values
     ev = Evidence(kp2d=kp, conf=cf, world=world, world_vis=wvis, has_world=has, box_center=center,
@@ -115,13 +134,18 @@ def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=N
 class Fitter:
     """Loads a checkpoint once; `fit` adapts all given people, `max_batch` per batched computation."""
 
-    def __init__(self, ckpt: Checkpoint, device: str | torch.device = "cpu", body: AnnyBody | None = None,
+    def __init__(self, ckpt: Checkpoint, device: str | torch.device = "cpu", body=None,
                  max_batch: int = MAX_BATCH) -> None:
-        if ckpt.body != "anny":
-            raise ModelFileError(f"this checkpoint was trained for body model {ckpt.body!r}; Fitter supports 'anny'")
+        """body: the body model `ckpt` was trained for (AnnyBody or SmplBody; None: Anny)."""
+        if body is None and ckpt.body != AnnyBody.model_id:
+            raise ModelFileError(f"this checkpoint was trained for body model {ckpt.body} "
+                                 f"({ckpt.info.get('body_file', 'an SMPL/SMPL-X file')}); give that body: "
+                                 "Fitter.load(checkpoint, body=SmplBody(FILE)), or --body FILE")
+        body = body if body is not None else AnnyBody()
+        check_body(ckpt, body)
         self.ckpt = ckpt
         self.device = torch.device(device)
-        self.body = (body if body is not None else AnnyBody()).to(self.device)
+        self.body = body.to(self.device)
         self.default_steps = int(ckpt.default_steps)
         self.max_batch = max(1, int(max_batch))
         for net in (ckpt.meta, ckpt.aux, ckpt.plain):
@@ -130,9 +154,15 @@ class Fitter:
         self.rates = None if ckpt.rates is None else {k: v.to(self.device) for k, v in ckpt.rates.items()}
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, device: str = "cpu", body: AnnyBody | None = None,
+    def load(cls, checkpoint: str | Path | None = None, device: str = "cpu", body=None,
              max_batch: int = MAX_BATCH) -> "Fitter":
-        return cls(Checkpoint.load(checkpoint, device), device, body, max_batch)
+        """checkpoint: a path, or None for the body's default (`default_checkpoint`); raises
+        MissingCheckpointError when that one has not been trained yet."""
+        path = default_checkpoint(body) if checkpoint is None else Path(checkpoint)
+        if checkpoint is None and not path.is_file() and body is not None:
+            raise MissingCheckpointError(f"no meta-checkpoint for {body.model_path.name} ({body.model_id}) yet; "
+                                         f"train it ({TRAIN_TIME}) with: {train_command(body)}")
+        return cls(Checkpoint.load(path, device), device, body, max_batch)
 
     def resolve_steps(self, steps: int | None) -> int:
         """TTO steps to run: `steps`, or the checkpoint's default when None."""
@@ -143,7 +173,7 @@ class Fitter:
 
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0) -> FitResult:
-        """prior: optional (pose [N,31,3,3], shape [N,6], has_prior [N] bool), e.g. each person's body
+        """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
         have one (the others are anchored to their own un-adapted prediction with the same weight)."""
@@ -170,9 +200,10 @@ class Fitter:
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
                      prior_weight: float = 0.0) -> FitResult:
-        """Fit prepared evidence. callback(step, joints [N,31,3]) sees every step (evaluation);
+        """Fit prepared evidence. callback(step, joints [N,K,3]) sees every step (evaluation);
         prior/prior_weight: see `fit`."""
         steps = self.resolve_steps(steps)
+        ev = ev.masked(self.body.keypoint_mask)  # landmarks the body model lacks carry no evidence
         n, chunk = len(ev), self.max_batch
         invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
@@ -180,20 +211,20 @@ class Fitter:
                  for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         body = self.body
-        return FitResult(**cat, joint_names=list(body.bone_names),
+        return FitResult(**cat, joint_names=list(body.joint_names),
                          standard_joint_indices=list(body.standard_joint_indices))
 
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
                    prior: tuple | None = None, prior_weight: float = 0.0) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
-        body, nb, ns = self.body, self.body.num_bones, self.body.num_shape
+        body = self.body
         x = features(ev)
         with torch.no_grad():
             theta0 = net(x)
-            pseudo = decode(aux(x), ev, nb, ns) if aux is not None and loss_cfg.w_pseudo > 0 else None
+            pseudo = decode(aux(x), ev, body) if aux is not None and loss_cfg.w_pseudo > 0 else None
             if prior is not None:
                 # The temporal prior takes the pseudo-target slot of the test loss (it replaces f_u's).
-                own = decode(theta0, ev, nb, ns)
+                own = decode(theta0, ev, body)
                 pose, shape, has = prior
                 pseudo = replace(own, pose=torch.where(has[:, None, None, None], pose, own.pose),
                                  shape=torch.where(has[:, None], shape, own.shape))
@@ -204,7 +235,7 @@ class Fitter:
             if callback is not None:
                 def cb(s, th, loss):
                     with torch.no_grad():
-                        callback(s, body_forward(body, decode(th.detach(), ev, nb, ns)).joints)
+                        callback(s, body_forward(body, decode(th.detach(), ev, body)).joints)
             with torch.enable_grad():
                 stacked = inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo,
                                       guard=True, callback=cb)
@@ -212,14 +243,14 @@ class Fitter:
                 theta = predict_stacked(net, stacked, x)
         elif callback is not None:
             with torch.no_grad():
-                callback(0, body_forward(body, decode(theta0, ev, nb, ns)).joints)
+                callback(0, body_forward(body, decode(theta0, ev, body)).joints)
         with torch.no_grad():
             bad = ~torch.isfinite(theta).all(-1)
-            params = decode(torch.where(bad[:, None], theta0, theta), ev, nb, ns)
+            params = decode(torch.where(bad[:, None], theta0, theta), ev, body)
             out = body_forward(body, params)
             bad = bad | ~torch.isfinite(out.joints).reshape(len(ev), -1).all(-1)
             if bad.any():
-                p0 = decode(theta0, ev, nb, ns)
+                p0 = decode(theta0, ev, body)
                 out0 = body_forward(body, p0)
                 sel = bad.reshape(-1, 1)
                 params = type(params)(*(torch.where(sel.reshape(-1, *([1] * (a.dim() - 1))), b, a)

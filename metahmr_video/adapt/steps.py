@@ -160,7 +160,6 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     guard=True zeroes the step of any sample whose loss or gradient is not finite (others are
     unaffected). callback(step, theta, loss) is called before every step and after the last.
     """
-    nb, ns = body.num_bones, body.num_shape
     if stacked is None and isinstance(rates, dict) and isinstance(model, Regressor) and set(rates) <= set(LAST_LAYER):
         return _last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
     if stacked is None:  # rates given per parameter: only those parameters are adapted
@@ -170,7 +169,7 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
         if s == steps and callback is None:
             break  # the adapted weights are the result; their prediction is the caller's
         theta = predict_stacked(model, stacked, x)
-        params = decode(theta, ev, nb, ns)
+        params = decode(theta, ev, body)
         out = body_forward(body, params)
         loss = test_loss(params, out, ev, loss_cfg, pseudo)
         if callback is not None:
@@ -197,14 +196,13 @@ def _last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, los
                       rates: dict[str, torch.Tensor], pseudo: BodyParams | None, create_graph: bool, guard: bool,
                       callback: Callable | None) -> dict[str, torch.Tensor]:
     """`inner_steps` when only the last layer adapts: trunk once, factored per-sample layers."""
-    nb, ns = body.num_bones, body.num_shape
     feat = model.trunk(x)
     last = FactoredLastLayer(model, rates, x.shape[0])
     for s in range(steps + 1):
         if s == steps and callback is None:
             break
         theta = model.head(feat, last)
-        params = decode(theta, ev, nb, ns)
+        params = decode(theta, ev, body)
         loss = test_loss(params, body_forward(body, params), ev, loss_cfg, pseudo)
         if callback is not None:
             callback(s, theta, loss)

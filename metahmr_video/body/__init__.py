@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import warp
+from metahmr_video.quiet import init_warp_quietly
 
-warp.config.log_level = warp.LOG_WARNING  # anny uses warp: keep its start-up banner off our output
+init_warp_quietly()  # before anny uses it: no banner, no CUDA-driver warning on CPU machines
 
 from metahmr_video.body.anny_body import AnnyBody
 from metahmr_video.layout import COCO_17, COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, STANDARD_JOINTS

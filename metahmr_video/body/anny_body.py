@@ -10,6 +10,7 @@ Shape is Anny's phenotype vector in [0, 1]: (gender, age, muscle, weight, height
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import sys
@@ -46,21 +47,51 @@ _STANDARD_BONES = {
 }
 
 
+@contextlib.contextmanager
+def anny_build_session():
+    """Within the block, Anny's builds write only the models it loads to its cache (~/.cache/anny:
+    5 MB for the fitting mesh, 49 MB for the full one), not their intermediates (the parsed
+    MakeHuman assets, 552 MB, and the uncompacted models, 20-210 MB each); the parsed assets are
+    computed once for every build of the block (a run that exports meshes builds the fitting and
+    the full mesh from one parse). Relies on anny 0.6's cache decorator keeping the plain function
+    as `__wrapped__` (anny is pinned); without it, Anny caches as it always does."""
+    import anny.models as models
+    import anny.models.full_model as full_model
+
+    build, load = models.build_model_data, full_model.load_data
+    if getattr(load, "_in_memory", False) or not (hasattr(build, "__wrapped__") and hasattr(load, "__wrapped__")):
+        yield
+        return
+    parsed = functools.lru_cache(maxsize=None)(load.__wrapped__)
+
+    def load_in_memory(*args, **kwargs):
+        return copy.deepcopy(parsed(*args, **kwargs))  # a fresh copy per build, as from the cache
+
+    load_in_memory._in_memory = True
+    models.build_model_data, full_model.load_data = build.__wrapped__, load_in_memory
+    try:
+        yield
+    finally:
+        models.build_model_data, full_model.load_data = build, load
+
+
 @functools.lru_cache(maxsize=None)
 def load_anny(rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY):
     """Build (once per process) Anny with this rig and topology, float32, on the CPU.
 
-    The first build on a machine fills Anny's cache (~/.cache/anny, about a minute); a notice is
-    printed to stderr if the build takes more than two seconds.
+    The first build on a machine parses Anny's assets and caches the model under ~/.cache/anny
+    (see README: minutes, once); a notice is printed to stderr if the build takes more than two
+    seconds. Several builds share one parse of the assets inside `anny_build_session()`.
     """
     import anny
 
     notice = threading.Timer(2.0, lambda: print(
         f"metahmr-video: building the Anny body model ({rig}, {topology}); the first use on a "
-        "machine fills ~/.cache/anny and takes about a minute...", file=sys.stderr, flush=True))
+        "machine parses its assets into ~/.cache/anny and takes a few minutes...", file=sys.stderr, flush=True))
     notice.start()
     try:
-        model = anny.Anny(rig=rig, topology=topology)
+        with anny_build_session():
+            model = anny.Anny(rig=rig, topology=topology)
     finally:
         notice.cancel()
     return model.to(torch.float32).eval()
@@ -119,6 +150,12 @@ class AnnyBody(nn.Module):
     """
 
     name = "anny"
+    model_id = "anny"  # what a checkpoint records as the body it was trained for
+    # An upright Anny body facing the camera: x_c = x, y_c = -z, z_c = y (OpenCV camera frame).
+    cam_from_body = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    shape_center = 0.5
+    shape_bounds = (0.0, 1.0)
+    shape_scale = 1.0  # the unit losses measure shape differences in (see SmplBody.shape_scale)
 
     def __init__(self, rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY) -> None:
         super().__init__()
@@ -135,7 +172,11 @@ class AnnyBody(nn.Module):
         if missing:
             raise ValueError(f"AnnyBody needs the cmu_mb bone names; rig {rig!r} lacks {sorted(missing)}")
         verts = _select_landmark_vertices(rest["vertices"][0], heads, tails)
-        # Landmark i is row kp_index[i] of [bone heads (J), landmark vertices (L)].
+        # Landmark i is the head of bone kp_bone[i] (>= 0) or vertex kp_vertex[i], i.e. row kp_index[i]
+        # of [bone heads (J), landmark vertices (L)].
+        kp_bone = [self.bone_names.index(_JOINT_LANDMARKS[n]) if n in _JOINT_LANDMARKS else -1 for n in MEDIAPIPE_33]
+        self.register_buffer("kp_bone", torch.tensor(kp_bone), persistent=False)
+        self.register_buffer("kp_vertex", torch.tensor([verts.get(n, -1) for n in MEDIAPIPE_33]), persistent=False)
         landmark_vertices = [verts[n] for n in MEDIAPIPE_33 if n not in _JOINT_LANDMARKS]
         kp_index, v = [], self.num_bones
         for n in MEDIAPIPE_33:
@@ -155,6 +196,11 @@ class AnnyBody(nn.Module):
         return len(self.bone_names)
 
     @property
+    def joint_names(self) -> list[str]:
+        """Names of `joints` (the cmu_mb bone names; a joint is its bone's head)."""
+        return self.bone_names
+
+    @property
     def num_shape(self) -> int:
         return len(self.shape_names)
 
@@ -165,13 +211,20 @@ class AnnyBody(nn.Module):
 
     def neutral_shape(self, batch: int = 1) -> torch.Tensor:
         """[batch, 6] the neutral phenotype (0.5 everywhere)."""
-        return torch.full((batch, self.num_shape), 0.5, device=self.kp_index.device)
+        return torch.full((batch, self.num_shape), self.shape_center, device=self.kp_bone.device)
+
+    def sample_shape(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """[batch, 6] phenotypes of a training population: uniform in [0.1, 0.9], age in [0.4, 0.95]
+        (mostly adults)."""
+        shape = 0.1 + (0.9 - 0.1) * torch.rand((batch, self.num_shape), generator=generator)
+        shape[:, 1] = 0.4 + (0.95 - 0.4) * torch.rand(batch, generator=generator)
+        return shape
 
     def rest_joints(self) -> torch.Tensor:
         """[num_bones, 3] joints (metres, body frame, pelvis at the origin) of the rest pose (identity rotations) with the
         neutral shape."""
         with torch.no_grad():
-            eye = torch.eye(3, device=self.kp_index.device).expand(1, self.num_bones, 3, 3)
+            eye = torch.eye(3, device=self.kp_bone.device).expand(1, self.num_bones, 3, 3)
             return self(eye, return_vertices=False).joints[0]
 
     def forward(self, pose: torch.Tensor, shape: torch.Tensor | None = None,

@@ -1,29 +1,45 @@
 """SMPL / SMPL-X through `smplx`, for users who supply their own licensed model files.
 
-Frames and units: SMPL's body frame is Y-up, the body facing +Z, metres. `pose` is [B, J, 3, 3]
-rotation matrices: index 0 is `global_orient`, 1..J-1 are `body_pose` (23 joints for SMPL, 21 for
-SMPL-X; SMPL-X hands, jaw and eyes stay at their rest pose). `transl` is added to every point, as
-in smplx (so it is not the pelvis position). Shape is `betas` [B, num_betas].
+Frames and units: SMPL's body frame is Y-up, the body facing +Z, the person's left on +X, metres.
+`pose` is [B, num_bones, 3, 3] rotation matrices: index 0 is `global_orient`, 1.. are `body_pose`
+(23 joints for SMPL, 21 for SMPL-X). SMPL-X's hands, jaw and eyes stay at the pose `smplx.create`
+gives them by default (hands: the model's mean hand pose; jaw, eyes: rest) and its expression at 0.
+
+`transl` follows smplx exactly: it is added to every output point after posing, so the pelvis
+(root joint) ends up at `transl + J_0(betas)`, where J_0(betas) is the pelvis of the shaped model in
+its rest pose (the global rotation turns the body about the pelvis, not about the origin).
+Consequently `smplx.create(path)(global_orient=..., body_pose=..., betas=..., transl=...)` (axis-angle
+of our `pose`) reproduces our vertices and joints; tests check it.
+
+Shape is `betas` [B, num_betas] in standard deviations of SMPL's shape space (0 = the mean body).
+Joints are the model's kinematic joints (24 for SMPL, 55 for SMPL-X), named as in smplx. Keypoints
+in MediaPipe-33 order come from those joints and from smplx's own extra-vertex points (nose, eyes,
+ears, big toes, heels, fingertips); the mouth corners have no counterpart (`keypoint_mask` 0).
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 from smplx.joint_names import JOINT_NAMES
+from smplx.lbs import batch_rigid_transform, blend_shapes, lbs
 from smplx.utils import Struct
 from torch import nn
 
-from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.output import BodyOutput
 from metahmr_video.errors import ModelFileError
+from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.rotations import axis_angle_to_rotmat
 
-# Names of smplx's SMPL output joints: 24 kinematic joints, then its vertex-selected extras.
-_SMPL_OUTPUT_NAMES = list(JOINT_NAMES[:22]) + ["left_hand", "right_hand"] + list(JOINT_NAMES[55:76])
+# smplx's names of the 21 extra-vertex points it appends after the kinematic joints.
+_EXTRA_NAMES = list(JOINT_NAMES[55:76])
 
-# MediaPipe landmark -> smplx joint name. Eye corners take the eye; mouth corners are undefined.
+# MediaPipe landmark -> smplx joint or extra-point name. Eye corners take the eye; mouth corners are undefined.
 _MEDIAPIPE_TO_SMPL = {
     "nose": "nose", "left_eye_inner": "left_eye", "left_eye": "left_eye", "left_eye_outer": "left_eye",
     "right_eye_inner": "right_eye", "right_eye": "right_eye", "right_eye_outer": "right_eye",
@@ -37,7 +53,7 @@ _MEDIAPIPE_TO_SMPL = {
     "right_ankle": "right_ankle", "left_heel": "left_heel", "right_heel": "right_heel",
     "left_foot_index": "left_big_toe", "right_foot_index": "right_big_toe",
 }
-_STANDARD_TO_SMPL = {"neck": "neck", "head": "head", "pelvis": "pelvis"}
+_REQUIRED = {"v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f"}
 
 
 def _read_model_file(path: Path) -> dict:
@@ -50,20 +66,39 @@ def _read_model_file(path: Path) -> dict:
             with open(path, "rb") as f:
                 data = pickle.load(f, encoding="latin1")
         keys = set(data)
+    except ModuleNotFoundError as exc:  # some official pickles store chumpy arrays
+        raise ModelFileError(f"{path}: this model file stores {exc.name} objects; remove them with smplx's "
+                             f"tools/clean_ch.py (or pip install {exc.name})") from None
     except Exception as exc:  # any unpickling/zip failure means the file is not a model file
         raise ModelFileError(f"{path}: not a readable SMPL/SMPL-X model file ({type(exc).__name__})") from None
-    required = {"v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f"}
-    if not required <= keys:
-        raise ModelFileError(f"{path}: not an SMPL/SMPL-X model file (missing {sorted(required - keys)})")
+    if not _REQUIRED <= keys:
+        raise ModelFileError(f"{path}: not an SMPL/SMPL-X model file (missing {sorted(_REQUIRED - keys)})")
     return data
 
 
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (identifies the model a checkpoint was trained for)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 class SmplBody(nn.Module):
-    """SMPL or SMPL-X (chosen from the file's contents), batched; see the module docstring.
+    """SMPL or SMPL-X (chosen from the file's contents, any file name), batched; see the module docstring.
 
     >>> body = SmplBody("models/SMPL_NEUTRAL.pkl")
     >>> out = body(pose=torch.eye(3).expand(1, 24, 3, 3), shape=torch.zeros(1, 10))
     """
+
+    # An upright SMPL body facing the camera: x_c = x, y_c = -y, z_c = -z (OpenCV camera frame).
+    cam_from_body = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
+    shape_center = 0.0
+    shape_bounds = (-5.0, 5.0)
+    # Betas are standard deviations; about 4 of them span what Anny's phenotypes do over [0, 1]
+    # (losses divide shape differences by this, Anny's being 1).
+    shape_scale = 4.0
 
     def __init__(self, model_path: str | Path, num_betas: int = 10) -> None:
         super().__init__()
@@ -74,28 +109,55 @@ class SmplBody(nn.Module):
             raise ModelFileError(f"{path}: SMPL model file not found (give the .pkl or .npz you downloaded)")
         data = _read_model_file(path)
         self.name = "smplx" if "hands_componentsl" in data else "smpl"
+        self.model_path = path.resolve()
+        self.file_sha256 = file_sha256(path)
+        self.model_id = f"{self.name}-{self.file_sha256[:16]}"
         try:
-            if self.name == "smpl":
-                self.model = smplx.SMPL(str(path), data_struct=Struct(**data), num_betas=num_betas)
-            else:
-                self.model = smplx.SMPLX(str(path), num_betas=num_betas, use_pca=False,
-                                         ext=path.suffix.lstrip("."))
+            with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about the shape space
+                if self.name == "smpl":
+                    model = smplx.SMPL(str(path), data_struct=Struct(**data), num_betas=num_betas)
+                else:
+                    model = smplx.SMPLX(str(path), num_betas=num_betas, ext=path.suffix.lstrip("."))
         except Exception as exc:
             raise ModelFileError(f"{path}: could not load the {self.name.upper()} model ({exc})") from None
-        if self.name == "smpl":
-            names = _SMPL_OUTPUT_NAMES
-            self.num_body_joints = 23
-        else:
-            names = list(JOINT_NAMES)
-            self.num_body_joints = 21
-        self.joint_names = names
-        kp = [names.index(_MEDIAPIPE_TO_SMPL.get(n, "pelvis")) for n in MEDIAPIPE_33]
-        self.register_buffer("kp_index", torch.tensor(kp), persistent=False)
-        self.register_buffer("keypoint_mask", torch.tensor(
-            [float(n in _MEDIAPIPE_TO_SMPL) for n in MEDIAPIPE_33]), persistent=False)
-        self.standard_joint_indices = [names.index(_STANDARD_TO_SMPL.get(n, n)) for n in STANDARD_JOINTS]
-        self.num_shape = num_betas
+        self.model = model.requires_grad_(False)
+        self.num_body_joints = 23 if self.name == "smpl" else 21
         self.num_bones = self.num_body_joints + 1
+        self.num_shape = num_betas
+        num_joints = model.J_regressor.shape[0]
+        self.joint_names = (list(JOINT_NAMES[:22]) + ["left_hand", "right_hand"] if self.name == "smpl"
+                            else list(JOINT_NAMES[:num_joints]))
+        self.parents = [int(p) for p in model.parents]
+        # Joints beyond the posed bones (SMPL-X hands, jaw, eyes) keep smplx.create's default pose.
+        mean = getattr(model, "pose_mean", None)
+        rest = torch.zeros(num_joints, 3) if mean is None else mean.reshape(num_joints, 3).float()
+        self.register_buffer("fixed_rot", axis_angle_to_rotmat(rest[self.num_bones:]), persistent=False)
+        # Keypoint i is kinematic joint kp_joint[i] (>= 0) or extra point kp_extra[i] (a vertex).
+        extra_vertex = model.vertex_joint_selector.extra_joints_idxs
+        names = {n: i for i, n in enumerate(self.joint_names)}
+        kp_joint = [names.get(_MEDIAPIPE_TO_SMPL.get(n, ""), -1) for n in MEDIAPIPE_33]
+        kp_extra = [_EXTRA_NAMES.index(_MEDIAPIPE_TO_SMPL[n]) if n in _MEDIAPIPE_TO_SMPL and j < 0 else -1
+                    for n, j in zip(MEDIAPIPE_33, kp_joint)]
+        sel = torch.tensor([int(extra_vertex[e]) for e in kp_extra if e >= 0] or [0])
+        self.register_buffer("kp_joint", torch.tensor(kp_joint), persistent=False)
+        self.register_buffer("keypoint_mask", torch.tensor([float(n in _MEDIAPIPE_TO_SMPL) for n in MEDIAPIPE_33]),
+                             persistent=False)
+        self.standard_joint_indices = [names[n] for n in STANDARD_JOINTS]
+        # Keypoint i not at a joint is the vertex sel_vertex[kp_slot[i]] (undefined ones: slot 0, masked).
+        slots = iter(range(len(sel)))
+        self.register_buffer("kp_slot", torch.tensor([next(slots) if e >= 0 else 0 for e in kp_extra]),
+                             persistent=False)
+        self.register_buffer("sel_vertex", sel, persistent=False)
+        # The fitting path (return_vertices=False) poses only the joints and the keypoint vertices.
+        v_count = model.v_template.shape[0]
+        self.register_buffer("j_template", model.J_regressor @ model.v_template, persistent=False)
+        self.register_buffer("j_shapedirs", torch.einsum("jv,vcs->jcs", model.J_regressor, model.shapedirs),
+                             persistent=False)
+        self.register_buffer("sel_template", model.v_template[sel], persistent=False)
+        self.register_buffer("sel_shapedirs", model.shapedirs[sel], persistent=False)
+        self.register_buffer("sel_posedirs", model.posedirs.reshape(-1, v_count, 3)[:, sel].reshape(
+            model.posedirs.shape[0], -1), persistent=False)
+        self.register_buffer("sel_weights", model.lbs_weights[sel], persistent=False)
 
     @property
     def faces(self) -> torch.Tensor:
@@ -104,33 +166,50 @@ class SmplBody(nn.Module):
 
     def neutral_shape(self, batch: int = 1) -> torch.Tensor:
         """[batch, num_betas] zeros (the mean shape)."""
-        return torch.zeros(batch, self.num_shape, device=self.kp_index.device)
+        return torch.full((batch, self.num_shape), self.shape_center, device=self.kp_joint.device)
+
+    def sample_shape(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """[batch, num_betas] shapes of a training population: betas ~ N(0, 1) (SMPL's shape space
+        has unit variance per beta), clipped to +-3."""
+        return torch.randn(batch, self.num_shape, generator=generator).clamp(-3.0, 3.0)
 
     def rest_joints(self) -> torch.Tensor:
-        """[K, 3] joints (metres, body frame) of the rest pose (identity rotations) with the
-        neutral shape."""
+        """[num_joints, 3] joints (metres, body frame) of the rest pose (identity body rotations)
+        with the mean shape and no translation."""
         with torch.no_grad():
-            eye = torch.eye(3, device=self.kp_index.device).expand(1, self.num_bones, 3, 3)
+            eye = torch.eye(3, device=self.kp_joint.device).expand(1, self.num_bones, 3, 3)
             return self(eye, return_vertices=False).joints[0]
+
+    def root_offset(self, shape: torch.Tensor) -> torch.Tensor:
+        """[B, 3] J_0(betas): the pelvis of the shaped rest model; the posed pelvis is transl + this."""
+        return self.j_template[0] + torch.einsum("cs,bs->bc", self.j_shapedirs[0], shape)
 
     def forward(self, pose: torch.Tensor, shape: torch.Tensor | None = None,
                 transl: torch.Tensor | None = None, return_vertices: bool = True) -> BodyOutput:
-        """pose: [B, num_bones, 3, 3]; shape: [B, num_betas]; transl: [B, 3] metres (smplx semantics)."""
+        """pose: [B, num_bones, 3, 3]; shape: [B, num_betas]; transl: [B, 3] metres (smplx semantics).
+        Returns joints [B, num_joints, 3], keypoints [B, 33, 3], vertices [B, V, 3] (or None)."""
         batch = pose.shape[0]
         if shape is None:
             shape = self.neutral_shape(batch).to(pose.dtype)
-        flat = pose.reshape(batch, -1, 9)
-        kwargs = {}
-        if self.name == "smplx":
-            eye = torch.eye(3, dtype=pose.dtype, device=pose.device).reshape(1, 1, 9)
-            kwargs = dict(left_hand_pose=eye.expand(batch, 15, 9), right_hand_pose=eye.expand(batch, 15, 9),
-                          jaw_pose=eye.expand(batch, 1, 9), leye_pose=eye.expand(batch, 1, 9),
-                          reye_pose=eye.expand(batch, 1, 9),
-                          expression=torch.zeros(batch, self.model.num_expression_coeffs,
-                                                 dtype=pose.dtype, device=pose.device))
-        out = self.model(global_orient=flat[:, :1], body_pose=flat[:, 1:], betas=shape,
-                         transl=transl if transl is not None else torch.zeros(batch, 3, dtype=pose.dtype, device=pose.device),
-                         pose2rot=False, **kwargs)
-        joints = out.joints
-        return BodyOutput(joints=joints, keypoints=joints[:, self.kp_index],
-                          vertices=out.vertices if return_vertices else None)
+        full = torch.cat([pose, self.fixed_rot.to(pose.dtype).expand(batch, -1, 3, 3)], dim=1)
+        m = self.model
+        if return_vertices:
+            vertices, joints = lbs(shape, full, m.v_template, m.shapedirs, m.posedirs, m.J_regressor, m.parents,
+                                   m.lbs_weights, pose2rot=False)
+            surface = vertices[:, self.sel_vertex][:, self.kp_slot]
+        else:
+            vertices = None
+            rest_joints = self.j_template + torch.einsum("jcs,bs->bjc", self.j_shapedirs, shape)
+            joints, transforms = batch_rigid_transform(full, rest_joints, m.parents)
+            eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
+            pose_feature = (full[:, 1:] - eye).reshape(batch, -1)
+            v = self.sel_template + blend_shapes(shape, self.sel_shapedirs) + (
+                pose_feature @ self.sel_posedirs).reshape(batch, -1, 3)
+            t = (self.sel_weights @ transforms.reshape(batch, -1, 16)).reshape(batch, -1, 4, 4)
+            posed = (t[..., :3, :3] @ v[..., None]).squeeze(-1) + t[..., :3, 3]
+            surface = posed[:, self.kp_slot]
+        keypoints = torch.where((self.kp_joint >= 0)[None, :, None], joints[:, self.kp_joint.clamp(min=0)], surface)
+        if transl is not None:
+            joints, keypoints = joints + transl[:, None], keypoints + transl[:, None]
+            vertices = None if vertices is None else vertices + transl[:, None]
+        return BodyOutput(joints=joints, keypoints=keypoints, vertices=vertices)

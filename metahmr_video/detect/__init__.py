@@ -11,8 +11,9 @@ from metahmr_video.detect.blazepose import PoseCandidate, PoseDetector, PoseLand
 from metahmr_video.detect.hog import HogPeopleDetector
 from metahmr_video.detect.multi import DetectorConfig, MultiPersonDetector, roi_from_detection
 from metahmr_video.detect.precomputed import PrecomputedKeypoints, load_keypoints
+from metahmr_video.detect.segment import PersonSegmenter
 
 __all__ = [
     "DetectorConfig", "MultiPersonDetector", "PoseDetector", "PoseLandmarker", "PoseCandidate", "Roi", "HogPeopleDetector",
-    "PrecomputedKeypoints", "load_keypoints", "roi_from_detection", "mediapipe_model_path",
+    "PersonSegmenter", "PrecomputedKeypoints", "load_keypoints", "roi_from_detection", "mediapipe_model_path",
 ]

@@ -11,10 +11,8 @@ A person's crop is a rotated square, the `Roi`: centre (pixels), side (pixels) a
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
@@ -22,6 +20,7 @@ import cv2
 import numpy as np
 
 from metahmr_video.errors import ModelFileError
+from metahmr_video.quiet import native_stderr_silenced
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
@@ -40,21 +39,6 @@ def mediapipe_model_path(relative: str) -> str:
     return path
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Silence what native code writes to file descriptor 2 (LiteRT prints an INFO line when it
-    creates its XNNPACK delegate); Python-level errors still propagate as exceptions."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _interpreter(path: str, num_threads: int):
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -64,7 +48,7 @@ def _interpreter(path: str, num_threads: int):
         except ImportError as e:
             raise ModelFileError("ai-edge-litert is not installed: pip install ai-edge-litert") from e
     try:
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             it = Interpreter(model_path=path, num_threads=num_threads)
             it.allocate_tensors()
     except (ValueError, RuntimeError) as e:

@@ -58,12 +58,15 @@ class HogPeopleDetector:
         hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         return hog
 
-    def __call__(self, image: np.ndarray, part: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def __call__(self, image: np.ndarray, part: Optional[int] = None,
+                 upscale: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
         """RGB uint8 image -> (boxes float32[N, 4] xyxy pixels, scores float32[N]). part: search only
-        slice `part % len(slices)` of the scale pyramid (None: all of it)."""
+        slice `part % len(slices)` of the scale pyramid (None: all of it); `upscale` overrides the
+        detector's own for this call."""
+        upscale = self.upscale if upscale is None else float(upscale)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if self.upscale != 1.0:
-            gray = cv2.resize(gray, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_LINEAR)
+        if upscale != 1.0:
+            gray = cv2.resize(gray, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR)
         hog, scale = self.hog, 1.0
         if part is not None:
             plan = self.slices(gray.shape[1], gray.shape[0])
@@ -77,7 +80,7 @@ class HogPeopleDetector:
                                               scale=self.scale_step, hitThreshold=0.0)
         if len(rects) == 0:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        rects = np.asarray(rects, np.float32).reshape(-1, 4) * (scale / self.upscale)
+        rects = np.asarray(rects, np.float32).reshape(-1, 4) * (scale / upscale)
         scores = np.asarray(weights, np.float32).ravel()
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
         keep = scores >= self.min_margin

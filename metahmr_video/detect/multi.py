@@ -1,10 +1,11 @@
-"""Several people per frame: person crops from three sources, 33 landmarks on each crop.
+"""Several people per frame: person crops from four sources, 33 landmarks on each crop.
 
 Sources of crops, in order: (1) hints, e.g. the previous frame's people or the tracker's
 predictions (re-cropped from their landmarks like BlazePose tracking, so a person is not searched
-for from scratch each frame); (2) MediaPipe's pose detector (face/upper-body keyed, optionally on
-tiles for small people); (3) OpenCV's HOG pedestrian detector (needs no face: back views, small
-people). Crops that cover an already found person are skipped; duplicates are merged.
+for from scratch each frame); (2) OpenCV's HOG pedestrian detector (needs no face: back views, small
+people); (3) MediaPipe's pose detector (face/upper-body keyed, optionally on tiles for small
+people); (4) MediaPipe's person segmentation (large, close, cut or turned-away people). Crops that
+cover an already found person are skipped; duplicates are merged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLandmarker, Roi, roi_from_alignment_points
 from metahmr_video.detect.hog import HogPeopleDetector
+from metahmr_video.detect.segment import PersonSegmenter
 from metahmr_video.boxes import box_from_keypoints, box_iou
 from metahmr_video.layout import Landmark
 from metahmr_video.records import Detection, Frame
@@ -48,30 +50,35 @@ def _to_detection(res: LandmarkResult, source: str, width: int, height: int) -> 
     box = box_from_keypoints(kp, conf, min_conf=0.5)
     box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
     return Detection(box=box, score=res.score, keypoints2d=kp, keypoint_conf=conf,
-                     world_landmarks=res.world, source=source, roi=res.next_roi.as_array())
+                     world_landmarks=res.world, source=source, roi=res.next_roi.as_array(),
+                     visibility=res.visibility[:33], presence=res.presence[:33])
 
 
 @dataclass
 class DetectorConfig:
     """min_score: pose-present probability to accept a person. tiles: n x n tiles for the pose
     detector besides the whole image (0 = whole image only; small people need 2). use_blazepose /
-    use_hog: MediaPipe's pose detector / HOG pedestrian boxes as sources of new people (HOG boxes
-    upscaled by hog_upscale). full_every: run the pose detector every n-th call of
-    `detect(..., full=None)` (hinted people are re-cropped on every frame), and HOG's whole scale
-    pyramid once in those full_every frames: spread_hog spreads it over them, one slice per frame,
-    so that no frame pays for all of it (False: all of it on the full-search frame; the first
-    frame of a video always searches all of it). settled_search_every: once a scene is settled
-    (every expected person re-found and nothing new for settle_frames frames), the search for new
-    people (pose detector and HOG) pauses, and runs one full round (HOG's whole pyramid) every this
-    many frames (0: never pauses). refine: a second landmark pass on each
-    new crop (junk crops disagree). dedupe_iou: box overlap above which two detections are one
-    person. num_threads: LiteRT threads."""
+    use_hog / use_segmentation: MediaPipe's pose detector / HOG pedestrian boxes (image upscaled by
+    hog_upscale) / person-segmentation regions covering at least segment_min_area of the image as
+    sources of new people. search_lost: where a hint (a tracked person) finds no landmarks, HOG
+    searches a window around it, upscaled for the person's size. full_every: run the pose detector
+    and segmentation every n-th call of `detect(..., full=None)` (hinted people are re-cropped on
+    every frame), and HOG's whole scale pyramid on those frames. settled_search_every: once a scene
+    is settled (every expected person re-found and nothing new for settle_frames frames), the
+    search for new people (pose detector, segmentation, HOG) rests, and runs one round every this
+    many frames (0: never rests); spread_hog spreads such a round's HOG pyramid over full_every
+    frames, one slice per frame, so that no frame of a settled scene pays for all of it. refine:
+    a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
+    which two detections are one person. num_threads: LiteRT threads."""
 
     min_score: float = 0.5
     tiles: int = 0
     use_blazepose: bool = True
     use_hog: bool = True
     hog_upscale: float = 1.6
+    use_segmentation: bool = True
+    segment_min_area: float = 0.02
+    search_lost: bool = True
     full_every: int = 5
     spread_hog: bool = True
     settle_frames: int = 10
@@ -89,7 +96,7 @@ class MultiPersonDetector:
         people = det.detect(next_frame, hints=people)       # re-crop from the last frame
 
     `times` (a `metahmr_video.profiling.StageTimes`, or None) gets the time of each part of a
-    call: detect.landmarks, detect.pose_detector, detect.hog.
+    call: detect.landmarks, detect.pose_detector, detect.hog, detect.segmentation.
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
@@ -97,10 +104,13 @@ class MultiPersonDetector:
         self.landmarker = PoseLandmarker(num_threads=c.num_threads)
         self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
         self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=c.full_every) if c.use_hog else None
+        self.segmenter = (PersonSegmenter(min_area=c.segment_min_area, num_threads=c.num_threads)
+                          if c.use_segmentation else None)
         self.min_score = float(c.min_score)
         self.tiles = int(c.tiles)
         self.full_every = max(1, int(c.full_every))
         self.refine = c.refine
+        self.search_lost = c.search_lost
         self.dedupe_iou = float(c.dedupe_iou)
         self.spread_hog, self.settle_frames, self.settled_search_every = c.spread_hog, int(c.settle_frames), int(c.settled_search_every)
         self.times = None
@@ -112,7 +122,7 @@ class MultiPersonDetector:
     def reset(self) -> None:
         """Forget per-video state (the search schedule). Models stay loaded."""
         self._calls = 0
-        self._hog_next = 0      # the next slice of HOG's pyramid; 0: a new sweep starts
+        self._sweeping = False  # a sweep of HOG's pyramid slices is under way
         self._settled = 0       # consecutive frames with every expected person re-found, nothing new
         self._since_sweep = 0   # frames since the last complete HOG sweep
 
@@ -123,19 +133,22 @@ class MultiPersonDetector:
 
     def _hog_schedule(self, full: bool, paused: bool) -> Optional[int] | bool:
         """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
-        False = nothing (see DetectorConfig)."""
-        if self._calls == 0:
-            return None
-        if not self.spread_hog:
+        False = nothing (see DetectorConfig). While the scene changes: the whole pyramid on the
+        full-search frames. While it is settled: a round now and then, spread over full_every frames
+        (`spread_hog`), starting on a full-search frame with the finest scales."""
+        settled = self.settled_search_every > 0 and self._settled >= self.settle_frames
+        if self._calls == 0 or not (settled and self.spread_hog):
+            self._sweeping = False
             return None if full and not paused else False
-        if self._hog_next == 0 and paused:
-            return False
-        part = self._hog_next
-        self._hog_next = (part + 1) % self.hog.parts
-        return part
+        part = self._calls % self.hog.parts
+        if part == 0:
+            self._sweeping = not paused
+        return part if self._sweeping else False
 
     def _covered(self, box: np.ndarray, found: List[Detection], iou: float = 0.5) -> bool:
-        """A candidate box is someone already found: high IoU, or same centre and height."""
+        """A candidate box is someone already found: high IoU, or the same centre (within a third
+        of the found person's width and a quarter of their height) and a similar height. People
+        side by side are a body width apart: both are searched."""
         if not found:
             return False
         boxes = np.stack([d.box for d in found])
@@ -144,8 +157,9 @@ class MultiPersonDetector:
         c = (box[:2] + box[2:]) / 2
         h = box[3] - box[1]
         for b in boxes:
-            bh = max(b[3] - b[1], 1e-3)
-            if np.hypot(*(c - (b[:2] + b[2:]) / 2)) < 0.25 * bh and 0.6 <= h / bh <= 1.6:
+            bw, bh = max(b[2] - b[0], 1e-3), max(b[3] - b[1], 1e-3)
+            dx, dy = np.abs(c - (b[:2] + b[2:]) / 2)
+            if dx < bw / 3 and dy < 0.25 * bh and 0.6 <= h / bh <= 1.6:
                 return True
         return False
 
@@ -158,10 +172,11 @@ class MultiPersonDetector:
 
     def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
         """People in a frame (pixels of its RGB image). hints: people expected in it (previous
-        frame, tracker predictions). full: True runs the full-frame search (pose detector, HOG's
-        whole pyramid), False only re-crops the hints, None follows the schedule of a video
-        (DetectorConfig: pose detector every `full_every`-th call and whenever there are no hints,
-        one HOG slice per call, both resting while the scene is settled)."""
+        frame, tracker predictions). full: True runs the full-frame search (pose detector,
+        segmentation, HOG's whole pyramid), False only re-crops the hints (and searches near lost
+        ones), None follows the schedule of a video (DetectorConfig: pose detector and segmentation
+        every `full_every`-th call and whenever there are no hints, one HOG slice per call, all
+        resting while the scene is settled)."""
         image = frame.image
         scheduled = full is None
         hog = None if full else False
@@ -173,15 +188,27 @@ class MultiPersonDetector:
             hog = False
         self._calls += 1
         found: List[Detection] = []
-        if hints:
-            rois = [roi_from_detection(d) for d in hints]
-            with self._section("landmarks", frame):
-                results = self.landmarker(image, rois)
-            self._accept(results, "track", image.shape, found)
-            found = self._dedupe(found)
+        with self._section("landmarks", frame):
+            for hint in hints:
+                res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
+                if res is None or res.score < self.min_score or _drifted(res, hint):
+                    # unsure, or the landmarks went to someone beside this person: a tight crop on the
+                    # expected box (a crop holding two people confuses the landmark model)
+                    x0, y0, x1, y1 = [float(v) for v in hint.box]
+                    res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, 0.0)])), None)
+                    res = None if res is None or _drifted(res, hint) else res
+                if res is not None:
+                    self._accept([res], "track", image.shape, found)
+        found = self._dedupe(found)
         refound = len(found)
         rois: List[Roi] = []
         sources: List[str] = []
+        if self.hog is not None and self.search_lost:  # someone expected where the landmarks found no one
+            with self._section("hog", frame):
+                for hint in hints:
+                    if not found or box_iou(hint.box[None], np.stack([d.box for d in found]))[0].max() < 0.3:
+                        rois += self._search_near(image, hint.box)
+                        sources += ["hog"] * (len(rois) - len(sources))
         if hog is not False:
             with self._section("hog", frame):
                 boxes, _ = self.hog(image, part=hog)
@@ -189,51 +216,108 @@ class MultiPersonDetector:
                 pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
                 rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
                 sources.append("hog")
-        if full and self.pose_detector is not None:
-            with self._section("pose_detector", frame):
-                candidates = self.pose_detector(image, tiles=self.tiles)
-            for c in candidates:
-                rois.append(c.roi())
-                sources.append("blazepose")
+        if full:
+            if self.pose_detector is not None:
+                with self._section("pose_detector", frame):
+                    candidates = self.pose_detector(image, tiles=self.tiles)
+                for c in candidates:
+                    rois.append(c.roi())
+                    sources.append("blazepose")
+            if self.segmenter is not None:
+                with self._section("segmentation", frame):
+                    regions = self.segmenter(image)
+                for b in regions:
+                    rois.append(Roi((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 1.25 * float(max(b[2] - b[0], b[3] - b[1])), 0.0))
+                    sources.append("segmentation")
         for roi, src in zip(rois, sources):
             if self._covered(_shrink(roi.box(), 0.8), found):
                 continue
             with self._section("landmarks", frame):
-                first = self.landmarker(image, [roi])
-            if not first or first[0].score < self.min_score * 0.5:
+                res = self._landmarks(image, roi)
+            if res is None:
                 continue
-            res = first[0]
-            if self.refine:  # second pass on the landmarks' own crop; junk crops disagree
+            tight = None
+            if self._repeats(res, image.shape, found):
+                # someone already found (dedupe keeps the better of the two); the crop may hold a
+                # second person beside them: a tighter crop, same centre
                 with self._section("landmarks", frame):
-                    second = self.landmarker(image, [res.next_roi])
-                if not second or not _rois_agree(res.next_roi, second[0].next_roi):
-                    continue
-                res = second[0]
-            self._accept([res], src, image.shape, found)
+                    tight = self._landmarks(image, Roi(roi.cx, roi.cy, 0.8 * roi.side, roi.rotation), keep_first=True)
+                if tight is not None and self._repeats(tight, image.shape, found):
+                    tight = None
+            self._accept([res] + ([tight] if tight is not None else []), src, image.shape, found)
             found = self._dedupe(found)
         if scheduled:
             steady = bool(hints) and refound == len(hints) == len(found)
             self._settled = self._settled + 1 if steady else 0
-            swept = hog is None or (hog is not False and self._hog_next == 0)
+            swept = hog is None or (hog is not False and hog == self.hog.parts - 1)
             self._since_sweep = 0 if swept else self._since_sweep + 1
         return found
+
+    def _landmarks(self, image: np.ndarray, roi: Roi, keep_first: bool = False) -> Optional[LandmarkResult]:
+        """Landmarks on a candidate crop, or None. With `refine`, a second pass on the crop the
+        first pass defines must agree with it (junk crops do not); its landmarks are kept unless
+        `keep_first`."""
+        first = self.landmarker(image, [roi])
+        if not first or first[0].score < self.min_score * 0.5:
+            return None
+        res = first[0]
+        if self.refine:
+            second = self.landmarker(image, [res.next_roi])
+            if not second or not _rois_agree(res.next_roi, second[0].next_roi):
+                return None
+            res = res if keep_first else second[0]
+        return res
+
+    def _repeats(self, res: LandmarkResult, shape: Tuple[int, ...], found: List[Detection]) -> bool:
+        """The landmarks are those of someone already found (they would be merged as duplicates)."""
+        det = _to_detection(res, "", shape[1], shape[0])
+        return any(self._same_person(det, d) for d in found)
+
+    def _same_person(self, a: Detection, b: Detection) -> bool:
+        """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
+        the other (a part of the person found again), or the same pose."""
+        inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
+        smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
+        return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.dedupe_iou or inter >= 0.8 * max(smaller, 1e-6)
+                    or _same_pose(a, b))
+
+    def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
+        """Crops for HOG people found near where `box` (xyxy pixels) expected someone: HOG on a
+        window of three box widths by two heights around it, upscaled so that the expected person
+        is at least 160 px tall (HOG's window is 128)."""
+        h, w = image.shape[:2]
+        bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x0, x1 = int(max(0, cx - 1.5 * max(bw, 0.4 * bh))), int(min(w, cx + 1.5 * max(bw, 0.4 * bh)))
+        y0, y1 = int(max(0, cy - bh)), int(min(h, cy + bh))
+        if x1 - x0 < 8 or y1 - y0 < 16:
+            return []
+        upscale = max(self.hog.upscale, 160.0 / max(bh, 1.0))
+        boxes, _ = self.hog(np.ascontiguousarray(image[y0:y1, x0:x1]), upscale=min(upscale, 4.0))
+        rois = []
+        for b in boxes:
+            pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32) + [x0, y0, x0, y0]
+            rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
+        return rois
 
     def _dedupe(self, dets: List[Detection]) -> List[Detection]:
         if len(dets) < 2:
             return dets
         order = sorted(range(len(dets)), key=lambda i: (dets[i].source != "track", -dets[i].score))
-        boxes = np.stack([d.box for d in dets])
-        ious = box_iou(boxes, boxes)
         keep: List[int] = []
         for i in order:
-            same = False
-            for k in keep:
-                if ious[i, k] >= self.dedupe_iou or _same_pose(dets[i], dets[k]):
-                    same = True
-                    break
-            if not same:
+            if not any(self._same_person(dets[i], dets[k]) for k in keep):
                 keep.append(i)
         return [dets[i] for i in keep]
+
+
+def _drifted(res: LandmarkResult, hint: Detection) -> bool:
+    """Landmarks found on a person's crop belong to someone else: their mid-hip lies more than half
+    the expected box's width sideways (or a quarter of its height up or down) from the expected one."""
+    hip = res.keypoints[_HIPS, :2].mean(0)
+    expected = hint.keypoints2d[_HIPS].mean(0)
+    w, h = float(hint.box[2] - hint.box[0]), float(hint.box[3] - hint.box[1])
+    return bool(abs(hip[0] - expected[0]) > 0.5 * max(w, 1.0) or abs(hip[1] - expected[1]) > 0.25 * max(h, 1.0))
 
 
 def _rois_agree(a: Roi, b: Roi, shift: float = 0.25, ratio: float = 1.35) -> bool:

@@ -1,6 +1,12 @@
 """One checkpoint file = the meta-trained regressor f_w, the auxiliary f_u (dual network, may be
 absent for single-network meta), the plain regressor (EFT baseline's start, optional), the
-test-time step sizes (learned per-parameter rates or a fixed lr), configs and the body-model name.
+test-time step sizes (learned per-parameter rates or a fixed lr), configs and the body model it was
+trained for (`body`: the body's `model_id`, "anny" or e.g. "smpl-<first 16 hex digits of the model
+file's SHA-256>"; `info["body_file"]`: that file's name).
+
+A checkpoint serves only its own body model. Anny's ships with the package; the one for a user's
+SMPL/SMPL-X file lives in the cache, `default_checkpoint(body)`, written by
+`metahmr-video train --body FILE`.
 
 Saved with `torch.save` as plain tensors/dicts/numbers/strings only, so it loads with
 `torch.load(weights_only=True)`.
@@ -13,11 +19,42 @@ from pathlib import Path
 import torch
 
 from metahmr_video.errors import ModelFileError
+from metahmr_video.paths import cache_dir
 from metahmr_video.model.losses import LossConfig
 from metahmr_video.model.regressor import ModelConfig, Regressor
 
 FORMAT = "metahmr-video-checkpoint/1"
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "anny_meta.pt"
+# `train --body` with the shipped recipe on the test-built SMPL file (docs/experiments.md E18): 681 s of
+# CPU on one thread; 37.6 minutes of wall time on a 2-core machine shared with other jobs (load 7-10).
+TRAIN_TIME = "12-40 minutes on 2 CPU cores"
+
+
+class MissingCheckpointError(ModelFileError):
+    """No checkpoint has been trained yet for this body model file."""
+
+
+def default_checkpoint(body=None) -> Path:
+    """The checkpoint used for `body` when none is named: the shipped one for Anny (or None), else
+    <cache>/checkpoints/<body.model_id>.pt (see `metahmr_video.paths.cache_dir`)."""
+    if body is None or body.model_id == "anny":
+        return SHIPPED
+    return cache_dir("checkpoints") / f"{body.model_id}.pt"
+
+
+def train_command(body) -> str:
+    """The command that trains the default checkpoint for a body model file."""
+    return f"metahmr-video train --body {body.model_path}"
+
+
+def check_body(ckpt: "Checkpoint", body) -> None:
+    """ModelFileError (one line) unless `ckpt` was trained for exactly this body model."""
+    if ckpt.body == body.model_id:
+        return
+    trained = ckpt.body + (f" ({ckpt.info['body_file']})" if ckpt.info.get("body_file") else "")
+    target = f"{body.model_id} ({body.model_path.name})" if hasattr(body, "model_path") else body.model_id
+    hint = f"; train one with: {train_command(body)}" if hasattr(body, "model_path") else ""
+    raise ModelFileError(f"this checkpoint was trained for body model {trained}, not for {target}{hint}")
 
 
 @dataclass

@@ -12,7 +12,7 @@ When world landmarks are missing, a flat stand-in is built from the 2D landmarks
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -52,6 +52,11 @@ class Evidence:
     def to(self, device) -> "Evidence":
         return Evidence(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
+    def masked(self, keypoint_mask: torch.Tensor) -> "Evidence":
+        """The evidence without the landmarks a body model does not define (mask [33] 0/1, see
+        `keypoint_mask`): their confidences and world visibilities become 0."""
+        return replace(self, conf=self.conf * keypoint_mask, world_vis=self.world_vis * keypoint_mask)
+
 
 def flat_world_from_2d(kp2d: torch.Tensor, conf: torch.Tensor, box_size: torch.Tensor) -> torch.Tensor:
     """A flat (z = 0) metric stand-in for missing world landmarks, hip-centred. [N,33,3]."""
@@ -75,8 +80,9 @@ def features(ev: Evidence) -> torch.Tensor:
 @dataclass
 class BodyParams:
     """Decoded regressor output: pose [N,J,3,3] (bone 0 = global orientation in the camera frame),
-    shape [N,S] phenotypes clamped to [0,1], transl [N,3] pelvis in the camera frame (metres),
-    crop_cam [N,3] CLIFF (s, tx, ty)."""
+    shape [N,S] (the body's shape_center + offset, clamped to its shape_bounds: Anny phenotypes in
+    [0,1], SMPL betas), transl [N,3] the body model's translation in the camera frame (metres; Anny:
+    the pelvis, SMPL: smplx's transl), crop_cam [N,3] CLIFF (s, tx, ty)."""
 
     pose: torch.Tensor
     shape: torch.Tensor
@@ -84,10 +90,11 @@ class BodyParams:
     crop_cam: torch.Tensor
 
 
-def decode(theta: torch.Tensor, ev: Evidence, num_bones: int, num_shape: int) -> BodyParams:
-    n = theta.shape[0]
+def decode(theta: torch.Tensor, ev: Evidence, body) -> BodyParams:
+    """theta [N, P] -> body parameters of `body` (its num_bones, num_shape, shape_center, shape_bounds)."""
+    n, num_bones, num_shape = theta.shape[0], body.num_bones, body.num_shape
     pose = sixd_to_rotmat(theta[:, : num_bones * 6].reshape(n, num_bones, 6))
-    shape = (0.5 + theta[:, num_bones * 6: num_bones * 6 + num_shape]).clamp(0.0, 1.0)
+    shape = (body.shape_center + theta[:, num_bones * 6: num_bones * 6 + num_shape]).clamp(*body.shape_bounds)
     cam = theta[:, -3:]
     cam = torch.cat([cam[:, :1].abs() + 1e-3, cam[:, 1:]], dim=-1)  # keep the scale positive
     transl = crop_cam_to_full_transl(cam, ev.box_center, ev.box_size, ev.focal, ev.img_center)

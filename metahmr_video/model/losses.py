@@ -15,7 +15,9 @@ from metahmr_video.model.features import BodyParams, Evidence, project_points
 @dataclass
 class LossConfig:
     """Weights. Test loss: 2D + pseudo target (f_u's pose/shape; 0 = no dual network) + shape prior.
-    Train loss: root-relative 3D joints (m) + pose rotmats + shape + 2D (box units) + log-depth."""
+    Train loss: root-relative 3D joints (m) + pose rotmats + shape + 2D (box units) + log-depth.
+    Shape differences are divided by `shape_scale` and the prior pulls toward `shape_center`: the
+    body model's own values (Anny: 1 and 0.5; SMPL: 4 and 0, see SmplBody.shape_scale)."""
 
     w_2d: float = 1.0
     robust_sigma: float = 0.05
@@ -26,6 +28,8 @@ class LossConfig:
     w_shape: float = 0.1
     w_2d_train: float = 0.5
     w_depth: float = 0.1
+    shape_center: float = 0.5
+    shape_scale: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,10 +72,10 @@ def test_loss(params: BodyParams, out, ev: Evidence, cfg: LossConfig,
               pseudo: BodyParams | None = None) -> torch.Tensor:
     """L_test [B] = w_2d robust 2D + w_pseudo ||(pose, shape) - f_u's|| ^2 + shape prior."""
     loss = cfg.w_2d * loss_2d(project_points(out.keypoints, ev), ev, cfg.robust_sigma)
-    loss = loss + cfg.w_shape_prior * ((params.shape - 0.5) ** 2).sum(-1)
+    loss = loss + cfg.w_shape_prior * (((params.shape - cfg.shape_center) / cfg.shape_scale) ** 2).sum(-1)
     if pseudo is not None and cfg.w_pseudo > 0:
         lp = ((params.pose - pseudo.pose.detach()) ** 2).sum((-1, -2)).mean(-1)
-        lp = lp + ((params.shape - pseudo.shape.detach()) ** 2).sum(-1)
+        lp = lp + (((params.shape - pseudo.shape.detach()) / cfg.shape_scale) ** 2).sum(-1)
         loss = loss + cfg.w_pseudo * lp
     return loss
 
@@ -82,7 +86,7 @@ def train_loss(params: BodyParams, out, ev: Evidence, target: Target, cfg: LossC
     jg = target.joints - target.joints[:, :1]
     loss = cfg.w_j3d * (j - jg).norm(dim=-1).mean(-1)
     loss = loss + cfg.w_pose * ((params.pose - target.pose) ** 2).sum((-1, -2)).mean(-1)
-    loss = loss + cfg.w_shape * ((params.shape - target.shape) ** 2).sum(-1)
+    loss = loss + cfg.w_shape * (((params.shape - target.shape) / cfg.shape_scale) ** 2).sum(-1)
     e2d = (project_points(out.keypoints, ev) - target.kp2d).norm(dim=-1) / ev.box_size[:, None]
     loss = loss + cfg.w_2d_train * e2d.mean(-1)
     loss = loss + cfg.w_depth * (torch.log(params.transl[:, 2].clamp(min=1e-2))

@@ -32,8 +32,8 @@ class VideoSource:
 
     Decodes lazily (one frame in memory at a time). `time_s` is the presentation time in seconds
     relative to the stream start; `fps` is the stream's average rate. A file that ends early
-    (truncated download, damaged tail) yields the frames that decode, logs a warning, sets
-    `truncated`, and stops; a file with no decodable frame raises `InputError`.
+    (truncated download, damaged tail) yields the frames that decode, sets `truncated` (for the
+    caller to report) and stops; a file with no decodable frame raises `InputError`.
 
         for frame in VideoSource("clip.mp4"):
             print(frame.index, frame.time_s, frame.image.shape)
@@ -63,6 +63,8 @@ class VideoSource:
             self.num_frames: Optional[int] = int(stream.frames) or None
             if self.num_frames is None and stream.duration and self.fps:
                 self.num_frames = int(round(float(stream.duration * stream.time_base) * self.fps))
+            if self.num_frames is None and container.duration and self.fps:  # e.g. Matroska's header
+                self.num_frames = int(round(container.duration / av.time_base * self.fps))
             self.codec: str = stream.codec_context.name
         finally:
             container.close()
@@ -102,7 +104,7 @@ class VideoSource:
                     break
                 except (av.error.FFmpegError, EOFError) as e:
                     self.truncated = True
-                    log.warning("video %s ends early after %d frames (%s); stopping", self.path, index, e)
+                    log.info("video %s ends early after %d frames (%s); stopping", self.path, index, e)
                     break
                 if frame.pts is not None and tb is not None:
                     t = float((frame.pts - (start or 0)) * tb)
@@ -121,7 +123,7 @@ class VideoSource:
                 raise InputError(f"no frame could be decoded from {self.path} (corrupt or truncated video)")
             if self.num_frames and index < self.num_frames * 0.95 and self.max_frames is None and not self.truncated:
                 self.truncated = True
-                log.warning("video %s: decoded %d of %d frames announced by its header (truncated?)",
+                log.info("video %s: decoded %d of %d frames announced by its header (truncated?)",
                             self.path, index, self.num_frames)
         finally:
             container.close()

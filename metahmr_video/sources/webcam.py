@@ -32,10 +32,14 @@ class WebcamSource:
     ) -> None:
         self.index = int(index)
         self.max_frames = max_frames
+        level = cv2.getLogLevel()
+        cv2.setLogLevel(0)  # OpenCV's own notices of a failed open: ours below says it in one line
         try:
             cap = capture_factory(self.index)
         except Exception as e:  # some backends raise instead of returning a closed capture
             raise InputError(f"cannot open webcam {self.index}: {e}") from e
+        finally:
+            cv2.setLogLevel(level)
         if cap is None or not cap.isOpened():
             raise InputError(f"cannot open webcam {self.index} (no such camera, or it is busy / not permitted)")
         if width:

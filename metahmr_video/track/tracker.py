@@ -236,9 +236,12 @@ class Tracker:
             return float(np.exp(-np.median(rel) / 0.1))
         return 0.0
 
-    def update(self, detections: Sequence[Detection], image: Optional[np.ndarray] = None) -> List[TrackedPerson]:
+    def update(self, detections: Sequence[Detection], image: Optional[np.ndarray] = None,
+               tentative: bool = False) -> List[TrackedPerson]:
         """Advance one frame with its detections (pixels of this frame; the image, RGB, enables
-        appearance re-identification). Returns the confirmed tracks of this frame, ids ascending."""
+        appearance re-identification). Returns the confirmed tracks of this frame, ids ascending;
+        with `tentative`, also the tracks not yet confirmed (`confirmed=False`), so that an offline
+        caller can hold them and report a track from its first frame once it is confirmed."""
         self.frame += 1
         dets = [d for d in detections if d.score >= self.min_score and np.isfinite(d.box).all()]
         for t in self.tracks:
@@ -318,6 +321,8 @@ class Tracker:
         out = []
         for t in self.tracks:
             if not t.confirmed:
+                if tentative:
+                    out.append(TrackedPerson(t.track_id, t.detection, age=t.age, confirmed=False))
                 continue
             if t.misses == 0:
                 out.append(TrackedPerson(t.track_id, t.detection, predicted=False, age=t.age))

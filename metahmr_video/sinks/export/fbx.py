@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from metahmr_video.errors import MetaHMRError
+from metahmr_video.paths import install_command
 from metahmr_video.sinks.export.animation import TrackAnimation
 
 FBX_OPTIONS = dict(
@@ -34,7 +35,7 @@ def import_bpy():
     try:
         import bpy
     except ImportError:
-        raise MetaHMRError("FBX export needs Blender's Python module: pip install 'metahmr-video[fbx]' "
+        raise MetaHMRError(f"FBX export needs Blender's Python module: {install_command('fbx')} "
                            "(bpy 4.4, Python 3.11 only); BVH and GLB export need no Blender") from None
     return bpy
 

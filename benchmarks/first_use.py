@@ -1,0 +1,65 @@
+"""First use on a new machine: `metahmr-video run` in a fresh HOME (empty ~/.cache), timed (wall
+and CPU seconds: on a shared machine the CPU time is the steadier number), and what it leaves in
+~/.cache/anny (Anny's model cache) and ~/.cache/warp (compiled kernels).
+
+    python benchmarks/first_use.py [--frames 10] [--export glb]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"
+
+
+def _clip_head(path: Path, frames: int) -> None:
+    with av.open(str(CLIP)) as src, av.open(str(path), "w") as dst:
+        out = dst.add_stream("mpeg4", rate=10)
+        out.width, out.height, out.pix_fmt = 768, 576, "yuv420p"
+        for _, frame in zip(range(frames), src.decode(video=0)):
+            for pkt in out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")):
+                dst.mux(pkt)
+        for pkt in out.encode():
+            dst.mux(pkt)
+
+
+def _size_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6 if folder.exists() else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--export", nargs="*", default=[], help="also export (e.g. glb: builds the full mesh too)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        home = Path(home)
+        clip = home / "clip.mp4"
+        _clip_head(clip, args.frames)
+        env = dict(os.environ, HOME=str(home))
+        cmd = [sys.executable, "-m", "metahmr_video.cli", "run", str(clip), "-o", str(home / "out"), "-q"]
+        cmd += ["--export", *args.export] if args.export else []
+        for attempt in ("first (empty cache)", "second"):
+            start, cpu0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            seconds, cpu1 = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+            if r.returncode != 0:
+                sys.exit(f"run failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+            print(f"{attempt} run of {args.frames} frames{' + export ' + ' '.join(args.export) if args.export else ''}: "
+                  f"{seconds:.0f} s wall, {cpu:.0f} s CPU; ~/.cache/anny {_size_mb(home / '.cache' / 'anny'):.0f} MB, "
+                  f"~/.cache/warp {_size_mb(home / '.cache' / 'warp'):.1f} MB")
+        for f in sorted((home / ".cache" / "anny").rglob("*.safetensors")):
+            print(f"  {f.name}: {f.stat().st_size / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
