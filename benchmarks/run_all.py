@@ -106,7 +106,9 @@ def main() -> int:
         print(body, flush=True)
     args.out.write_text("\n".join(parts))
     print(f"report: {args.out}")
-    if args.readme:
+    if args.readme and failed:
+        print("README.md left as it was: a benchmark failed")
+    elif args.readme:
         write_readme(HERE.parent / "README.md", header, outputs)
         print(f"rewrote the speed tables of {HERE.parent / 'README.md'}")
     return 1 if failed else 0

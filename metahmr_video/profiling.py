@@ -83,10 +83,11 @@ class StageTimes:
             self.add(stage, index(item), self.clock() - t)
             yield item
 
-    def summary(self) -> dict:
+    def summary(self, skip: int = 0) -> dict:
         """stage -> ms per frame (over all timed frames) and max ms; frames; fps (first start to
         last finish); the worst frame by the gap to the previous finish (`worst_gap`) and by
-        latency (`worst_latency`), each with its index, ms and stage breakdown."""
+        latency (`worst_latency`), each with its index, ms and stage breakdown, among the frames
+        from index `skip` on (e.g. to leave a start-up out)."""
         with self._lock:
             frames = sorted(self.frames.values(), key=lambda f: f.index)
         n = len(frames)
@@ -101,11 +102,11 @@ class StageTimes:
         if done and starts:
             span = done[-1].finish - min(starts)
             out["fps"] = len(done) / span if span > 0 else None
-            gaps = [(b.finish - a.finish, b) for a, b in zip(done, done[1:])]
+            gaps = [(b.finish - a.finish, b) for a, b in zip(done, done[1:]) if b.index >= skip]
             if gaps:
                 gap, f = max(gaps, key=lambda g: g[0])
                 out["worst_gap"] = {"index": f.index, "ms": 1e3 * gap, "stages": _ms(f.stages)}
-            lat = [f for f in done if f.latency is not None]
+            lat = [f for f in done if f.latency is not None and f.index >= skip]
             if lat:
                 f = max(lat, key=lambda f: f.latency)
                 out["worst_latency"] = {"index": f.index, "ms": 1e3 * f.latency, "stages": _ms(f.stages)}
