@@ -3,7 +3,7 @@ ms/frame, detection recall/precision on the hand-labelled pedestrian frames, and
 pipeline's recall per visible person-frame there (a person counts as found when the run reports a
 body for them in that frame).
 
-    python benchmarks/perception.py [--frames 60] [--threads 2] [--recall-only]
+    python benchmarks/perception.py [--frames 60] [--threads 2] [--recall-only | --schedules]
 """
 
 from __future__ import annotations
@@ -75,6 +75,38 @@ def accuracy(det: MultiPersonDetector, labels: Dict[int, List[List[float]]]) -> 
     return tp / max(nl, 1), tp / max(nd, 1), 1e3 * float(np.mean(times))
 
 
+def in_context(config: DetectorConfig, clip: str = "pedestrians.mp4", labels: Dict[int, List[List[float]]] | None = None,
+               frames: int | None = None) -> Dict[str, float]:
+    """The detector as the pipeline runs it (tracker predictions as hints, `detect(..., full=None)`
+    schedule) over a clip: recall/precision of its detections on the labelled frames (if any),
+    CPU ms per frame of all the process's threads (LiteRT's and OpenCV's included; mean, max after
+    the first frame, which always searches everything, and max after the start: the first
+    `settle_frames` + 1 frames) and wall ms per frame (max after the start)."""
+    det, tracker = MultiPersonDetector(config), Tracker()
+    tp = nd = nl = 0
+    cpu, wall = [], []
+    for frame in VideoSource(os.path.join(MEDIA, clip), max_frames=frames):
+        t, c = time.perf_counter(), time.process_time()
+        people = det.detect(frame, hints=tracker.predictions(), full=None)
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - t)
+        tracker.update(people, frame.image)
+        if labels and frame.index in labels:
+            a, b, n = match_counts([p.box for p in people], labels[frame.index])
+            tp, nd, nl = tp + a, nd + b, nl + n
+    return dict(recall=tp / max(nl, 1), precision=tp / max(nd, 1), found=tp, labelled=nl,
+                cpu_ms=1e3 * float(np.mean(cpu)), cpu_max_ms=1e3 * float(np.max(cpu[1:])),
+                cpu_steady_max_ms=1e3 * float(np.max(cpu[config.settle_frames + 1:])),
+                wall_steady_max_ms=1e3 * float(np.max(wall[config.settle_frames + 1:])))
+
+
+SCHEDULES = {
+    "HOG's whole pyramid every 5th frame, never resting (before)": dict(settled_search_every=0),
+    "resting while settled, rounds searched whole": dict(spread_hog=False),
+    "resting while settled, rounds spread over 5 frames (default)": dict(),
+}
+
+
 class _Boxes:
     """A sink keeping each frame's reported boxes."""
 
@@ -109,16 +141,37 @@ def pipeline_recall(config: DetectorConfig, labels: Dict[int, List[List[float]]]
     return tp, nd, nl, misses
 
 
+def schedule_rows(threads: int, labels: Dict[int, List[List[float]]]) -> List[Tuple[str, str]]:
+    """Each search schedule (SCHEDULES) on both clips: the run's and the detector's recall on the
+    labelled pedestrian frames, CPU per frame (mean, max after the first frame)."""
+    rows = []
+    for name, kw in SCHEDULES.items():
+        ped = in_context(DetectorConfig(num_threads=threads, **kw), labels=labels)
+        one = in_context(DetectorConfig(num_threads=threads, **kw), clip="single_person.mp4")
+        found, _, labelled, _ = pipeline_recall(DetectorConfig(num_threads=threads, **kw), labels)
+        rows.append((f"schedule: {name}",
+                     f"pedestrians: the run finds {found}/{labelled}, the detector {ped['found']}/{ped['labelled']} "
+                     f"(precision {ped['precision']:.2f}), CPU {ped['cpu_ms']:.0f} ms/frame (max {ped['cpu_max_ms']:.0f}); "
+                     f"one person CPU {one['cpu_ms']:.0f} ms/frame (max {one['cpu_max_ms']:.0f}; after the start "
+                     f"{one['cpu_steady_max_ms']:.0f}, wall {one['wall_steady_max_ms']:.0f})"))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recall-only", action="store_true", help="only the pipeline's recall on the labelled frames")
+    ap.add_argument("--schedules", action="store_true", help="only the search schedules (when to look for new people)")
     args = ap.parse_args()
     import cv2
 
     cv2.setNumThreads(args.threads)
     labels = load_labels()
+    if args.schedules:
+        for a, b in schedule_rows(args.threads, labels):
+            print(f"{a} | {b}", flush=True)
+        return
     for name, config in [("default", DetectorConfig(num_threads=args.threads)),
                          ("without segmentation and lost-track search",
                           DetectorConfig(use_segmentation=False, search_lost=False, num_threads=args.threads))]:
@@ -206,6 +259,8 @@ def main() -> None:
     ]:
         r, p, ms = accuracy(d, labels)
         rows.append((f"recall/precision, {name}", f"{r:.2f} / {p:.2f} ({ms:.0f} ms/frame)"))
+
+    rows += schedule_rows(args.threads, labels)
 
     w = max(len(a) for a, _ in rows)
     print(f"{'measure':<{w}} | value")

@@ -101,6 +101,7 @@ def _ensure_checkpoint(cfg, yes: bool) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     """Process videos, image sequences and photos into per-input results."""
     from metahmr_video.errors import InputError
+    from metahmr_video.profiling import StageTimes
     from metahmr_video.runner import Runner, export_video, list_inputs, result_name, run_input
 
     cfg = _load_config(args)
@@ -133,8 +134,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             load_anny(DEFAULT_RIG, FULL_TOPOLOGY)  # the exported meshes
     failed = 0
     for path in inputs:
+        times = StageTimes() if args.profile else None
         try:
-            summary = run_input(runner, path, args.output, show_progress=not args.quiet)
+            summary = run_input(runner, path, args.output, show_progress=not args.quiet, times=times)
         except MetaHMRError as exc:
             if args.debug or len(inputs) == 1:
                 raise
@@ -146,6 +148,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             written += export_video(args.output, result_name(path), args.export, args.rig)
         print(f"{path.name}: {summary.line()}")
         print("  wrote " + ", ".join(str(w) for w in written))
+        if times is not None:
+            print(times.report())
         if summary.person_frames == 0:
             print(f"metahmr-video: no person found in {path}; wrote an empty result")
         if summary.interrupted:
@@ -162,6 +166,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_webcam(args: argparse.Namespace) -> int:
     """Live: camera frames -> bodies, shown in a window (q ends) and written to OUT/webcam.npz."""
+    from metahmr_video.profiling import StageTimes
     from metahmr_video.runner import Runner, run_webcam
     from metahmr_video.sources import WebcamSource
 
@@ -169,8 +174,11 @@ def _cmd_webcam(args: argparse.Namespace) -> int:
     _ensure_checkpoint(cfg, args.yes)
     _install_sigterm()
     source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
-    summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window)
+    times = StageTimes()
+    summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window, times=times)
     print(f"webcam: {summary.line()} -> {args.output / 'webcam.npz'}")
+    if args.profile:
+        print(times.report())
     return 0
 
 
@@ -183,7 +191,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py"
     if not script.is_file():
         raise InputError("the benchmarks ship with the source checkout (benchmarks/run_all.py); install with pip -e")
-    cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+    cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else []) + (["--readme"] if args.readme else [])
+    cmd += ["--only", args.only] if args.only else []
     return subprocess.call(cmd)
 
 
@@ -217,6 +226,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--profile", action="store_true",
+                   help="print milliseconds per frame by stage and the worst frame at the end")
     p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
                    help="also export each video's tracks as animation files (fbx needs the fbx extra)")
     from metahmr_video.sinks.export.cli import add_rig_option
@@ -279,6 +290,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     viewer.set_defaults(func=_cmd_view)
     bench = sub.add_parser("benchmark", help="run every benchmark; one markdown report in benchmarks/results/")
     bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    bench.add_argument("--only", help="comma-separated benchmark names, e.g. pipeline,adaptation")
+    bench.add_argument("--readme", action="store_true", help="also rewrite README.md's speed tables with the results")
     bench.set_defaults(func=_cmd_benchmark)
     from metahmr_video.sinks.export.cli import add_export_command
 

@@ -33,10 +33,13 @@ class OutputConfig:
 @dataclass
 class Config:
     """device: cpu, cuda or auto. threads: torch CPU threads; per-frame batches are small, and on a
-    busy 2-core machine two OpenMP threads made one adaptation step 30x slower than one thread."""
+    busy 2-core machine two OpenMP threads made one adaptation step 30x slower than one thread.
+    overlap: detect + track the next frame, and write the sinks, in threads beside adaptation
+    (same results as the serial loop)."""
 
     device: str = "cpu"
     threads: int = 1
+    overlap: bool = True
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)

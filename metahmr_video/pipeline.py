@@ -12,18 +12,26 @@ A track is confirmed after a few detections in a row (`TrackerConfig.min_hits`).
 pipeline holds its output back by `hold` = min_hits - 1 frames and adapts tentative tracks too, so a
 confirmed track is reported from its first detection (frame 0 of a video has its people); live
 (`hold=0`) a track is reported from its confirmation on, without delay.
+
+With `overlap` (the default), `run` detects and tracks frame t+1 in a thread while frame t is
+adapted, and poses the bodies and writes the sinks in another (LiteRT, OpenCV, PyAV and torch release
+the GIL in their heavy calls); the results are those of the serial loop, frame for frame.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from metahmr_video.profiling import StageTimes
 from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
+from metahmr_video.sinks.background import BackgroundWriter
+from metahmr_video.sources import prefetch
 
 
 class Detector(Protocol):
@@ -83,12 +91,15 @@ class Pipeline:
     smoothed people: it poses the body model with their smoothed parameters (joints, keypoints and,
     when a sink needs them, vertices), so that stored joints match stored parameters. `hold`: frames
     of output delay that let a track be reported from its first detection (see the module
-    docstring; 0 for live sources)."""
+    docstring; 0 for live sources). overlap: stages in threads (see the module docstring). times: a
+    `StageTimes` that each stage's calls are added to (None: not timed)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
-                 mesher: Callable | None = None, hold: int = 0) -> None:
+                 mesher: Callable | None = None, hold: int = 0, overlap: bool = True,
+                 times: StageTimes | None = None) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
         self.hold = max(0, int(hold))
+        self.overlap, self.times = overlap, times
         self._alive: set[int] = set()
         self._confirmed: set[int] = set()
         self._pending: deque[tuple[Frame, list[PersonBody]]] = deque()
@@ -100,18 +111,42 @@ class Pipeline:
         self._alive, self._confirmed = set(), set()
         self._pending.clear()
 
+    def _section(self, stage: str, frame: Frame):
+        return self.times.section(stage, frame.index) if self.times is not None else contextlib.nullcontext()
+
+    def perceive(self, frame: Frame) -> list[TrackedPerson]:
+        """Detect and track one frame (the tracker's predictions are the detector's hints)."""
+        if self.times is not None:
+            self.times.start(frame.index)
+        with self._section("detect", frame):
+            detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
+        with self._section("track", frame):
+            return self.tracker.update(detections, frame.image, tentative=self.hold > 0)
+
+    def bodies(self, frame: Frame, tracked: list[TrackedPerson]) -> list[tuple[Frame, list[PersonBody]]]:
+        """Adapt and smooth a frame's tracked people; returns the frames whose people are final
+        (this one when `hold` is 0, else the one `hold` frames back), not yet posed by `mesher`."""
+        self._confirmed.update(t.track_id for t in tracked if t.confirmed)
+        with self._section("adapt", frame):
+            bodies = self.adapter(frame, tracked)
+        with self._section("smooth", frame):
+            alive = {t.track_id for t in tracked}
+            self.smoother.forget(self._alive - alive)
+            self._alive = alive
+            self._pending.append((frame, self.smoother(bodies)))
+        return [self._release() for _ in range(len(self._pending) - self.hold)]
+
+    def mesh(self, frame: Frame, people: list[PersonBody]) -> list[PersonBody]:
+        """`mesher` on a final frame's people."""
+        if self.mesher is None:
+            return people
+        with self._section("mesh", frame):
+            return self.mesher(people)
+
     def step(self, frame: Frame) -> list[tuple[Frame, list[PersonBody]]]:
         """Process one frame; returns the frames whose people are final, with their smoothed
         people: this frame when `hold` is 0, else the frame `hold` frames back (none at first)."""
-        detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
-        tracked = self.tracker.update(detections, frame.image, tentative=self.hold > 0)
-        self._confirmed.update(t.track_id for t in tracked if t.confirmed)
-        bodies = self.adapter(frame, tracked)
-        alive = {t.track_id for t in tracked}
-        self.smoother.forget(self._alive - alive)
-        self._alive = alive
-        self._pending.append((frame, self.smoother(bodies)))
-        return [self._release() for _ in range(len(self._pending) - self.hold)]
+        return [(f, self.mesh(f, p)) for f, p in self.bodies(frame, self.perceive(frame))]
 
     def still(self, frame: Frame) -> list[PersonBody]:
         """The people of one still image (a photo, independent of any other): a full search at
@@ -125,28 +160,58 @@ class Pipeline:
 
     def flush(self) -> list[tuple[Frame, list[PersonBody]]]:
         """The held frames, at the end of the input (tracks still tentative are left out)."""
+        return [(f, self.mesh(f, p)) for f, p in self._flush()]
+
+    def _flush(self) -> list[tuple[Frame, list[PersonBody]]]:
         return [self._release() for _ in range(len(self._pending))]
 
     def _release(self) -> tuple[Frame, list[PersonBody]]:
         frame, people = self._pending.popleft()
         # A track tentative when this frame was processed is confirmed by now, or was a false start.
-        people = [p for p in people if p.track_id in self._confirmed]
-        if self.mesher is not None:
-            people = self.mesher(people)
-        return frame, people
+        return frame, [p for p in people if p.track_id in self._confirmed]
 
-    def run(self, frames: Iterable[Frame], sinks: list[Sink], progress: Callable[[RunSummary], None] | None = None
-            ) -> RunSummary:
+    def _perceived(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, list[TrackedPerson]]]:
+        for frame in frames:
+            yield frame, self.perceive(frame)
+
+    def run(self, frames: Iterable[Frame], sinks: list[Sink], progress: Callable[[RunSummary], None] | None = None,
+            foreground: Sequence[Sink] = ()) -> RunSummary:
         """Stream `frames` through the stages into `sinks`. Ctrl-C (KeyboardInterrupt) ends the run
-        cleanly with summary.interrupted; every sink is closed whatever happens."""
+        cleanly with summary.interrupted; every sink is closed whatever happens. `foreground`
+        sinks (e.g. a window: GUI toolkits want one thread) are written in the calling thread, with
+        the people before `mesher`."""
         self.reset()
         summary = RunSummary()
         start = time.perf_counter()
+        perceived = self._perceived(frames)
+        if self.overlap:
+            perceived = prefetch(perceived, depth=1)
+
+        def write(frame: Frame, people: list[PersonBody]) -> None:
+            people = self.mesh(frame, people)
+            with self._section("sinks", frame):
+                for sink in sinks:
+                    sink.write(frame, people)
+            if self.times is not None:
+                self.times.finish(frame.index)
+
+        def close() -> None:
+            errors = []
+            for sink in [*sinks, *foreground]:
+                try:
+                    sink.close()
+                except Exception as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+
+        writer = BackgroundWriter(write, close) if self.overlap else None
 
         def emit(ready: list[tuple[Frame, list[PersonBody]]]) -> None:
             for frame, people in ready:
-                for sink in sinks:
+                for sink in foreground:
                     sink.write(frame, people)
+                (writer.write if writer is not None else write)(frame, people)
                 summary.frames += 1
                 summary.person_frames += len(people)
                 summary.tracks.update(p.track_id for p in people)
@@ -157,15 +222,19 @@ class Pipeline:
                     progress(summary)
 
         try:
-            for frame in frames:
-                emit(self.step(frame))
+            for frame, tracked in perceived:
+                emit(self.bodies(frame, tracked))
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
             try:
-                emit(self.flush())
+                if self.overlap:
+                    perceived.close()  # stops the detect + track thread
+                emit(self._flush())
             finally:
                 summary.seconds = time.perf_counter() - start
-                for sink in sinks:
-                    sink.close()
+                if writer is not None:
+                    writer.close()
+                else:
+                    close()
         return summary

@@ -15,6 +15,7 @@ from metahmr_video.config import Config, config_dict
 from metahmr_video.detect import MultiPersonDetector
 from metahmr_video.errors import InputError
 from metahmr_video.pipeline import Pipeline, RunSummary
+from metahmr_video.profiling import StageTimes
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 from metahmr_video.smooth import TrackSmoother
 from metahmr_video.track import Tracker
@@ -104,14 +105,18 @@ class Runner:
         """Outward faces of the fitting mesh, for drawing (computed once per process)."""
         return body_faces(self.body)
 
-    def pipeline(self, focal: float, live: bool = False) -> Pipeline:
+    def pipeline(self, focal: float, live: bool = False, times: StageTimes | None = None) -> Pipeline:
         """The stages for one input at this focal length (pixels). Offline (not `live`) the output
-        is held back so that each track is reported from its first detection (`Pipeline.hold`)."""
+        is held back so that each track is reported from its first detection (`Pipeline.hold`).
+        `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
+        detector, HOG) included."""
         o = self.config.output
         adapter = Adapter(self.fitter, dataclasses.replace(self.config.adapt, steps=self.steps), focal=focal)
         mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
         hold = 0 if live else self.tracker.min_hits - 1
-        return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, hold=hold)
+        self.detector.times = times
+        return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, hold=hold,
+                        overlap=self.config.overlap, times=times)
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body
@@ -125,9 +130,10 @@ class Runner:
                     config=config_dict(self.config))
 
     def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
-                progress=None) -> RunSummary:
+                progress=None, times: StageTimes | None = None) -> RunSummary:
         """Run `frames` (an iterable of Frame of size width x height) into `out_dir/<name>.npz`
-        (and `<name>_overlay.mp4` when enabled); the summary lists the files written."""
+        (and `<name>_overlay.mp4` when enabled); the summary lists the files written. `times`: see
+        `pipeline`."""
         o = self.config.output
         focal = self.config.adapt.focal or default_focal(width, height)
         sinks = []
@@ -137,7 +143,7 @@ class Runner:
         if o.overlay:
             sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, self.faces, focal, (width / 2, height / 2),
                                           with_side_view=o.side_view))
-        summary = self.pipeline(focal).run(frames, sinks, progress=progress)
+        summary = self.pipeline(focal, times=times).run(frames, sinks, progress=progress)
         summary.outputs = [s.path for s in sinks]
         return summary
 
@@ -186,9 +192,11 @@ def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None =
     return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig)]
 
 
-def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True) -> RunSummary:
+def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True,
+              times: StageTimes | None = None) -> RunSummary:
     """Run one input of `list_inputs`: a photo (image file), or a video file / image sequence
-    folder; returns its summary (`truncated` when a video ended early: its frames are kept)."""
+    folder; returns its summary (`truncated` when a video ended early: its frames are kept).
+    `times` (optional) collects per-stage timings, decoding included."""
     import itertools
 
     from tqdm import tqdm
@@ -198,7 +206,7 @@ def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = T
     if is_photo(path):
         return runner.photo(path, out_dir)
     source = open_source(str(path))
-    frames = iter(prefetch(source))
+    frames = iter(prefetch(source if times is None else times.timed(source, "decode")))
     first = next(frames, None)
     if first is None:
         raise InputError(f"{path}: no frame could be decoded")
@@ -212,43 +220,30 @@ def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = T
 
     try:
         summary = runner.process(itertools.chain([first], frames), result_name(path),
-                                 first.width, first.height, fps, out_dir, progress=progress)
+                                 first.width, first.height, fps, out_dir, progress=progress, times=times)
     finally:
         bar.close()
     summary.truncated = bool(getattr(source, "truncated", False))
     return summary
 
 
-def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name: str = "webcam") -> RunSummary:
+def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name: str = "webcam",
+               times: StageTimes | None = None) -> RunSummary:
     """Run a live source (e.g. `WebcamSource`) into `out_dir/<name>.npz`; with `window`, show each
-    frame with the meshes drawn over it (OpenCV window; q or Esc ends). Ctrl-C/SIGTERM end cleanly."""
-    import cv2
-
-    from metahmr_video.sinks import render_meshes, track_color
+    frame with the meshes drawn over it and live frames per second and latency (OpenCV window; q
+    or Esc ends). `times` (optional) collects per-stage timings. Ctrl-C/SIGTERM end cleanly."""
+    from metahmr_video.sinks.window import LiveWindow
 
     width, height = int(source.width), int(source.height)
     focal = runner.config.adapt.focal or default_focal(width, height)
-    faces = runner.faces
-
-    class _Window:
-        def write(self, frame, people):
-            people = pose_bodies(runner.body, people, vertices=True)
-            shown = render_meshes(frame.image, [(p.vertices, track_color(p.track_id)) for p in people], faces,
-                                  focal, (width / 2, height / 2))
-            cv2.imshow("metahmr-video (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
-            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                raise KeyboardInterrupt
-
-        def close(self):
-            cv2.destroyAllWindows()
-
     o = runner.config.output
     sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
                      flush_every_s=o.flush_every_s, keep_vertices=o.vertices)]
-    if window:
-        sinks.append(_Window())
+    times = times if times is not None or not window else StageTimes()
+    shown = [LiveWindow(functools.partial(pose_bodies, runner.body, vertices=True), runner.faces, focal,
+                        (width / 2, height / 2), times)] if window else []
     try:
-        return runner.pipeline(focal, live=True).run(iter(source), sinks)
+        return runner.pipeline(focal, live=True, times=times).run(iter(source), sinks, foreground=shown)
     finally:
         if hasattr(source, "close"):
             source.close()

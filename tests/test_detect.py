@@ -186,3 +186,57 @@ def test_precomputed_bad_input(tmp_path):
     (tmp_path / "odd.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1, 2, 1] * 5}]))
     with pytest.raises(InputError, match="unknown keypoint layout"):
         load_keypoints(tmp_path / "odd.json")
+
+
+def test_hog_slices_split_the_pyramid_and_find_what_it_finds():
+    from metahmr_video.boxes import box_iou
+    from metahmr_video.detect.hog import HogPeopleDetector
+
+    hog = HogPeopleDetector(parts=5)
+    plan = hog.slices(1229, 922)
+    assert plan[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(plan, plan[1:]))
+    levels = plan[-1][0] + plan[-1][1]
+    assert levels == len(HogPeopleDetector(parts=1).slices(1229, 922)) or levels > 30
+    cost = [sum(1.05 ** (-2 * i) for i in range(a, a + n)) for a, n in plan]
+    assert len(plan) == 5 and max(cost) < 2.5 * min(cost)  # about equal shares
+    image = next(iter(VideoSource(os.path.join(MEDIA, "pedestrians.mp4")))).image
+    whole, _ = hog(image)
+    parts = np.concatenate([hog(image, part=k)[0] for k in range(5)])
+    assert len(whole) >= 5
+    assert (box_iou(whole, parts).max(1) > 0.5).mean() >= 0.8  # the slices together find the people
+
+
+def test_search_for_new_people_rests_while_the_scene_is_settled():
+    from metahmr_video.track import Tracker
+
+    det = MultiPersonDetector(DetectorConfig(settle_frames=5, settled_search_every=20))
+    calls = []
+
+    class Counted:  # the search's models, counting the calls (frame number, model)
+        def __init__(self, inner, name):
+            self.inner, self.name = inner, name
+
+        def __call__(self, *a, **k):
+            calls.append((det._calls - 1, self.name))  # the frame being searched
+            return self.inner(*a, **k)
+
+        def __getattr__(self, attr):
+            return getattr(self.inner, attr)
+
+    det.hog, det.pose_detector = Counted(det.hog, "hog"), Counted(det.pose_detector, "pose")
+    tracker = Tracker()
+    frames = list(VideoSource(os.path.join(MEDIA, "single_person.mp4"), max_frames=42))
+    for frame in frames[:36]:
+        tracker.update(det.detect(frame, hints=tracker.predictions(), full=None), frame.image)
+    hog = sorted({c for c, name in calls if name == "hog"})
+    # the start: HOG's whole pyramid on the full-search frames 0 and 5; settled from frame 6 on, the
+    # search rests; 20 frames after the last round, a round spread over frames 30-34, one slice each
+    assert hog == [0, 5, 30, 31, 32, 33, 34], hog
+    assert sorted({c for c, name in calls if name == "pose"}) == [0, 5, 30]
+    calls.clear()
+    blank = Frame(36, 0.0, np.zeros_like(frames[36].image))
+    det.detect(blank, hints=tracker.predictions(), full=None)      # the person is not re-found ...
+    for frame in frames[37:41]:
+        det.detect(frame, hints=tracker.predictions(), full=None)
+    # ... HOG looks around where they were (search_lost), and the next full-search frame searches
+    assert sorted(set(calls)) == [(36, "hog"), (40, "hog"), (40, "pose")], calls

@@ -180,6 +180,68 @@ def test_a_new_person_is_reported_from_their_first_frame_offline_not_live(runner
     assert starts[0] == [1, 3]
 
 
+def test_overlapped_stages_give_the_serial_results(runner):
+    """Detect + track in a thread beside adaptation, sinks in another: frame for frame the same
+    bodies as the serial loop, every frame written in order."""
+    from metahmr_video.sources import VideoSource
+
+    class Collect:
+        def __init__(self):
+            self.people, self.order, self.closed = {}, [], False
+
+        def write(self, frame, people):
+            self.order.append(frame.index)
+            self.people[frame.index] = people
+
+        def close(self):
+            self.closed = True
+
+    frames = list(VideoSource(CLIP, max_frames=12))
+    focal = float(np.hypot(frames[0].width, frames[0].height))
+    results = {}
+    for overlap in (False, True):
+        pipe = runner.pipeline(focal)
+        pipe.overlap = overlap
+        sink = Collect()
+        assert pipe.run(iter(frames), [sink]).frames == 12 and sink.closed
+        assert sink.order == list(range(12))
+        results[overlap] = sink.people
+    assert sum(len(p) for p in results[True].values()) > 20
+    for i in range(12):
+        serial, overlapped = results[False][i], results[True][i]
+        assert [p.track_id for p in serial] == [p.track_id for p in overlapped]
+        for a, b in zip(serial, overlapped):
+            for key in ("pose", "shape", "transl", "joints", "keypoints2d"):
+                np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+
+
+def test_overlapped_run_forwards_a_stage_error_and_closes_sinks(runner):
+    class Closing:
+        closed = False
+
+        def write(self, frame, people):
+            pass
+
+        def close(self):
+            Closing.closed = True
+
+    class Broken:
+        def detect(self, frame, hints=(), full=None):
+            if frame.index == 3:
+                raise RuntimeError("detector failed")
+            return []
+
+        def reset(self):
+            pass
+
+    pipe = runner.pipeline(500.0)
+    pipe.detector = Broken()
+    frames = [Frame(i, i / 25, np.zeros((48, 64, 3), np.uint8)) for i in range(8)]
+    with pytest.raises(RuntimeError, match="detector failed"):
+        pipe.run(iter(frames), [Closing()])
+    assert Closing.closed
+
+
 def test_people_without_evidence_leave_a_gap(runner):
     """Tracker-predicted (undetected) people are not adapted: no invented bodies."""
     from metahmr_video.adapt import AdaptConfig, Adapter
@@ -230,7 +292,7 @@ def test_precomputed_keypoints_drive_the_pipeline_frame_by_frame(runner, tmp_pat
         np.testing.assert_allclose(p.keypoints2d, kps[t, 0, :, :2], atol=1e-4)
 
 
-def test_webcam_headless_on_a_fake_camera(runner, tmp_path):
+def test_webcam_headless_on_a_fake_camera(runner, tmp_path, monkeypatch):
     import av
     import cv2
 
@@ -267,6 +329,16 @@ def test_webcam_headless_on_a_fake_camera(runner, tmp_path):
     res = load_results(tmp_path / "webcam.npz")
     assert res.meta["num_frames"] == 8 and res.meta["fps"] == 25.0
     assert summary.person_frames == sum(len(t.frame_ids) for t in res.tracks.values()) > 0
+
+    # with the window (OpenCV's display faked): every frame shown, with the live status line
+    shown = []
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(image.copy()))
+    monkeypatch.setattr(cv2, "waitKey", lambda ms: -1)
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    windowed = run_webcam(runner, WebcamSource(0, capture_factory=FakeCapture), tmp_path, window=True)
+    assert windowed.frames == len(shown) == 8
+    assert (frames[-1][:10, :60].max(-1) < 40).mean() == 0.0  # the video's corner is bright
+    assert (shown[-1][:10, :60].max(-1) < 40).mean() > 0.5    # the status band is drawn over it
 
 
 def test_folder_with_a_corrupt_video_processes_the_rest(tmp_path):

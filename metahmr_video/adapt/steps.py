@@ -9,17 +9,26 @@ own copy). So one call adapts N people exactly as N separate loops would, in one
 Step sizes: a float (the paper's fixed inner lr; all weights adapted) or a dict of per-parameter
 rates (Meta-SGD), each tensor shaped like its parameter; then only the parameters named in the dict
 are adapted (the others are shared and fixed).
+
+When only the regressor's last layer adapts (the shipped checkpoint), the trunk runs once per call,
+each step runs just the IEF head (`Regressor.head`), and the per-person last layers stay factored
+(`FactoredLastLayer`): a step's gradient of a linear layer is a sum of outer products g h^T (one
+per IEF iteration), so the adapted layer is the shared one minus rates times those products and
+applying it needs one shared matrix product and a low-rank term, never a per-person matrix. The
+same function, hence the same gradients, without vmap and with far fewer and smaller operations.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
 from metahmr_video.model.features import BodyParams, Evidence, decode
 from metahmr_video.model.losses import LossConfig, test_loss
+from metahmr_video.model.regressor import LAST_LAYER, LAST_LAYER_MODULES, Regressor
 
 
 def stack_params(model: nn.Module, batch: int, names: list[str] | None = None) -> dict[str, torch.Tensor]:
@@ -36,6 +45,9 @@ def stack_params(model: nn.Module, batch: int, names: list[str] | None = None) -
 def predict_stacked(model: nn.Module, stacked: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """theta [B, P] from per-sample weights `stacked` ([B, ...] each) and inputs x [B, D].
     Parameters not in `stacked` are shared."""
+    if last_layer_only(model, stacked):
+        weight, bias = _per_sample_last_layer(model, stacked, x.shape[0])
+        return model.head(model.trunk(x), lambda h: torch.baddbmm(bias[..., None], weight, h[..., None])[..., 0])
     shared = {n: p for n, p in model.named_parameters() if n not in stacked}
     shared.update(dict(model.named_buffers()))
 
@@ -43,6 +55,94 @@ def predict_stacked(model: nn.Module, stacked: dict[str, torch.Tensor], x: torch
         return functional_call(model, (p, shared), (xi.unsqueeze(0),)).squeeze(0)
 
     return vmap(one)(stacked, x)
+
+
+def last_layer_only(model: nn.Module, stacked: dict[str, torch.Tensor]) -> bool:
+    """True when `stacked` adapts nothing but the regressor's last layer (the fast path)."""
+    return isinstance(model, Regressor) and bool(stacked) and set(stacked) <= set(LAST_LAYER)
+
+
+def _per_sample_last_layer(model: Regressor, stacked: dict[str, torch.Tensor], batch: int
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last layer's weight [B, P, H] and bias [B, P] from `stacked` (module's own elsewhere)."""
+    parts = []
+    for suffix in ("weight", "bias"):
+        own = [getattr(getattr(model, m), suffix) for m in LAST_LAYER_MODULES]
+        parts.append(torch.cat([stacked.get(f"{m}.{suffix}", t.expand(batch, *t.shape))
+                                for m, t in zip(LAST_LAYER_MODULES, own)], dim=1))
+    return parts[0], parts[1]
+
+
+class FactoredLastLayer:
+    """Per-sample adapted copies of a regressor's last layer (weight W [P, H], bias b [P]), kept
+    factored: sample j's layer is W - R * sum_m g_jm h_jm^T and b - r * sum_m g_jm, where R, r are
+    the per-weight step sizes and (g_jm, h_jm) the gradient at the layer's output and its input at
+    each use in sample j's earlier steps (dL/dW for a use is g h^T). Called as the regressor head's
+    last layer (h [B, H] -> [B, P]), it records its inputs and outputs for `step`.
+    """
+
+    def __init__(self, model: Regressor, rates: dict[str, torch.Tensor], batch: int) -> None:
+        self.model, self.names, self.batch = model, [n for n in LAST_LAYER if n in rates], batch
+        self.weight, self.bias = model.last_layer()
+        rw = [rates.get(f"{m}.weight", torch.zeros_like(getattr(model, m).weight)) for m in LAST_LAYER_MODULES]
+        rb = [rates.get(f"{m}.bias", torch.zeros_like(getattr(model, m).bias)) for m in LAST_LAYER_MODULES]
+        self.rate_weight, self.rate_bias = torch.cat(rw), torch.cat(rb)
+        self.g: list[torch.Tensor] = []   # [B, P] each
+        self.h: list[torch.Tensor] = []   # [B, H] each
+        self.bias_grad = torch.zeros(batch, self.weight.shape[0], dtype=self.weight.dtype, device=self.weight.device)
+        self._factors = None
+        self.inputs: list[torch.Tensor] = []
+        self.outputs: list[torch.Tensor] = []
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.g:
+            out = F.linear(h, self.weight, self.bias)
+        else:
+            if self._factors is None:  # [B, M, P], [B, M, H], the biases [B, P]
+                self._factors = torch.stack(self.g, 1), torch.stack(self.h, 1), self.bias - self.rate_bias * self.bias_grad
+            g, hs, bias = self._factors
+            out = torch.addmm(bias, h, self.weight.T) - ((hs * h[:, None]) @ self.rate_weight.T * g).sum(1)
+        if not out.requires_grad:  # frozen network (test time): the step differentiates from here
+            out.requires_grad_(True)
+        self.inputs.append(h)
+        self.outputs.append(out)
+        return out
+
+    def step(self, total: torch.Tensor, create_graph: bool, ok: torch.Tensor | None = None) -> torch.Tensor | None:
+        """One gradient step of every sample on `total` (the sum of the per-sample losses of the
+        last forward). ok [B] bool: samples allowed to step (None: all); returns the samples whose
+        gradient was finite when `ok` is given (their step is taken, the others' zeroed)."""
+        grads = torch.autograd.grad(total, self.outputs, create_graph=create_graph, retain_graph=True)
+        if not create_graph:
+            grads = [g.detach() for g in grads]
+        if ok is not None:
+            for g in grads:
+                ok = ok & torch.isfinite(g).all(-1)
+            if not bool(ok.all()):
+                grads = [torch.where(ok[:, None], torch.nan_to_num(g), torch.zeros_like(g)) for g in grads]
+        inputs = self.inputs if create_graph else [h.detach() for h in self.inputs]
+        self.g += grads
+        self.h += inputs
+        self.bias_grad = self.bias_grad + sum(grads)
+        self._factors, self.inputs, self.outputs = None, [], []
+        return ok
+
+    def stacked(self) -> dict[str, torch.Tensor]:
+        """The adapted weights as per-sample tensors ([B, *shape]) by parameter name."""
+        self.inputs, self.outputs = [], []
+        weight = self.weight.expand(self.batch, *self.weight.shape)
+        if self.g:
+            g, hs = torch.stack(self.g, 1), torch.stack(self.h, 1)
+            weight = weight - self.rate_weight * (g.transpose(1, 2) @ hs)
+        bias = self.bias - self.rate_bias * self.bias_grad
+        out, row = {}, 0
+        for m in LAST_LAYER_MODULES:
+            rows = getattr(self.model, m).weight.shape[0]
+            for name, t in ((f"{m}.weight", weight[:, row:row + rows]), (f"{m}.bias", bias[:, row:row + rows])):
+                if name in self.names:
+                    out[name] = t
+            row += rows
+        return out
 
 
 def body_forward(body, params: BodyParams):
@@ -60,10 +160,14 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     guard=True zeroes the step of any sample whose loss or gradient is not finite (others are
     unaffected). callback(step, theta, loss) is called before every step and after the last.
     """
+    if stacked is None and isinstance(rates, dict) and isinstance(model, Regressor) and set(rates) <= set(LAST_LAYER):
+        return _last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
     if stacked is None:  # rates given per parameter: only those parameters are adapted
         stacked = stack_params(model, x.shape[0], list(rates) if isinstance(rates, dict) else None)
     names = list(stacked)
     for s in range(steps + 1):
+        if s == steps and callback is None:
+            break  # the adapted weights are the result; their prediction is the caller's
         theta = predict_stacked(model, stacked, x)
         params = decode(theta, ev, body)
         out = body_forward(body, params)
@@ -72,26 +176,39 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
             callback(s, theta, loss)
         if s == steps:
             break
-        total = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss)).sum() if guard else loss.sum()
+        finite = torch.isfinite(loss) if guard else None
+        total = torch.where(finite, loss, torch.zeros_like(loss)).sum() if guard else loss.sum()
         grads = torch.autograd.grad(total, [stacked[n] for n in names], create_graph=create_graph, retain_graph=True,
                                     allow_unused=True)
-        new = {}
-        ok = torch.isfinite(loss) if guard else None
-        for n, g in zip(names, grads):
-            if g is None:
-                new[n] = stacked[n]
-                continue
-            if guard:
-                ok = ok & torch.isfinite(g).reshape(g.shape[0], -1).all(-1)
-        for n, g in zip(names, grads):
-            if g is None:
-                continue
-            if not create_graph:
-                g = g.detach()
-            if guard:
-                mask = ok.reshape(-1, *([1] * (g.dim() - 1)))
-                g = torch.where(mask, torch.nan_to_num(g), torch.zeros_like(g))
-            rate = rates[n] if isinstance(rates, dict) else rates
-            new[n] = stacked[n] - rate * g
-        stacked = new
+        grads = {n: g if create_graph else g.detach() for n, g in zip(names, grads) if g is not None}
+        if guard:
+            for g in grads.values():
+                finite = finite & torch.isfinite(g).flatten(1).all(-1)
+            if not bool(finite.all()):  # rare: zero those samples' steps, keep the others'
+                grads = {n: torch.where(finite.reshape(-1, *([1] * (g.dim() - 1))), torch.nan_to_num(g),
+                                        torch.zeros_like(g)) for n, g in grads.items()}
+        stacked = {n: stacked[n] - (rates[n] if isinstance(rates, dict) else rates) * grads[n] if n in grads
+                   else stacked[n] for n in names}
     return stacked
+
+
+def _last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, loss_cfg: LossConfig, steps: int,
+                      rates: dict[str, torch.Tensor], pseudo: BodyParams | None, create_graph: bool, guard: bool,
+                      callback: Callable | None) -> dict[str, torch.Tensor]:
+    """`inner_steps` when only the last layer adapts: trunk once, factored per-sample layers."""
+    feat = model.trunk(x)
+    last = FactoredLastLayer(model, rates, x.shape[0])
+    for s in range(steps + 1):
+        if s == steps and callback is None:
+            break
+        theta = model.head(feat, last)
+        params = decode(theta, ev, body)
+        loss = test_loss(params, body_forward(body, params), ev, loss_cfg, pseudo)
+        if callback is not None:
+            callback(s, theta, loss)
+        if s == steps:
+            break
+        finite = torch.isfinite(loss) if guard else None
+        total = torch.where(finite, loss, torch.zeros_like(loss)).sum() if guard else loss.sum()
+        last.step(total, create_graph, finite)
+    return last.stacked()

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.body.anny_fit import AnnyFitPath
 from metahmr_video.body.output import BodyOutput
 
 DEFAULT_RIG = "cmu_mb"
@@ -171,13 +172,23 @@ class AnnyBody(nn.Module):
         if missing:
             raise ValueError(f"AnnyBody needs the cmu_mb bone names; rig {rig!r} lacks {sorted(missing)}")
         verts = _select_landmark_vertices(rest["vertices"][0], heads, tails)
-        # Landmark i is the head of bone kp_bone[i] (>= 0) or vertex kp_vertex[i].
-        kp_bone = [self.bone_names.index(_JOINT_LANDMARKS[n]) if n in _JOINT_LANDMARKS else -1
-                   for n in MEDIAPIPE_33]
-        kp_vertex = [verts.get(n, -1) for n in MEDIAPIPE_33]
+        # Landmark i is the head of bone kp_bone[i] (>= 0) or vertex kp_vertex[i], i.e. row kp_index[i]
+        # of [bone heads (J), landmark vertices (L)].
+        kp_bone = [self.bone_names.index(_JOINT_LANDMARKS[n]) if n in _JOINT_LANDMARKS else -1 for n in MEDIAPIPE_33]
         self.register_buffer("kp_bone", torch.tensor(kp_bone), persistent=False)
-        self.register_buffer("kp_vertex", torch.tensor(kp_vertex), persistent=False)
+        self.register_buffer("kp_vertex", torch.tensor([verts.get(n, -1) for n in MEDIAPIPE_33]), persistent=False)
+        landmark_vertices = [verts[n] for n in MEDIAPIPE_33 if n not in _JOINT_LANDMARKS]
+        kp_index, v = [], self.num_bones
+        for n in MEDIAPIPE_33:
+            if n in _JOINT_LANDMARKS:
+                kp_index.append(self.bone_names.index(_JOINT_LANDMARKS[n]))
+            else:
+                kp_index.append(v)
+                v += 1
+        self.register_buffer("landmark_vertices", torch.tensor(landmark_vertices), persistent=False)
+        self.register_buffer("kp_index", torch.tensor(kp_index), persistent=False)
         self.register_buffer("keypoint_mask", torch.ones(len(MEDIAPIPE_33)), persistent=False)
+        self.fit_path = AnnyFitPath(self.model, self.landmark_vertices)
         self.standard_joint_indices = [self.bone_names.index(_STANDARD_BONES[n]) for n in STANDARD_JOINTS]
 
     @property
@@ -222,41 +233,26 @@ class AnnyBody(nn.Module):
 
         pose: [B, num_bones, 3, 3] rotation matrices (local-ref, bone 0 = global orientation).
         shape: [B, 6] phenotypes in [0, 1] (default neutral). transl: [B, 3] metres, pelvis position.
-        Returns joints [B, num_bones, 3] (bone heads), keypoints [B, 33, 3], vertices [B, V, 3].
+        Returns joints [B, num_bones, 3] (bone heads), keypoints [B, 33, 3], vertices [B, V, 3]
+        (None with return_vertices=False: then only the skeleton and the landmark vertices are
+        posed, see `AnnyFitPath`, the path test-time optimisation takes).
         """
         batch = pose.shape[0]
         if shape is None:
             shape = self.neutral_shape(batch).to(pose.dtype)
-        homo = torch.zeros(batch, self.num_bones, 4, 4, dtype=pose.dtype, device=pose.device)
-        homo = homo + torch.eye(4, dtype=pose.dtype, device=pose.device) * torch.tensor(
-            [0.0, 0.0, 0.0, 1.0], dtype=pose.dtype, device=pose.device)
-        homo = torch.cat([torch.cat([pose, homo[..., :3, 3:]], dim=-1), homo[..., 3:, :]], dim=-2)
         if return_vertices:
+            homo = torch.zeros(batch, self.num_bones, 4, 4, dtype=pose.dtype, device=pose.device)
+            homo[..., 3, 3] = 1.0
+            homo = torch.cat([torch.cat([pose, homo[..., :3, 3:]], dim=-1), homo[..., 3:, :]], dim=-2)
             out = self.model(pose_parameters=homo, phenotype_kwargs=shape, return_bone_ends=True)
             joints, vertices = out["bone_heads"], out["vertices"]
-            landmark_vertices = vertices[:, self.kp_vertex.clamp(min=0)]
+            landmarks = vertices[:, self.landmark_vertices]
         else:
-            joints, landmark_vertices = self._skeleton_and_landmarks(homo, shape)
+            joints, landmarks = self.fit_path(pose, shape)
             vertices = None
         offset = -joints[:, :1]
         if transl is not None:
             offset = offset + transl[:, None]
-        joints = joints + offset
-        keypoints = torch.where((self.kp_bone >= 0)[None, :, None], joints[:, self.kp_bone.clamp(min=0)],
-                                landmark_vertices + offset)
-        return BodyOutput(joints=joints, keypoints=keypoints, vertices=None if vertices is None else vertices + offset)
-
-    def _skeleton_and_landmarks(self, homo: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Bone heads [B, J, 3] and the surface-landmark vertices [B, 33, 3] (rows of joint landmarks
-        are filler) without skinning the whole mesh: only the landmarks' vertices are blended from
-        their bones' transforms (same weights as Anny's skinning). The fitting path (DESIGN.md)."""
-        m = self.model
-        pose, phenotypes, local_changes, facial = m.get_tensor_inputs(homo, shape, None, None)
-        rest = m.get_rest_model(m._get_phenotype_blendshape_coefficients(phenotypes, local_changes, facial))
-        skin, bone_poses = m.get_bone_transforms(pose, rest["rest_bone_poses"])
-        heads, _ = m.get_bone_ends(rest["rest_bone_heads"], rest["rest_bone_tails"], rest["rest_bone_poses"], bone_poses)
-        sel = self.kp_vertex.clamp(min=0)
-        v_rest = rest["rest_vertices"].expand(skin.shape[0], -1, -1)[:, sel]           # [B, 33, 3]
-        t = skin[:, m.vertex_bone_indices[sel]]                                          # [B, 33, K, 4, 4]
-        posed = (t[..., :3, :3] @ v_rest[:, :, None, :, None]).squeeze(-1) + t[..., :3, 3]
-        return heads, (m.vertex_bone_weights[sel][None, :, :, None] * posed).sum(2)
+        keypoints = torch.cat([joints, landmarks], 1)[:, self.kp_index] + offset
+        return BodyOutput(joints=joints + offset, keypoints=keypoints,
+                          vertices=None if vertices is None else vertices + offset)

@@ -10,6 +10,7 @@ cover an already found person are skipped; duplicates are merged.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -60,11 +61,15 @@ class DetectorConfig:
     use_hog / use_segmentation: MediaPipe's pose detector / HOG pedestrian boxes (image upscaled by
     hog_upscale) / person-segmentation regions covering at least segment_min_area of the image as
     sources of new people. search_lost: where a hint (a tracked person) finds no landmarks, HOG
-    searches a window around it, upscaled for the person's size. full_every: run the full-frame
-    detectors every n-th call of `detect(..., full=None)` (hinted people are re-cropped on every
-    frame). refine: a second
-    landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above which two
-    detections are one person. num_threads: LiteRT threads."""
+    searches a window around it, upscaled for the person's size. full_every: run the pose detector
+    and segmentation every n-th call of `detect(..., full=None)` (hinted people are re-cropped on
+    every frame), and HOG's whole scale pyramid on those frames. settled_search_every: once a scene
+    is settled (every expected person re-found and nothing new for settle_frames frames), the
+    search for new people (pose detector, segmentation, HOG) rests, and runs one round every this
+    many frames (0: never rests); spread_hog spreads such a round's HOG pyramid over full_every
+    frames, one slice per frame, so that no frame of a settled scene pays for all of it. refine:
+    a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
+    which two detections are one person. num_threads: LiteRT threads."""
 
     min_score: float = 0.5
     tiles: int = 0
@@ -75,6 +80,9 @@ class DetectorConfig:
     segment_min_area: float = 0.02
     search_lost: bool = True
     full_every: int = 5
+    spread_hog: bool = True
+    settle_frames: int = 10
+    settled_search_every: int = 60
     refine: bool = True
     dedupe_iou: float = 0.5
     num_threads: int = 2
@@ -86,13 +94,16 @@ class MultiPersonDetector:
         det = MultiPersonDetector(DetectorConfig(tiles=2))
         people = det.detect(frame)                          # list[Detection]
         people = det.detect(next_frame, hints=people)       # re-crop from the last frame
+
+    `times` (a `metahmr_video.profiling.StageTimes`, or None) gets the time of each part of a
+    call: detect.landmarks, detect.pose_detector, detect.hog, detect.segmentation.
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         c = self.config = config or DetectorConfig()
         self.landmarker = PoseLandmarker(num_threads=c.num_threads)
         self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
-        self.hog = HogPeopleDetector(upscale=c.hog_upscale) if c.use_hog else None
+        self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=c.full_every) if c.use_hog else None
         self.segmenter = (PersonSegmenter(min_area=c.segment_min_area, num_threads=c.num_threads)
                           if c.use_segmentation else None)
         self.min_score = float(c.min_score)
@@ -101,11 +112,38 @@ class MultiPersonDetector:
         self.refine = c.refine
         self.search_lost = c.search_lost
         self.dedupe_iou = float(c.dedupe_iou)
-        self._calls = 0
+        self.spread_hog, self.settle_frames, self.settled_search_every = c.spread_hog, int(c.settle_frames), int(c.settled_search_every)
+        self.times = None
+        self.reset()
+
+    def _section(self, part: str, frame: Frame):
+        return self.times.section(f"detect.{part}", frame.index) if self.times is not None else contextlib.nullcontext()
 
     def reset(self) -> None:
-        """Forget per-video state (the full-detection cadence). Models stay loaded."""
+        """Forget per-video state (the search schedule). Models stay loaded."""
         self._calls = 0
+        self._sweeping = False  # a sweep of HOG's pyramid slices is under way
+        self._settled = 0       # consecutive frames with every expected person re-found, nothing new
+        self._since_sweep = 0   # frames since the last complete HOG sweep
+
+    def _paused(self) -> bool:
+        """The search for new people rests: the scene is settled and a round ran recently."""
+        return (self.settled_search_every > 0 and self._settled >= self.settle_frames
+                and self._since_sweep < self.settled_search_every)
+
+    def _hog_schedule(self, full: bool, paused: bool) -> Optional[int] | bool:
+        """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
+        False = nothing (see DetectorConfig). While the scene changes: the whole pyramid on the
+        full-search frames. While it is settled: a round now and then, spread over full_every frames
+        (`spread_hog`), starting on a full-search frame with the finest scales."""
+        settled = self.settled_search_every > 0 and self._settled >= self.settle_frames
+        if self._calls == 0 or not (settled and self.spread_hog):
+            self._sweeping = False
+            return None if full and not paused else False
+        part = self._calls % self.hog.parts
+        if part == 0:
+            self._sweeping = not paused
+        return part if self._sweeping else False
 
     def _covered(self, box: np.ndarray, found: List[Detection], iou: float = 0.5) -> bool:
         """A candidate box is someone already found: high IoU, or the same centre (within a third
@@ -134,61 +172,85 @@ class MultiPersonDetector:
 
     def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
         """People in a frame (pixels of its RGB image). hints: people expected in it (previous
-        frame, tracker predictions). full: run the full-frame detectors (None: every
-        `full_every`-th call, and whenever there are no hints)."""
+        frame, tracker predictions). full: True runs the full-frame search (pose detector,
+        segmentation, HOG's whole pyramid), False only re-crops the hints (and searches near lost
+        ones), None follows the schedule of a video (DetectorConfig: pose detector and segmentation
+        every `full_every`-th call and whenever there are no hints, one HOG slice per call, all
+        resting while the scene is settled)."""
         image = frame.image
-        if full is None:
-            full = self._calls % self.full_every == 0 or not hints
+        scheduled = full is None
+        hog = None if full else False
+        if scheduled:
+            paused = self._paused()
+            full = (self._calls % self.full_every == 0 and not paused) or not hints
+            hog = self._hog_schedule(full, paused) if self.hog is not None else False
+        elif self.hog is None:
+            hog = False
         self._calls += 1
         found: List[Detection] = []
-        for hint in hints:
-            res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
-            if res is None or res.score < self.min_score or _drifted(res, hint):
-                # unsure, or the landmarks went to someone beside this person: a tight crop on the
-                # expected box (a crop holding two people confuses the landmark model)
-                x0, y0, x1, y1 = [float(v) for v in hint.box]
-                res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, 0.0)])), None)
-                res = None if res is None or _drifted(res, hint) else res
-            if res is not None:
-                self._accept([res], "track", image.shape, found)
+        with self._section("landmarks", frame):
+            for hint in hints:
+                res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
+                if res is None or res.score < self.min_score or _drifted(res, hint):
+                    # unsure, or the landmarks went to someone beside this person: a tight crop on the
+                    # expected box (a crop holding two people confuses the landmark model)
+                    x0, y0, x1, y1 = [float(v) for v in hint.box]
+                    res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, 0.0)])), None)
+                    res = None if res is None or _drifted(res, hint) else res
+                if res is not None:
+                    self._accept([res], "track", image.shape, found)
         found = self._dedupe(found)
+        refound = len(found)
         rois: List[Roi] = []
         sources: List[str] = []
         if self.hog is not None and self.search_lost:  # someone expected where the landmarks found no one
-            for hint in hints:
-                if not found or box_iou(hint.box[None], np.stack([d.box for d in found]))[0].max() < 0.3:
-                    rois += self._search_near(image, hint.box)
-                    sources += ["hog"] * (len(rois) - len(sources))
+            with self._section("hog", frame):
+                for hint in hints:
+                    if not found or box_iou(hint.box[None], np.stack([d.box for d in found]))[0].max() < 0.3:
+                        rois += self._search_near(image, hint.box)
+                        sources += ["hog"] * (len(rois) - len(sources))
+        if hog is not False:
+            with self._section("hog", frame):
+                boxes, _ = self.hog(image, part=hog)
+            for b in boxes:
+                pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
+                rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
+                sources.append("hog")
         if full:
-            if self.hog is not None:
-                boxes, _ = self.hog(image)
-                for b in boxes:
-                    pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
-                    rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
-                    sources.append("hog")
             if self.pose_detector is not None:
-                for c in self.pose_detector(image, tiles=self.tiles):
+                with self._section("pose_detector", frame):
+                    candidates = self.pose_detector(image, tiles=self.tiles)
+                for c in candidates:
                     rois.append(c.roi())
                     sources.append("blazepose")
             if self.segmenter is not None:
-                for b in self.segmenter(image):
+                with self._section("segmentation", frame):
+                    regions = self.segmenter(image)
+                for b in regions:
                     rois.append(Roi((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 1.25 * float(max(b[2] - b[0], b[3] - b[1])), 0.0))
                     sources.append("segmentation")
         for roi, src in zip(rois, sources):
             if self._covered(_shrink(roi.box(), 0.8), found):
                 continue
-            res = self._landmarks(image, roi)
+            with self._section("landmarks", frame):
+                res = self._landmarks(image, roi)
             if res is None:
                 continue
             tight = None
             if self._repeats(res, image.shape, found):
                 # someone already found (dedupe keeps the better of the two); the crop may hold a
                 # second person beside them: a tighter crop, same centre
-                tight = self._landmarks(image, Roi(roi.cx, roi.cy, 0.8 * roi.side, roi.rotation), keep_first=True)
+                with self._section("landmarks", frame):
+                    tight = self._landmarks(image, Roi(roi.cx, roi.cy, 0.8 * roi.side, roi.rotation), keep_first=True)
                 if tight is not None and self._repeats(tight, image.shape, found):
                     tight = None
             self._accept([res] + ([tight] if tight is not None else []), src, image.shape, found)
             found = self._dedupe(found)
+        if scheduled:
+            steady = bool(hints) and refound == len(hints) == len(found)
+            self._settled = self._settled + 1 if steady else 0
+            swept = hog is None or (hog is not False and hog == self.hog.parts - 1)
+            self._since_sweep = 0 if swept else self._since_sweep + 1
         return found
 
     def _landmarks(self, image: np.ndarray, roi: Roi, keep_first: bool = False) -> Optional[LandmarkResult]:

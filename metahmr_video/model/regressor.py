@@ -10,7 +10,9 @@ theta_{t+1} = theta_t + decoder([features, theta_t]), starting from a learned me
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -42,6 +44,11 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+# The last layer: one linear map per output group, in theta's order (pose, shape, camera).
+LAST_LAYER_MODULES = ("dec_pose", "dec_shape", "dec_cam")
+LAST_LAYER = tuple(f"{m}.{p}" for m in LAST_LAYER_MODULES for p in ("weight", "bias"))
+
+
 class Regressor(nn.Module):
     """f_w: features [B, in_dim] -> theta [B, param_dim]; see module docstring."""
 
@@ -70,10 +77,30 @@ class Regressor(nn.Module):
         self.register_buffer("init_theta", init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.encoder(x)
-        theta = self.init_theta.expand(x.shape[0], -1)
+        return self.head(self.trunk(x))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder: features [B, in_dim] -> [B, encoder_width] (no adapted weight lives here)."""
+        return self.encoder(x)
+
+    def head(self, feat: torch.Tensor, last: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """IEF head on trunk features [B, encoder_width] -> theta [B, param_dim].
+
+        last: the last layer as a map h [B, head_width] -> [B, param_dim] to use instead of the
+        module's own (e.g. per-person adapted weights, `metahmr_video.adapt.steps`).
+        """
+        if last is None:
+            weight, bias = self.last_layer()
+            last = functools.partial(torch.nn.functional.linear, weight=weight, bias=bias)
+        theta = self.init_theta.expand(feat.shape[0], -1)
         for _ in range(self.config.ief_iters):
             h = torch.nn.functional.gelu(self.fc1(torch.cat([feat, theta], dim=-1)))
             h = torch.nn.functional.gelu(self.fc2(h))
-            theta = theta + torch.cat([self.dec_pose(h), self.dec_shape(h), self.dec_cam(h)], dim=-1)
+            theta = theta + last(h)
         return theta
+
+    def last_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last layer as one map: weight [param_dim, head_width], bias [param_dim] (LAST_LAYER_MODULES
+        stacked in theta's order)."""
+        return (torch.cat([getattr(self, m).weight for m in LAST_LAYER_MODULES]),
+                torch.cat([getattr(self, m).bias for m in LAST_LAYER_MODULES]))
