@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -204,6 +205,22 @@ def test_hog_slices_split_the_pyramid_and_find_what_it_finds():
     parts = np.concatenate([hog(image, part=k)[0] for k in range(5)])
     assert len(whole) >= 5
     assert (box_iou(whole, parts).max(1) > 0.5).mean() >= 0.8  # the slices together find the people
+
+
+def test_hog_on_crops_smaller_than_its_window_finds_nothing_and_does_not_crash():
+    """OpenCV's HOG corrupted the heap on such crops (a lost track's search window at the frame's
+    edge: the real-pixel evaluation died with SIGSEGV); run in a child so a crash fails the test."""
+    code = ("import numpy as np\n"
+            "from metahmr_video.detect.hog import HogPeopleDetector\n"
+            "hog = HogPeopleDetector(parts=3)\n"
+            "for w, h in [(10, 20), (100, 60), (63, 127), (5, 300)]:\n"
+            "    img = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)\n"
+            "    for up in (1.0, 1.6):\n"
+            "        assert len(hog(img, upscale=up)[0]) == 0\n"
+            "    assert all(len(hog(img, part=k)[0]) == 0 for k in range(3))\n"
+            "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-500:]
 
 
 def test_search_for_new_people_rests_while_the_scene_is_settled():

@@ -76,6 +76,9 @@ class HogPeopleDetector:
                 size = (round(gray.shape[1] / scale), round(gray.shape[0] / scale))
                 gray = cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR)
             hog = self._descriptor(count)
+        if gray.shape[1] < hog.winSize[0] or gray.shape[0] < hog.winSize[1]:
+            # no window fits (and OpenCV's detectMultiScale corrupts the heap on some such images)
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         rects, weights = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8),
                                               scale=self.scale_step, hitThreshold=0.0)
         if len(rects) == 0:
