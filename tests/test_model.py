@@ -218,3 +218,47 @@ def test_checkpoint_errors(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(ModelFileError):
         Checkpoint.load(tmp_path / "other.pt")
+
+
+def test_world_term_ignores_world_frame_size_and_depth_scale_and_gradient_matches_fd(double_setup,
+                                                                                       monkeypatch):
+    import roma
+
+    from metahmr_video.model import losses
+    from metahmr_video.model.losses import loss_world
+
+    body, ev, target = double_setup
+    n = len(ev.has_world)
+    kp = body(target.pose, shape=target.shape, transl=target.transl, return_vertices=False).keypoints
+    torch.manual_seed(3)
+    noisy = kp - kp[:, 23:25].mean(1, keepdim=True) + 0.03 * torch.randn_like(kp)  # hip-centred, 3 cm noise
+    ev = type(ev)(**{**vars(ev), "world": noisy, "world_vis": torch.full_like(ev.world_vis, 0.9),
+                     "has_world": torch.ones(n, dtype=torch.float64)})
+    base = loss_world(kp, ev, 0.05)
+    assert bool((base > 0).all())
+    # the world landmarks in any rotated, shifted, scaled frame: the same loss
+    rot = roma.random_rotmat(n).double()
+    moved = type(ev)(**{**vars(ev), "world": 1.7 * ev.world @ rot.transpose(-1, -2) + torch.randn(n, 1, 3).double()})
+    torch.testing.assert_close(loss_world(kp, moved, 0.05), base, rtol=1e-6, atol=1e-9)
+    # the body's own landmarks as world landmarks: zero; their depth flattened to 60 %: almost
+    own = kp - kp[:, 23:25].mean(1, keepdim=True)
+    assert float(loss_world(kp, type(ev)(**{**vars(ev), "world": own}), 0.05).abs().max()) < 1e-10
+    flat = type(ev)(**{**vars(ev), "world": own * torch.tensor([1.0, 1.0, 0.6], dtype=torch.float64)})
+    stretched = loss_world(kp, flat, 0.05)
+    monkeypatch.setattr(losses, "DEPTH_STRETCH", (1.0, 1.0))
+    assert bool((stretched < 0.15 * loss_world(kp, flat, 0.05)).all())
+    monkeypatch.undo()
+    # no world landmarks: zero, and finite
+    none = type(ev)(**{**vars(ev), "has_world": torch.zeros(n, dtype=torch.float64)})
+    assert torch.equal(loss_world(kp, none, 0.05), torch.zeros(n, dtype=torch.float64))
+    # gradient: the alignment is held constant (its own derivative vanishes at the least-squares
+    # optimum; the robust weights make that approximate), so the analytic gradient matches central
+    # differences of the whole loss within 30 %
+    x = kp.detach().clone().requires_grad_(True)
+    g, = torch.autograd.grad(loss_world(x, ev, 0.05).sum(), x)
+    eps = 1e-6
+    for b, j, c in [(0, 13, 1), (2, 25, 0), (3, 11, 2)]:
+        d = torch.zeros_like(kp)
+        d[b, j, c] = eps
+        fd = (loss_world(kp.detach() + d, ev, 0.05) - loss_world(kp.detach() - d, ev, 0.05))[b] / (2 * eps)
+        assert abs(float(fd) - float(g[b, j, c])) <= 0.3 * abs(float(fd)) + 1e-6

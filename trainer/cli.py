@@ -86,7 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(mode="meta", iterations=args.meta_iterations, batch=args.batch_meta, lr=args.meta_lr,
                       inner_steps=args.inner_steps, inner_lr=args.inner_lr, learned_rates=not args.fixed_lr,
                       rates_scope=args.rates_scope, lr_rates=args.rates_lr, rates_clamp=args.rates_clamp, second_order=args.second_order, dual=args.dual and not args.no_dual,
-                      w_pseudo=args.w_pseudo, w_step0=args.w_step0, default_steps=args.default_steps,
+                      w_pseudo=args.w_pseudo, w_world=args.w_world, w_step0=args.w_step0, default_steps=args.default_steps,
                       eft_lr=eft_lr, init=str(plain_path), seed=args.seed + 1, threads=args.threads, **data)
     Trainer(cfg, out, device=args.device, body=body).run(resume=not args.restart)
     log.info("meta checkpoint written to %s (total %.0f s)", out, time.time() - t0)
@@ -179,6 +179,8 @@ def add_commands(subparsers) -> None:
                    help="train the auxiliary network f_u and use its pseudo targets in L_test (off in the shipped recipe)")
     t.add_argument("--no-dual", action="store_true", help="single-network meta (the default; kept for clarity)")
     t.add_argument("--w-pseudo", type=float, default=0.1)
+    t.add_argument("--w-world", type=float, default=0.0,
+                   help="L_test weight of the detector's world landmarks (similarity-aligned, robust; 0: 2D only)")
     t.add_argument("--w-step0", type=float, default=1.0)
     t.add_argument("--default-steps", type=int, default=5)
     t.add_argument("--eft-lr", type=float, help="EFT lr (default: selected on generated data from --eft-lrs)")

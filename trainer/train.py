@@ -53,6 +53,7 @@ class TrainConfig:
     second_order: bool = False
     dual: bool = True
     w_pseudo: float = 0.1             # L_test weight of f_u's pseudo targets (dual only)
+    w_world: float = 0.0              # L_test weight of the detector's world landmarks (aligned, robust)
     w_step0: float = 1.0
     default_steps: int = 5
     eft_lr: float = 1e-4
@@ -96,7 +97,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.body = (body if body is not None else AnnyBody()).to(self.device)
         self.data = data_source(cfg.data, self.body, cfg.rendered_fraction, cfg.rendered_mirror, cfg.truncated)
-        self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0, shape_center=self.body.shape_center,
+        self.loss_cfg = LossConfig(w_pseudo=cfg.w_pseudo if cfg.dual else 0.0, w_world=cfg.w_world, shape_center=self.body.shape_center,
                                    shape_scale=self.body.shape_scale)
         self.plain = None
         if cfg.init:

@@ -2,6 +2,11 @@
 
 2D errors are measured in box units (pixels / box side), so a loss value means the same for near
 and far people. The robust 2D term is Cauchy: sigma^2 log(1 + d^2 / sigma^2), confidence-weighted.
+The optional world term compares the shape of the body's landmarks with the detector's world
+landmarks (centred, unit size, rotated onto each other and the detector's depth stretched by its
+best factor: the detector's world frame is only roughly camera-aligned, its depth is flattened by
+a factor of its own, and the body's size is the 2D term's business): Cauchy, world-visibility-
+weighted, over the body landmarks (no face).
 """
 from __future__ import annotations
 
@@ -11,10 +16,15 @@ import torch
 
 from metahmr_video.model.features import BodyParams, Evidence, project_points
 
+WORLD_TERM = list(range(11, 33))  # shoulders to feet: the body landmarks of MediaPipe's 33
+DEPTH_STRETCH = (0.5, 2.0)  # range of the world landmarks' depth factor (flattened to exaggerated)
+RADIUS_M = 0.45  # RMS distance of those landmarks from their centroid, an adult standing (metres)
+
 
 @dataclass
 class LossConfig:
-    """Weights. Test loss: 2D + pseudo target (f_u's pose/shape; 0 = no dual network) + shape prior.
+    """Weights. Test loss: 2D + pseudo target (f_u's pose/shape; 0 = no dual network) + world
+    landmarks (0 = unused; sigma in metres) + shape prior.
     Train loss: root-relative 3D joints (m) + pose rotmats + shape + 2D (box units) + log-depth.
     Shape differences are divided by `shape_scale` and the prior pulls toward `shape_center`: the
     body model's own values (Anny: 1 and 0.5; SMPL: 4 and 0, see SmplBody.shape_scale)."""
@@ -22,6 +32,8 @@ class LossConfig:
     w_2d: float = 1.0
     robust_sigma: float = 0.05
     w_pseudo: float = 0.0
+    w_world: float = 0.0
+    world_sigma: float = 0.05
     w_shape_prior: float = 1e-3
     w_j3d: float = 1.0
     w_pose: float = 0.1
@@ -68,10 +80,47 @@ def reproj_px(pred_px: torch.Tensor, ev: Evidence) -> torch.Tensor:
     return (ev.conf * d).sum(-1) / ev.conf.sum(-1).clamp(min=1e-3)
 
 
+def loss_world(keypoints: torch.Tensor, ev: Evidence, sigma: float) -> torch.Tensor:
+    """Robust 3D shape error [B] of the body's landmarks [B,33,3] against ev.world: both centred
+    and scaled to unit RMS radius (the size is left to the 2D and the shape prior), the world
+    landmarks then rotated onto the body and scaled, in depth by a factor of its own within
+    DEPTH_STRETCH of the image plane's (the detector's depth is flattened by a factor of its own;
+    alignment and factors are constants for the gradient; two rounds); residuals in metres of a body of RMS radius `RADIUS_M`.
+    0 for samples without world landmarks."""
+    import roma
+
+    p, w = keypoints[:, WORLD_TERM], ev.world[:, WORLD_TERM]
+    v = ev.world_vis[:, WORLD_TERM] * ev.has_world[:, None]
+    ok = v.sum(-1) > 1e-3
+    vn = torch.where(ok[:, None], v, 1.0) / torch.where(ok[:, None], v, 1.0).sum(-1, keepdim=True)
+
+    def unit(a: torch.Tensor) -> torch.Tensor:
+        c = a - (vn[..., None] * a).sum(1, keepdim=True)
+        return c / ((vn * (c ** 2).sum(-1)).sum(-1).clamp(min=1e-8).sqrt()[:, None, None])
+
+    pn = unit(p)
+    with torch.no_grad():
+        target = torch.where(ok[:, None, None], unit(w), pn)  # no world: aligned onto the body itself
+        for _ in range(2):  # rotate, then scale: x and y by one factor, depth by its own (within DEPTH_STRETCH)
+            rot, _ = roma.rigid_points_registration(target, pn, weights=vn)
+            target = target @ rot.transpose(-1, -2)
+            fit = lambda axes: ((vn[..., None] * pn[..., axes] * target[..., axes]).sum((1, 2))  # noqa: E731
+                                / (vn[..., None] * target[..., axes] ** 2).sum((1, 2)).clamp(min=1e-8))
+            s_xy = fit([0, 1])
+            s_z = s_xy * (fit([2]) / s_xy).clamp(*DEPTH_STRETCH)
+            target = target * torch.stack([s_xy, s_xy, s_z], -1)[:, None]
+    d2 = RADIUS_M ** 2 * ((pn - target) ** 2).sum(-1)
+    rho = sigma ** 2 * torch.log1p(d2 / sigma ** 2)
+    return (v * rho).sum(-1) / v.sum(-1).clamp(min=1e-3)
+
+
 def test_loss(params: BodyParams, out, ev: Evidence, cfg: LossConfig,
               pseudo: BodyParams | None = None) -> torch.Tensor:
-    """L_test [B] = w_2d robust 2D + w_pseudo ||(pose, shape) - f_u's|| ^2 + shape prior."""
+    """L_test [B] = w_2d robust 2D + w_world robust aligned 3D + w_pseudo ||(pose, shape) - f_u's|| ^2
+    + shape prior."""
     loss = cfg.w_2d * loss_2d(project_points(out.keypoints, ev), ev, cfg.robust_sigma)
+    if cfg.w_world > 0:
+        loss = loss + cfg.w_world * loss_world(out.keypoints, ev, cfg.world_sigma)
     loss = loss + cfg.w_shape_prior * (((params.shape - cfg.shape_center) / cfg.shape_scale) ** 2).sum(-1)
     if pseudo is not None and cfg.w_pseudo > 0:
         lp = ((params.pose - pseudo.pose.detach()) ** 2).sum((-1, -2)).mean(-1)

@@ -1,7 +1,8 @@
 """Multi-person tracking: a filterpy Kalman filter per person on its box, Hungarian matching
 (scipy) on box overlap + keypoint similarity, births after a few hits, deaths after a gap, and
 re-identification of a person who comes back within a window (appearance colour histogram when
-the image is given, else metric bone lengths from the world landmarks)."""
+the image is given, else metric bone lengths from the world landmarks). Each track also undoes
+the landmark model's front/back label flips (`metahmr_video.track.facing`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 from metahmr_video.boxes import box_iou
 from metahmr_video.layout import Landmark
 from metahmr_video.records import Detection, TrackedPerson
+from metahmr_video.track.facing import FacingConfig, FacingFilter
 
 _BONES = [(Landmark[a.upper()], Landmark[b.upper()]) for a, b in [
     ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
@@ -91,6 +93,7 @@ class _Track:
     appearance: Optional[np.ndarray] = None
     bones: Optional[np.ndarray] = None
     last_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    facing: FacingFilter = field(default_factory=FacingFilter)
 
     def box(self) -> np.ndarray:
         return _z_to_box(self.kf.x[:4, 0])
@@ -102,7 +105,8 @@ class TrackerConfig:
     frames a track survives without a detection (reported as `predicted` for up to `max_coast` of
     them). reid_window: frames after its death during which a returning person gets its old id
     back (appearance or bone-length similarity >= reid_threshold). match_threshold: lowest
-    similarity (0.5 IoU + 0.5 keypoints) to match. min_score: detections below it are ignored."""
+    similarity (0.5 IoU + 0.5 keypoints) to match. min_score: detections below it are ignored.
+    facing: the per-track fix of front/back label flips."""
 
     min_hits: int = 2
     max_age: int = 15
@@ -111,6 +115,7 @@ class TrackerConfig:
     match_threshold: float = 0.2
     reid_threshold: float = 0.5
     min_score: float = 0.3
+    facing: FacingConfig = field(default_factory=FacingConfig)
 
 
 class Tracker:
@@ -267,7 +272,7 @@ class Tracker:
         for ti, di in matched_tracks.items():
             t, d = self.tracks[ti], dets[di]
             t.kf.update(_box_to_z(d.box))
-            t.detection = d
+            t.detection = d = t.facing(d)
             t.last_box = d.box.copy()
             t.hits += 1
             t.hit_streak += 1
@@ -308,13 +313,15 @@ class Tracker:
             kf = self._make_kf(d.box)
             if best is not None:
                 self.lost.remove(best)
-                best.kf, best.detection, best.last_box = kf, d, d.box.copy()
+                best.facing = FacingFilter(self.config.facing)  # they may have turned while away
+                best.kf, best.detection, best.last_box = kf, best.facing(d), d.box.copy()
                 best.misses, best.hit_streak, best.last_frame = 0, 1, self.frame
                 best.appearance = app if app is not None else best.appearance
                 self.tracks.append(best)
                 continue
-            t = _Track(track_id=self._next_id, kf=kf, detection=d, last_frame=self.frame,
-                       appearance=app, bones=bone_lengths(d), last_box=d.box.copy())
+            facing = FacingFilter(self.config.facing)
+            t = _Track(track_id=self._next_id, kf=kf, detection=facing(d), last_frame=self.frame,
+                       appearance=app, bones=bone_lengths(d), last_box=d.box.copy(), facing=facing)
             t.confirmed = self.min_hits <= 1
             self._next_id += 1
             self.tracks.append(t)

@@ -16,7 +16,9 @@ MediaPipe row use blocks of 10 consecutive frames per view as the unit for the s
 (neighbouring frames at 60 fps are not independent).
 
 Each view's monocular input: that view's detections, undistorted with the calibration, the
-camera's true focal length and principal point. The pipeline row runs the `run` command's stages
+camera's true focal length and principal point; for our rows, with the front/back label flips
+fixed the way the product's tracker fixes them (`RealPixSplit.facing_fixed`; the MediaPipe row
+stays as the detector gives it, and a second MediaPipe row shows it after the same fix). The pipeline row runs the `run` command's stages
 (detector, tracker, adapter with the temporal prior, smoother) on the view's video with the true
 focal length (the pipeline keeps its principal point at the image centre and its distorted
 pixels) and picks, per frame, the tracked person whose keypoints match the chosen detection.
@@ -38,7 +40,7 @@ from trainer.realpix.joints import standard_from_landmarks
 from trainer.realpix.reference import Reference, build_reference, undistorted_views
 
 log = logging.getLogger("metahmr_video.realpix")
-STEPS = (0, 1, 3, 5, 10, 20)
+STEPS = (0, 1, 2, 3, 5, 10, 20)
 BLOCK = 10
 
 
@@ -87,6 +89,25 @@ class RealPixSplit:
 
     def __len__(self) -> int:
         return len(self.view)
+
+    def facing_fixed(self) -> "RealPixSplit":
+        """The split as the product's tracker hands it on: each view's frames in order through one
+        `FacingFilter` (front/back label flips swapped back in kp2d, conf and world)."""
+        from metahmr_video.records import Detection
+        from metahmr_video.track.facing import MIRROR, FacingFilter
+
+        swap = np.zeros(len(self), bool)
+        for v in np.unique(self.view):
+            fix = FacingFilter()
+            for i in np.flatnonzero(self.view == v)[np.argsort(self.frame[self.view == v])]:
+                d = Detection(self.boxes[i], 1.0, self.kp2d[i], self.conf[i], self.world[i])
+                swap[i] = fix(d) is not d
+
+        def fixed(a: np.ndarray) -> np.ndarray:
+            a = a.copy()
+            a[swap] = a[swap][:, MIRROR]
+            return a
+        return replace(self, kp2d=fixed(self.kp2d), conf=fixed(self.conf), world=fixed(self.world))
 
     def evidence(self, device: str = "cpu"):
         """The Fitter's Evidence for every sample (true focal and principal point)."""
@@ -163,16 +184,17 @@ def load_split(cache_dir: Path = DEFAULT_CACHE, progress: bool = True) -> RealPi
     return RealPixSplit(cams, dets, ref, videos, Path(cache_dir), **arr)
 
 
-ROWS_VERSION = 1
+ROWS_VERSION = 2
 
 
 def cached_arrays(split: RealPixSplit, name: str, compute, refresh: bool = False) -> dict:
     """Results (dict of arrays over the samples) computed once per split and `name` (which must
-    say what they depend on): stored in split.cache_dir/rows_<name>.npz with the split's samples
-    and reference, reused while those are unchanged (refresh: recompute). Code changes are not
+    say what they depend on): stored in split.cache_dir/rows_<name>.npz with the split's samples,
+    inputs and reference, reused while those are unchanged (refresh: recompute). Code changes are not
     detected: pass refresh after changing the fitting or pipeline code."""
     path = split.cache_dir / f"rows_{name}.npz"
-    key = np.concatenate([split.view, split.frame, split.gt.ravel(), [ROWS_VERSION]])
+    key = np.concatenate([split.view, split.frame, split.gt.ravel(), split.kp2d.ravel(), split.world.ravel(),
+                          [ROWS_VERSION]])
     if path.is_file() and not refresh:
         with np.load(path) as z:
             if z["key"].shape == key.shape and np.allclose(z["key"], key):
@@ -253,16 +275,18 @@ def floor_fit(body, split: RealPixSplit) -> dict:
     return {"landmarks": out.keypoints.numpy(), "joints": out.joints[:, body.standard_joint_indices].numpy()}
 
 
-def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None, progress: bool = True) -> np.ndarray:
-    """Landmarks [S,33,3] that `metahmr-video run` (default config, true focal) gives the chosen
-    person in each view's video; NaN where it gave none."""
+def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None, progress: bool = True,
+                 config=None) -> np.ndarray:
+    """Landmarks [S,33,3] that `metahmr-video run` (default config or `config`, true focal) gives
+    the chosen person in each view's video; NaN where it gave none."""
     from tqdm import tqdm
 
     from metahmr_video.config import Config
     from metahmr_video.runner import Runner
     from metahmr_video.sources import open_source
+    from metahmr_video.track.facing import MIRROR
 
-    cfg = Config()
+    cfg = Config() if config is None else config
     cfg.adapt.checkpoint = None if checkpoint is None else str(checkpoint)
     cfg.adapt.steps = steps
     runner = Runner(cfg)
@@ -286,8 +310,8 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
             target = d.keypoints2d[f, split.ref.person[f, v]]
             height = d.boxes[f, split.ref.person[f, v], 3] - d.boxes[f, split.ref.person[f, v], 1]
             best, best_d = None, 0.1 * height
-            for p in people_per_frame.get(int(f), []):
-                dist = float(np.median(np.linalg.norm(p.keypoints2d - target, axis=-1)))
+            for p in people_per_frame.get(int(f), []):  # either labelling: the tracker may have swapped them
+                dist = min(float(np.median(np.linalg.norm(p.keypoints2d - t, axis=-1))) for t in (target, target[MIRROR]))
                 if dist < best_d:
                     best, best_d = p, dist
             if best is not None:
@@ -308,18 +332,20 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
     import json
 
     split = load_split(cache_dir, progress) if split is None else split
+    ours = split.facing_fixed()  # what the product's tracker hands on
     body = fitter.body
     # name -> (landmarks [S,33,3] camera frame, Anny's own standard joints [S,15,3] or None, extras)
-    preds: dict[str, tuple] = {"MediaPipe world landmarks": (split.world, None, {})}
+    preds: dict[str, tuple] = {"MediaPipe world landmarks": (split.world, None, {}),
+                               "MediaPipe world landmarks, flips fixed by our tracker": (ours.world, None, {})}
     starts = ("plain", "meta") if baselines else ("meta",)
-    for (start, k), r in fitter_rows(fitter, split, steps, starts, refresh=refresh).items():
+    for (start, k), r in fitter_rows(fitter, ours, steps, starts, refresh=refresh).items():
         name = ("no TTO" if k == 0 else f"EFT @{k}") if start == "plain" else f"meta @{k}"
         preds[name] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     for label, other in (extra or {}).items():
-        for (_, k), r in fitter_rows(other, split, steps, starts=("meta",), refresh=refresh).items():
+        for (_, k), r in fitter_rows(other, ours, steps, starts=("meta",), refresh=refresh).items():
             preds[f"{label} @{k}"] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
     if optimisation:
-        opt = cached_arrays(split, "optimisation", lambda: {"landmarks": optimisation_row(body, split)}, refresh)
+        opt = cached_arrays(ours, "optimisation", lambda: {"landmarks": optimisation_row(body, ours)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
     if pipeline:
         pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}_{_config_key()}",
@@ -329,7 +355,7 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
                  "rows": {}}
     base = None
     for name, (lm, joints, more) in preds.items():
-        absolute = name != "MediaPipe world landmarks"
+        absolute = not name.startswith("MediaPipe world landmarks")
         row = split.score(lm, absolute=absolute)
         row["vs_all_view_reference"] = {k: v for k, v in split.score(lm, reference="all", absolute=absolute).items()
                                         if k in ("pa_mpjpe", "mpjpe")}
