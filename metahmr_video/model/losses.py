@@ -3,9 +3,8 @@
 2D errors are measured in box units (pixels / box side), so a loss value means the same for near
 and far people. The robust 2D term is Cauchy: sigma^2 log(1 + d^2 / sigma^2), confidence-weighted.
 The optional world term compares the shape of the body's landmarks with the detector's world
-landmarks (centred, unit size, rotated onto each other and the detector's depth stretched by its
-best factor: the detector's world frame is only roughly camera-aligned, its depth is flattened by
-a factor of its own, and the body's size is the 2D term's business): Cauchy, world-visibility-
+landmarks (centred, unit size, rotated onto each other: the detector's world frame is only roughly
+camera-aligned, and the body's size is the 2D term's business): Cauchy, world-visibility-
 weighted, over the body landmarks (no face).
 """
 from __future__ import annotations
@@ -17,7 +16,6 @@ import torch
 from metahmr_video.model.features import BodyParams, Evidence, project_points
 
 WORLD_TERM = list(range(11, 33))  # shoulders to feet: the body landmarks of MediaPipe's 33
-DEPTH_STRETCH = (0.5, 2.0)  # range of the world landmarks' depth factor (flattened to exaggerated)
 RADIUS_M = 0.45  # RMS distance of those landmarks from their centroid, an adult standing (metres)
 
 
@@ -83,9 +81,8 @@ def reproj_px(pred_px: torch.Tensor, ev: Evidence) -> torch.Tensor:
 def loss_world(keypoints: torch.Tensor, ev: Evidence, sigma: float) -> torch.Tensor:
     """Robust 3D shape error [B] of the body's landmarks [B,33,3] against ev.world: both centred
     and scaled to unit RMS radius (the size is left to the 2D and the shape prior), the world
-    landmarks then rotated onto the body and scaled, in depth by a factor of its own within
-    DEPTH_STRETCH of the image plane's (the detector's depth is flattened by a factor of its own;
-    alignment and factors are constants for the gradient; two rounds); residuals in metres of a body of RMS radius `RADIUS_M`.
+    landmarks then rotated onto the body (a constant for the gradient); residuals in metres of a
+    body of RMS radius `RADIUS_M`.
     0 for samples without world landmarks."""
     import roma
 
@@ -100,15 +97,9 @@ def loss_world(keypoints: torch.Tensor, ev: Evidence, sigma: float) -> torch.Ten
 
     pn = unit(p)
     with torch.no_grad():
-        target = torch.where(ok[:, None, None], unit(w), pn)  # no world: aligned onto the body itself
-        for _ in range(2):  # rotate, then scale: x and y by one factor, depth by its own (within DEPTH_STRETCH)
-            rot, _ = roma.rigid_points_registration(target, pn, weights=vn)
-            target = target @ rot.transpose(-1, -2)
-            fit = lambda axes: ((vn[..., None] * pn[..., axes] * target[..., axes]).sum((1, 2))  # noqa: E731
-                                / (vn[..., None] * target[..., axes] ** 2).sum((1, 2)).clamp(min=1e-8))
-            s_xy = fit([0, 1])
-            s_z = s_xy * (fit([2]) / s_xy).clamp(*DEPTH_STRETCH)
-            target = target * torch.stack([s_xy, s_xy, s_z], -1)[:, None]
+        wn = torch.where(ok[:, None, None], unit(w), pn)  # no world: aligned onto the body itself
+        rot, _ = roma.rigid_points_registration(wn, pn, weights=vn)
+        target = wn @ rot.transpose(-1, -2)
     d2 = RADIUS_M ** 2 * ((pn - target) ** 2).sum(-1)
     rho = sigma ** 2 * torch.log1p(d2 / sigma ** 2)
     return (v * rho).sum(-1) / v.sum(-1).clamp(min=1e-3)
