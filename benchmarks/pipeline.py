@@ -73,11 +73,14 @@ def detect_track(runner: Runner, frames) -> tuple[float, float, float]:
     return _fps_gap(ends) + (1e3 * (time.process_time() - cpu) / len(frames),)
 
 
-def pipeline(runner: Runner, frames, steps: int, out_dir: Path) -> tuple[float, float, float, float, StageTimes]:
+def pipeline(runner: Runner, frames, steps: int | None, out_dir: Path) -> tuple[float, float, float, float, StageTimes]:
     """(fps, worst gap ms, CPU ms per frame, worst gap ms after the start, stage times) of the
-    pipeline as `run` builds it, with `steps` TTO steps. The start: the detector's settle period
-    (`DetectorConfig.settle_frames`) and the frame before it."""
+    pipeline as `run` builds it, with `steps` TTO steps per person like `run --steps` (None: the
+    defaults, the frame budget `AdaptConfig.frame_steps` included). The start: the detector's
+    settle period (`DetectorConfig.settle_frames`) and the frame before it."""
+    default = runner.config.adapt.frame_steps
     runner.steps = runner.fitter.resolve_steps(steps)
+    runner.config.adapt.frame_steps = default if steps is None else None
     times = StageTimes()
     w, h = frames[0].width, frames[0].height
     focal = float((w * w + h * h) ** 0.5)
@@ -86,6 +89,7 @@ def pipeline(runner: Runner, frames, steps: int, out_dir: Path) -> tuple[float, 
     start = time.perf_counter()
     summary = runner.pipeline(focal, times=times).run(iter(frames), [sink])
     fps = summary.frames / (time.perf_counter() - start)
+    runner.config.adapt.frame_steps = default
     cpu_ms = 1e3 * (time.process_time() - cpu) / len(frames)
     steady = times.summary(skip=runner.config.detector.settle_frames + 1)["worst_gap"]
     return fps, times.summary()["worst_gap"]["ms"], cpu_ms, steady["ms"] if steady else float("nan"), times
@@ -94,8 +98,10 @@ def pipeline(runner: Runner, frames, steps: int, out_dir: Path) -> tuple[float, 
 def measure(runner: Runner, frames, rounds: int, out_dir: Path, extra_steps: list[int], serial: bool,
             one_thread: Runner | None = None) -> dict:
     k = runner.fitter.default_steps
+    budget = runner.config.adapt.frame_steps
+    default = f"pipeline, K = {k} (default)" if budget is None else f"pipeline, default: K = {k}, <= {budget} person-steps/frame"
     rows: dict[str, list] = {"MediaPipe Pose": [], "detect + track": [], "pipeline, --steps 0": [],
-                             **{f"pipeline, --steps {e}": [] for e in extra_steps}, f"pipeline, K = {k} (default)": []}
+                             **{f"pipeline, --steps {e}": [] for e in extra_steps}, default: []}
     if serial:
         rows[f"pipeline, K = {k}, stages not overlapped"] = []
     if one_thread is not None:
@@ -107,16 +113,16 @@ def measure(runner: Runner, frames, rounds: int, out_dir: Path, extra_steps: lis
         rows["detect + track"].append(detect_track(runner, frames) + (float("nan"),))
         for e in [0, *extra_steps]:
             rows[f"pipeline, --steps {e}"].append(pipeline(runner, frames, e, out_dir)[:4])
-        *row, times = pipeline(runner, frames, k, out_dir)
-        rows[f"pipeline, K = {k} (default)"].append(tuple(row))
+        *row, times = pipeline(runner, frames, None, out_dir)
+        rows[default].append(tuple(row))
         if serial:
             runner.config.overlap = False
-            rows[f"pipeline, K = {k}, stages not overlapped"].append(pipeline(runner, frames, k, out_dir)[:4])
+            rows[f"pipeline, K = {k}, stages not overlapped"].append(pipeline(runner, frames, None, out_dir)[:4])
             runner.config.overlap = True
         if one_thread is not None:
-            rows[f"pipeline, K = {k}, detector on 1 thread"].append(pipeline(one_thread, frames, k, out_dir)[:4])
+            rows[f"pipeline, K = {k}, detector on 1 thread"].append(pipeline(one_thread, frames, None, out_dir)[:4])
             one_thread.config.overlap = False
-            rows[f"pipeline, K = {k}, detector on 1 thread, not overlapped"].append(pipeline(one_thread, frames, k, out_dir)[:4])
+            rows[f"pipeline, K = {k}, detector on 1 thread, not overlapped"].append(pipeline(one_thread, frames, None, out_dir)[:4])
             one_thread.config.overlap = True
     runner.steps = k
     table = []

@@ -58,8 +58,8 @@ def _load_config(args: argparse.Namespace):
         cfg.adapt.body = str(args.body)
     if args.device is not None:
         cfg.device = args.device
-    if getattr(args, "steps", None) is not None:
-        cfg.adapt.steps = args.steps
+    if getattr(args, "steps", None) is not None:  # exactly these steps per person, however many people
+        cfg.adapt.steps, cfg.adapt.frame_steps = args.steps, None
     if getattr(args, "checkpoint", None) is not None:
         cfg.adapt.checkpoint = str(args.checkpoint)
     if getattr(args, "overlay", False):

@@ -99,3 +99,17 @@ def test_input_validation(fitter, people):
         fitter.fit(kp, conf, world, bx, (0, 480))
     with pytest.raises(InputError):
         fitter.fit(kp, conf, world, bx, size, start="bogus")
+
+
+def test_a_crowded_frame_shares_its_step_budget_and_explicit_steps_are_exact(fitter):
+    from metahmr_video.adapt import Adapter
+    from metahmr_video.adapt.adapter import AdaptConfig
+    from metahmr_video.cli import _load_config, build_parser
+
+    budget = Adapter(fitter, AdaptConfig(steps=3, frame_steps=8))
+    assert [budget.steps(n) for n in (1, 2, 3, 4, 5, 8, 9, 40)] == [3, 3, 2, 2, 1, 1, 1, 1]
+    assert Adapter(fitter, AdaptConfig(steps=0, frame_steps=8)).steps(40) == 0
+    assert Adapter(fitter, AdaptConfig(steps=3, frame_steps=None)).steps(40) == 3
+    assert Adapter(fitter, AdaptConfig(steps=None, frame_steps=None)).steps(1) == fitter.default_steps
+    cfg = _load_config(build_parser(["run", "x.mp4", "--steps", "4"]).parse_args(["run", "x.mp4", "--steps", "4"]))
+    assert (cfg.adapt.steps, cfg.adapt.frame_steps) == (4, None)

@@ -3,6 +3,7 @@
     python -m trainer.probes_realpix offsets TRAIN_SHARDS HELDOUT_SHARDS CK [--out offsets.pt]
     python -m trainer.probes_realpix blend CK
     python -m trainer.probes_realpix worldterm CK --weights 0,1,3,10
+    python -m trainer.probes_realpix bias CK [--steps 5]
 
 offsets: the detector's systematic landmark offsets. For every MediaPipe landmark, a constant
 3-vector d (metres, in the body's root frame) such that the true landmark + R_root d best explains
@@ -12,8 +13,13 @@ body height) before/after, then the real-pixel PA-MPJPE of CK's meta fit at 0 an
 offsets added to its landmarks.
 blend: the real-pixel PA-MPJPE of a blend a * ours + (1 - a) * MediaPipe's world landmarks (ours
 similarity-aligned onto MediaPipe's first): how much of the two methods' errors is independent.
-worldterm: the real-pixel PA-MPJPE when the test loss also pulls the hip-centred landmarks towards
-MediaPipe's world landmarks (robust, visibility-weighted, weight w), with CK's learned step sizes.
+worldterm: the real-pixel PA-MPJPE (inputs with the tracker's label-flip fix) when the test loss
+also has the world-landmark term (`LossConfig.w_world` = w; losses.loss_world), with CK's learned
+step sizes (CK trained without the term, or with it).
+bias: a diagnosis, not a method (it looks at the reference): how much of a method's PA-MPJPE is a
+constant per-joint offset in the body's frame (pelvis origin, x from right to left hip, y up the
+spine), for MediaPipe's world landmarks (labels fixed) and CK's meta fit: the score with each
+joint's mean residual removed, the offsets, and segment lengths against the reference's.
 """
 from __future__ import annotations
 
@@ -63,6 +69,36 @@ def offsets(body, train, heldout) -> torch.Tensor:
     return d
 
 
+def constant_offsets(split, landmarks) -> dict:
+    """PA-MPJPE (mm) of [S,33,3] landmarks on the real-pixel split, and again with each standard
+    joint's mean residual in the reference body's frame removed; the offsets (mm, x left, y up,
+    z forward); mean segment lengths (mm) against the reference's."""
+    import roma
+
+    from trainer.realpix.joints import standard_from_landmarks
+
+    pred = torch.as_tensor(standard_from_landmarks(landmarks), dtype=torch.float64)
+    gt = torch.as_tensor(split.gt, dtype=torch.float64)
+    rot, t, scale = roma.rigid_points_registration(pred, gt, compute_scaling=True)
+    aligned = scale[:, None, None] * pred @ rot.transpose(1, 2) + t[:, None]
+    x = gt[:, 1] - gt[:, 2]  # right hip -> left hip
+    x = x / x.norm(dim=-1, keepdim=True)
+    z = torch.cross(x, gt[:, 7] - gt[:, 0], dim=-1)
+    z = z / z.norm(dim=-1, keepdim=True)
+    frame = torch.stack([x, torch.cross(z, x, dim=-1), z], -1)  # columns: x, y (up the spine), z
+    bias = ((aligned - gt) @ frame).mean(0)
+    removed = aligned - bias[None] @ frame.transpose(1, 2)
+
+    def length(a, i: int, j: int) -> float:
+        return round(float(np.linalg.norm(a[:, i] - a[:, j], axis=-1).mean() * 1000))
+    segments = {"torso (shoulder-hip)": (11, 23), "thigh": (23, 25), "shin": (25, 27), "upper arm": (11, 13)}
+    return {"pa_mpjpe": round(float((aligned - gt).norm(dim=-1).mean() * 1000), 1),
+            "without_constant_offsets": round(float((removed - gt).norm(dim=-1).mean() * 1000), 1),
+            "offsets_mm": (bias * 1000).round().int().tolist(),
+            "segments_mm (method / reference)": {k: (length(landmarks, *ij), length(split.gt_landmarks, *ij))
+                                                 for k, ij in segments.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     from metahmr_video.adapt.fitter import Fitter
     from trainer.realpix import load_split
@@ -79,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worldterm")
     w.add_argument("checkpoint")
     w.add_argument("--weights", default="0,1,3,10")
+    b = sub.add_parser("bias")
+    b.add_argument("checkpoint")
+    b.add_argument("--steps", type=int, default=5)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     fitter = Fitter.load(args.checkpoint)
@@ -105,23 +144,19 @@ def main(argv: list[str] | None = None) -> int:
             for a in (0.0, 0.3, 0.5, 0.7, 1.0):
                 s = split.score(joints15=(a * aligned + (1 - a) * mp).numpy())
                 print(f"meta @{k}, a = {a}: PA-MPJPE {s['pa_mpjpe']}")
+    elif args.probe == "bias":
+        fixed = split.facing_fixed()
+        ours = fitter.fit_evidence(fixed.evidence(), steps=args.steps, start="meta").keypoints3d.numpy()
+        for name, lm in (("MediaPipe world, labels fixed", fixed.world), (f"meta @{args.steps}", ours)):
+            print(name, constant_offsets(split, lm))
     else:
-        import metahmr_video.adapt.steps as steps
+        from dataclasses import replace
 
-        base, weight = steps.test_loss, {"w": 0.0}
-
-        def with_world(params, out, e, cfg, pseudo=None):
-            loss = base(params, out, e, cfg, pseudo)
-            kp = out.keypoints
-            d2 = ((kp - 0.5 * (kp[:, 23:24] + kp[:, 24:25])) - e.world).pow(2).sum(-1)
-            v = e.world_vis * e.has_world[:, None]
-            rho = 0.01 * torch.log1p(d2 / 0.01)
-            return loss + weight["w"] * (v * rho).sum(-1) / v.sum(-1).clamp(min=1e-3)
-
-        steps.test_loss = with_world
+        fixed = split.facing_fixed()
+        ev, base = fixed.evidence(), fitter.ckpt.loss_config
         for wv in (float(x) for x in args.weights.split(",")):
-            weight["w"] = wv
-            for k in (5, 20):
+            fitter.ckpt.loss_config = replace(base, w_world=wv)
+            for k in (2, 5, 20):
                 s = split.score(landmarks=fitter.fit_evidence(ev, steps=k, start="meta").keypoints3d.numpy())
                 print(f"w = {wv}, meta @{k}: PA-MPJPE {s['pa_mpjpe']}, MPJPE {s['mpjpe']}")
     return 0

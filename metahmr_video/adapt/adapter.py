@@ -18,10 +18,13 @@ class AdaptConfig:
     shipped one for Anny, the cached one trained by `train --body FILE` otherwise);
     max_batch: people per batched computation; focal: pixels or None
     (image diagonal); temporal_prior: weight of a track's body in its previous frame as a prior in
-    TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old."""
+    TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old; frame_steps: the
+    most person-steps a frame may spend (a crowded frame gives each person fewer steps, never fewer
+    than one and never more than `steps`; None: no limit)."""
 
     body: str = "anny"
     steps: int | None = None
+    frame_steps: int | None = 8
     checkpoint: str | None = None
     max_batch: int = MAX_BATCH
     focal: float | None = None
@@ -72,7 +75,7 @@ class Adapter:
         dets = [p.detection for p in people]
         kp, conf, world, boxes = evidence_arrays(dets)
         weight = float(self.config.temporal_prior)
-        res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.config.steps,
+        res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps(len(dets)),
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight)
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
@@ -86,6 +89,15 @@ class Adapter:
             if not b.fallback:
                 self.last[b.track_id] = (frame.time_s, res.pose[i], res.shape[i])
         return bodies
+
+    def steps(self, people: int) -> int:
+        """TTO steps for each of a frame's `people`: the configured (or checkpoint's) steps, cut so
+        that people x steps stays within `frame_steps` (at least one step each when steps > 0)."""
+        steps = self.fitter.resolve_steps(self.config.steps)
+        budget = self.config.frame_steps
+        if budget is None or steps == 0:
+            return steps
+        return max(1, min(steps, int(budget) // max(people, 1)))
 
     def _prior(self, frame: Frame, people: list[TrackedPerson]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(pose [N,J,3,3], shape [N,S], has [N]) from each track's previous body; people without
