@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
+from metahmr_video import interrupts
 from metahmr_video.errors import MetaHMRError
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our own messages say what went wrong
@@ -38,16 +40,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"wrote {obj} ({out.vertices.shape[1]} vertices) and {body.name}_demo.npz "
           f"({out.joints.shape[1]} joints, 33 MediaPipe keypoints, metres)")
     return 0
-
-
-def _install_sigterm() -> None:
-    """SIGTERM ends a run like Ctrl-C: sinks flush what was computed."""
-    import signal
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def _load_config(args: argparse.Namespace):
@@ -118,7 +110,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         open_source(str(inputs[0]))  # a bad single input fails here, before models load
     _ensure_checkpoint(cfg, args.yes)
-    _install_sigterm()
     if args.ray is not None:
         from metahmr_video.distributed import run_distributed
 
@@ -172,7 +163,6 @@ def _cmd_webcam(args: argparse.Namespace) -> int:
 
     cfg = _load_config(args)
     _ensure_checkpoint(cfg, args.yes)
-    _install_sigterm()
     source = WebcamSource(args.camera, width=args.width, height=args.height, max_frames=args.max_frames)
     times = StageTimes()
     summary = run_webcam(Runner(cfg), source, args.output, window=not args.no_window, times=times)
@@ -309,9 +299,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = None
+    if threading.current_thread() is threading.main_thread():
+        interrupts.install()
     try:  # Ctrl-C at any point, the imports of start-up included, ends with one line
         args = build_parser(argv).parse_args(argv)
-        return args.func(args)
+        status = args.func(args)
+        if status == 0 and interrupts.requested():  # a library swallowed the KeyboardInterrupt
+            raise KeyboardInterrupt
+        return status
     except KeyboardInterrupt:
         print("metahmr-video: interrupted", file=sys.stderr)
         return 130

@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from metahmr_video import interrupts
 from metahmr_video.profiling import StageTimes
 from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 from metahmr_video.sinks.background import BackgroundWriter
@@ -223,6 +224,8 @@ class Pipeline:
 
         try:
             for frame, tracked in perceived:
+                if interrupts.requested():  # a Ctrl-C that a library swallowed
+                    raise KeyboardInterrupt
                 emit(self.bodies(frame, tracked))
         except KeyboardInterrupt:
             summary.interrupted = True

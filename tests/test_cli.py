@@ -1,5 +1,6 @@
 """What a new user meets first: help and version, photos, a truncated video, Ctrl-C during start-up,
 the webcam demo without a camera, native libraries' start-up noise, and the README's snippet."""
+import os
 import re
 import shutil
 import signal
@@ -164,3 +165,33 @@ def test_readme_snippet_puts_the_body_in_front_of_the_camera(anny_body):
     assert (head[:, 2] < out.joints[:, 0, 2].numpy()).all()             # the nose is nearer: facing us
     left, right = kp[:, Landmark.LEFT_SHOULDER, 0], kp[:, Landmark.RIGHT_SHOULDER, 0]
     assert (left > right).all()                                          # their left on our right
+
+
+def test_a_ctrl_c_that_a_library_swallows_still_ends_the_run(tmp_path, monkeypatch, capsys):
+    """SIGINT arrives while a library's bare `except:` runs (it eats the KeyboardInterrupt): the run
+    still stops at the next frame, keeps what it computed and exits with 130."""
+    from metahmr_video.cli import main
+    from metahmr_video.pipeline import Pipeline
+    from metahmr_video.results import load_results
+    from clips import write_clip_head
+
+    clip = write_clip_head(tmp_path / "clip.mp4", 12)
+    bodies = Pipeline.bodies
+
+    def swallowing(self, frame, tracked):
+        if frame.index == 3:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)  # the handler raises in here...
+            except BaseException:  # noqa: B036 - ...and a careless library catches it
+                pass
+        return bodies(self, frame, tracked)
+
+    monkeypatch.setattr(Pipeline, "bodies", swallowing)
+    try:
+        status = main(["run", str(clip), "-o", str(tmp_path / "out"), "--steps", "0", "-q"])
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert status == 130, capsys.readouterr()
+    assert 3 <= load_results(tmp_path / "out" / "clip.npz").meta["num_frames"] < 12
