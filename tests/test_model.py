@@ -255,3 +255,22 @@ def test_world_term_ignores_the_world_frame_and_size_and_its_gradient_matches_fd
         d[b, j, c] = eps
         fd = (loss_world(kp.detach() + d, ev, 0.05) - loss_world(kp.detach() - d, ev, 0.05))[b] / (2 * eps)
         assert abs(float(fd) - float(g[b, j, c])) <= 0.3 * abs(float(fd)) + 1e-6
+
+
+def test_rotation_onto_matches_roma_registration():
+    import roma
+
+    from metahmr_video.model.losses import rotation_onto
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(8, 22, 3, generator=g, dtype=torch.float64)
+    w = torch.rand(8, 22, generator=g, dtype=torch.float64)
+    rot = roma.random_rotmat(8).double()
+    b = a @ rot.transpose(-1, -2) + 0.05 * torch.randn(8, 22, 3, generator=g, dtype=torch.float64)
+    a, b = a - (w[..., None] * a).sum(1, keepdim=True) / w.sum(1)[:, None, None], b - (w[..., None] * b).sum(1, keepdim=True) / w.sum(1)[:, None, None]
+    expect, _ = roma.rigid_points_registration(a, b, weights=w)
+    got = rotation_onto(a, b, w)
+    torch.testing.assert_close(got, expect, atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(torch.det(got), torch.ones(8, dtype=torch.float64))
+    # a reflection is never returned: mirrored points get the best proper rotation
+    assert bool((torch.det(rotation_onto(a, b * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64), w)) > 0).all())

@@ -78,14 +78,21 @@ def reproj_px(pred_px: torch.Tensor, ev: Evidence) -> torch.Tensor:
     return (ev.conf * d).sum(-1) / ev.conf.sum(-1).clamp(min=1e-3)
 
 
+def rotation_onto(a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """[B,3,3] rotations R minimising sum_i w_i |R a_i - b_i|^2 for centred point sets a, b [B,N,3]
+    (Kabsch; roma.rigid_points_registration computes the same, but its backward-safe SVD costs
+    25x more on 3x3 matrices, and this one is only used without gradient)."""
+    u, _, vh = torch.linalg.svd(torch.einsum("bn,bni,bnj->bij", weights, b, a))
+    d = torch.det(u @ vh)
+    return u @ torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1)) @ vh
+
+
 def loss_world(keypoints: torch.Tensor, ev: Evidence, sigma: float) -> torch.Tensor:
     """Robust 3D shape error [B] of the body's landmarks [B,33,3] against ev.world: both centred
     and scaled to unit RMS radius (the size is left to the 2D and the shape prior), the world
     landmarks then rotated onto the body (a constant for the gradient); residuals in metres of a
     body of RMS radius `RADIUS_M`.
     0 for samples without world landmarks."""
-    import roma
-
     p, w = keypoints[:, WORLD_TERM], ev.world[:, WORLD_TERM]
     v = ev.world_vis[:, WORLD_TERM] * ev.has_world[:, None]
     ok = v.sum(-1) > 1e-3
@@ -98,8 +105,7 @@ def loss_world(keypoints: torch.Tensor, ev: Evidence, sigma: float) -> torch.Ten
     pn = unit(p)
     with torch.no_grad():
         wn = torch.where(ok[:, None, None], unit(w), pn)  # no world: aligned onto the body itself
-        rot, _ = roma.rigid_points_registration(wn, pn, weights=vn)
-        target = wn @ rot.transpose(-1, -2)
+        target = wn @ rotation_onto(wn, pn, vn).transpose(-1, -2)
     d2 = RADIUS_M ** 2 * ((pn - target) ** 2).sum(-1)
     rho = sigma ** 2 * torch.log1p(d2 / sigma ** 2)
     return (v * rho).sum(-1) / v.sum(-1).clamp(min=1e-3)
