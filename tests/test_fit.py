@@ -113,3 +113,20 @@ def test_a_crowded_frame_shares_its_step_budget_and_explicit_steps_are_exact(fit
     assert Adapter(fitter, AdaptConfig(steps=None, frame_steps=None)).steps(1) == fitter.default_steps
     cfg = _load_config(build_parser(["run", "x.mp4", "--steps", "4"]).parse_args(["run", "x.mp4", "--steps", "4"]))
     assert (cfg.adapt.steps, cfg.adapt.frame_steps) == (4, None)
+
+
+def test_adaptation_returns_each_persons_best_iterate_so_an_overshooting_step_costs_nothing(fitter, people):
+    """Step sizes 30x too large overshoot: the result is then each person's iterate of lowest test
+    loss, never worse in 2D than the un-adapted prediction (and with the learned sizes the steps
+    still pay: lower 2D error than no steps)."""
+    ev, _, boxes = people
+    none = fitter.fit(*_args(ev, boxes), steps=0)
+    learned = fitter.fit(*_args(ev, boxes), steps=3)
+    rates = fitter.rates
+    fitter.rates = {k: 30 * v for k, v in rates.items()}
+    try:
+        wild = fitter.fit(*_args(ev, boxes), steps=3)
+    finally:
+        fitter.rates = rates
+    assert bool((wild.reproj_error <= none.reproj_error * 1.02 + 0.5).all())
+    assert float(learned.reproj_error.mean()) < 0.9 * float(none.reproj_error.mean())

@@ -1,5 +1,6 @@
 """The public fitting API: per-person 2D landmarks (+ optional world landmarks) in, body-model
-parameters and named 3D joints out, after K test-time optimisation steps, all people at once.
+parameters and named 3D joints out, after K test-time optimisation steps, all people at once;
+each person gets their iterate (0..K) of lowest test loss, so a step that overshoots costs nothing.
 
 >>> fitter = Fitter.load()                     # Anny with the shipped checkpoint, loaded once
 >>> res = fitter.fit(kp2d, conf, world, boxes, (640, 480))
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt.steps import body_forward, inner_steps, predict_stacked
+from metahmr_video.adapt.steps import body_forward, inner_steps
 from metahmr_video.body import AnnyBody
 from metahmr_video.camera import default_focal
 from metahmr_video.errors import InputError, ModelFileError
@@ -200,7 +201,8 @@ class Fitter:
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
                      prior_weight: float = 0.0) -> FitResult:
-        """Fit prepared evidence. callback(step, joints [N,K,3]) sees every step (evaluation);
+        """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
+        with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
         prior/prior_weight: see `fit`."""
         steps = self.resolve_steps(steps)
         ev = ev.masked(self.body.keypoint_mask)  # landmarks the body model lacks carry no evidence
@@ -231,16 +233,18 @@ class Fitter:
                 loss_cfg = replace(loss_cfg, w_pseudo=float(prior_weight))
         theta = theta0
         if steps > 0:
-            cb = None
-            if callback is not None:
-                def cb(s, th, loss):
-                    with torch.no_grad():
-                        callback(s, body_forward(body, decode(th.detach(), ev, body)).joints)
+            best = {"theta": theta0, "loss": torch.full((len(ev),), float("inf"), device=theta0.device)}
+
+            def cb(s, th, loss):  # keep each person's iterate of lowest test loss (steps can overshoot)
+                with torch.no_grad():
+                    better = torch.isfinite(loss) & (loss < best["loss"])
+                    best["theta"] = torch.where(better[:, None], th.detach(), best["theta"])
+                    best["loss"] = torch.where(better, loss.detach(), best["loss"])
+                    if callback is not None:  # what a fit with s steps returns
+                        callback(s, body_forward(body, decode(best["theta"], ev, body)).joints)
             with torch.enable_grad():
-                stacked = inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo,
-                                      guard=True, callback=cb)
-            with torch.no_grad():
-                theta = predict_stacked(net, stacked, x)
+                inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo, guard=True, callback=cb)
+            theta = best["theta"]
         elif callback is not None:
             with torch.no_grad():
                 callback(0, body_forward(body, decode(theta0, ev, body)).joints)

@@ -149,6 +149,15 @@ def body_forward(body, params: BodyParams):
     return body(params.pose, shape=params.shape, transl=params.transl, return_vertices=False)
 
 
+def _total(loss: torch.Tensor, guard: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The sum of per-sample losses [B] to differentiate and, with `guard`, the finite mask [B]
+    (non-finite samples then count 0)."""
+    if not guard:
+        return loss.sum(), None
+    finite = torch.isfinite(loss)
+    return torch.where(finite, loss, torch.zeros_like(loss)).sum(), finite
+
+
 def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg: LossConfig,
                 steps: int, rates: float | dict[str, torch.Tensor], pseudo: BodyParams | None = None,
                 stacked: dict[str, torch.Tensor] | None = None, create_graph: bool = False,
@@ -176,8 +185,7 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
             callback(s, theta, loss)
         if s == steps:
             break
-        finite = torch.isfinite(loss) if guard else None
-        total = torch.where(finite, loss, torch.zeros_like(loss)).sum() if guard else loss.sum()
+        total, finite = _total(loss, guard)
         grads = torch.autograd.grad(total, [stacked[n] for n in names], create_graph=create_graph, retain_graph=True,
                                     allow_unused=True)
         grads = {n: g if create_graph else g.detach() for n, g in zip(names, grads) if g is not None}
@@ -208,7 +216,6 @@ def _last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, los
             callback(s, theta, loss)
         if s == steps:
             break
-        finite = torch.isfinite(loss) if guard else None
-        total = torch.where(finite, loss, torch.zeros_like(loss)).sum() if guard else loss.sum()
+        total, finite = _total(loss, guard)
         last.step(total, create_graph, finite)
     return last.stacked()
