@@ -436,19 +436,19 @@ def test_temporal_prior_pulls_towards_the_previous_body(runner):
     import torch
 
     from metahmr_video.rotations import axis_angle_to_rotmat
+    from trainer.data import SyntheticData
+
     rng = np.random.default_rng(3)
-    kp = rng.uniform(250, 450, size=(1, 33, 2)).astype(np.float32)
-    args = (kp, np.ones((1, 33), np.float32), rng.normal(scale=0.3, size=(1, 33, 3)).astype(np.float32),
-            np.array([[200, 200, 500, 500]], np.float32), (640, 480))
-    free = runner.fitter.fit(*args, steps=5)
-    target = axis_angle_to_rotmat(torch.tensor(rng.normal(scale=0.4, size=(1, 31, 3)))).float()
+    ev, _ = SyntheticData(runner.fitter.body).sample(4, torch.Generator().manual_seed(3))
+    free = runner.fitter.fit_evidence(ev, steps=5)
+    target = axis_angle_to_rotmat(torch.tensor(rng.normal(scale=0.4, size=(4, 31, 3)))).float()
     target[:, 0] = free.pose[:, 0]
-    prior = (target, free.shape, np.array([True]))
+    prior = (target, free.shape, torch.ones(4, dtype=torch.bool))
 
     def dist(pose):
         return (pose[:, 1:] - target[:, 1:]).square().sum((-1, -2)).mean().item()
 
-    pulled = runner.fitter.fit(*args, steps=5, prior=prior, prior_weight=0.3)
-    none = runner.fitter.fit(*args, steps=5, prior=prior, prior_weight=0.0)
+    pulled = runner.fitter.fit_evidence(ev, steps=5, prior=prior, prior_weight=0.3)
+    none = runner.fitter.fit_evidence(ev, steps=5, prior=prior, prior_weight=0.0)
     assert torch.allclose(none.pose, free.pose, atol=1e-6)
     assert dist(pulled.pose) < 0.9 * dist(free.pose)
