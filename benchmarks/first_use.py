@@ -15,20 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-
-CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"
-
-
-def _clip_head(path: Path, frames: int) -> None:
-    with av.open(str(CLIP)) as src, av.open(str(path), "w") as dst:
-        out = dst.add_stream("mpeg4", rate=10)
-        out.width, out.height, out.pix_fmt = 768, 576, "yuv420p"
-        for _, frame in zip(range(frames), src.decode(video=0)):
-            for pkt in out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")):
-                dst.mux(pkt)
-        for pkt in out.encode():
-            dst.mux(pkt)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from clips import write_clip_head  # noqa: E402  (the tests' clip-head writer)
 
 
 def _size_mb(folder: Path) -> float:
@@ -43,7 +31,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         home = Path(home)
         clip = home / "clip.mp4"
-        _clip_head(clip, args.frames)
+        write_clip_head(clip, args.frames, rate=10)
         env = dict(os.environ, HOME=str(home))
         cmd = [sys.executable, "-m", "metahmr_video.cli", "run", str(clip), "-o", str(home / "out"), "-q"]
         cmd += ["--export", *args.export] if args.export else []

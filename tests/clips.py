@@ -1,4 +1,5 @@
-"""Short test videos cut from the example clip (re-encoded with PyAV)."""
+"""Short test videos cut from the example clip (re-encoded with PyAV); benchmarks/first_use.py uses
+them too."""
 from __future__ import annotations
 
 from pathlib import Path
