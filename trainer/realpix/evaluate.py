@@ -94,20 +94,15 @@ class RealPixSplit:
         """The split as the product's tracker hands it on: each view's frames in order through one
         `FacingFilter` (front/back label flips swapped back in kp2d, conf and world)."""
         from metahmr_video.records import Detection
-        from metahmr_video.track.facing import MIRROR, FacingFilter
+        from metahmr_video.track.facing import FacingFilter
 
-        swap = np.zeros(len(self), bool)
+        kp2d, conf, world = self.kp2d.copy(), self.conf.copy(), self.world.copy()
         for v in np.unique(self.view):
             fix = FacingFilter()
             for i in np.flatnonzero(self.view == v)[np.argsort(self.frame[self.view == v])]:
-                d = Detection(self.boxes[i], 1.0, self.kp2d[i], self.conf[i], self.world[i])
-                swap[i] = fix(d) is not d
-
-        def fixed(a: np.ndarray) -> np.ndarray:
-            a = a.copy()
-            a[swap] = a[swap][:, MIRROR]
-            return a
-        return replace(self, kp2d=fixed(self.kp2d), conf=fixed(self.conf), world=fixed(self.world))
+                d = fix(Detection(self.boxes[i], 1.0, self.kp2d[i], self.conf[i], self.world[i]))
+                kp2d[i], conf[i], world[i] = d.keypoints2d, d.keypoint_conf, d.world_landmarks
+        return replace(self, kp2d=kp2d, conf=conf, world=world)
 
     def evidence(self, device: str = "cpu"):
         """The Fitter's Evidence for every sample (true focal and principal point)."""
