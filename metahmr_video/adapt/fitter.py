@@ -243,7 +243,8 @@ class Fitter:
                     if callback is not None:  # what a fit with s steps returns
                         callback(s, body_forward(body, decode(best["theta"], ev, body)).joints)
             with torch.enable_grad():
-                inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo, guard=True, callback=cb)
+                inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo, guard=True, callback=cb,
+                            weights=False)
             theta = best["theta"]
         elif callback is not None:
             with torch.no_grad():

@@ -161,8 +161,10 @@ def _total(loss: torch.Tensor, guard: bool) -> tuple[torch.Tensor, torch.Tensor 
 def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg: LossConfig,
                 steps: int, rates: float | dict[str, torch.Tensor], pseudo: BodyParams | None = None,
                 stacked: dict[str, torch.Tensor] | None = None, create_graph: bool = False,
-                guard: bool = False, callback: Callable | None = None) -> dict[str, torch.Tensor]:
-    """Run `steps` per-sample gradient steps on L_test; return the adapted stacked weights.
+                guard: bool = False, callback: Callable | None = None,
+                weights: bool = True) -> dict[str, torch.Tensor] | None:
+    """Run `steps` per-sample gradient steps on L_test; return the adapted stacked weights (None
+    with weights=False: a caller that reads the iterates through `callback` skips assembling them).
 
     create_graph=True keeps the graph through the steps (second-order meta-gradients); False
     treats each step's gradient as a constant (first order, and test time).
@@ -170,7 +172,8 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     unaffected). callback(step, theta, loss) is called before every step and after the last.
     """
     if stacked is None and isinstance(rates, dict) and isinstance(model, Regressor) and set(rates) <= set(LAST_LAYER):
-        return _last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
+        last = _last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
+        return last.stacked() if weights else None
     if stacked is None:  # rates given per parameter: only those parameters are adapted
         stacked = stack_params(model, x.shape[0], list(rates) if isinstance(rates, dict) else None)
     names = list(stacked)
@@ -197,12 +200,12 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
                                         torch.zeros_like(g)) for n, g in grads.items()}
         stacked = {n: stacked[n] - (rates[n] if isinstance(rates, dict) else rates) * grads[n] if n in grads
                    else stacked[n] for n in names}
-    return stacked
+    return stacked if weights else None
 
 
 def _last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, loss_cfg: LossConfig, steps: int,
                       rates: dict[str, torch.Tensor], pseudo: BodyParams | None, create_graph: bool, guard: bool,
-                      callback: Callable | None) -> dict[str, torch.Tensor]:
+                      callback: Callable | None) -> FactoredLastLayer:
     """`inner_steps` when only the last layer adapts: trunk once, factored per-sample layers."""
     feat = model.trunk(x)
     last = FactoredLastLayer(model, rates, x.shape[0])
@@ -218,4 +221,4 @@ def _last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, los
             break
         total, finite = _total(loss, guard)
         last.step(total, create_graph, finite)
-    return last.stacked()
+    return last
