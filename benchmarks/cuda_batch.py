@@ -64,7 +64,7 @@ def run(path: Path, out: Path | None) -> None:
     from torch import nn
 
     from metahmr_video.adapt.steps import inner_steps
-    from metahmr_video.body.output import BodyOutput
+    from metahmr_video.body import AnnyBody
     from metahmr_video.model.checkpoint import Checkpoint
     from metahmr_video.model.features import Evidence, features
 
@@ -73,18 +73,14 @@ def run(path: Path, out: Path | None) -> None:
     class FitPathBody(nn.Module):
         """AnnyBody's return_vertices=False path (skeleton + landmark vertices) on its own."""
 
+        forward = AnnyBody.forward  # only its fitting-path branch runs (body_forward asks for no vertices)
+
         def __init__(self) -> None:
             super().__init__()
             self.fit_path = b["fit_path"]
             self.register_buffer("kp_index", b["kp_index"])
             self.num_bones, self.num_shape = b["num_bones"], b["num_shape"]
             self.shape_center, self.shape_bounds = b["shape_center"], b["shape_bounds"]
-
-        def forward(self, pose, shape=None, transl=None, return_vertices=False):
-            joints, landmarks = self.fit_path(pose, shape)
-            offset = -joints[:, :1] + (0 if transl is None else transl[:, None])
-            return BodyOutput(joints=joints + offset, keypoints=torch.cat([joints, landmarks], 1)[:, self.kp_index] + offset,
-                              vertices=None)
 
     ckpt = Checkpoint.load(ROOT / "metahmr_video" / "checkpoints" / "anny_meta.pt", "cpu")
     results = {"torch": torch.__version__, "rows": []}
