@@ -96,7 +96,8 @@ def loss_world(keypoints: torch.Tensor, ev: Evidence, sigma: float) -> torch.Ten
     p, w = keypoints[:, WORLD_TERM], ev.world[:, WORLD_TERM]
     v = ev.world_vis[:, WORLD_TERM] * ev.has_world[:, None]
     ok = v.sum(-1) > 1e-3
-    vn = torch.where(ok[:, None], v, 1.0) / torch.where(ok[:, None], v, 1.0).sum(-1, keepdim=True)
+    vn = torch.where(ok[:, None], v, 1.0)
+    vn = vn / vn.sum(-1, keepdim=True)
 
     def unit(a: torch.Tensor) -> torch.Tensor:
         c = a - (vn[..., None] * a).sum(1, keepdim=True)
