@@ -246,9 +246,10 @@ def test_search_for_new_people_rests_while_the_scene_is_settled():
     for frame in frames[:36]:
         tracker.update(det.detect(frame, hints=tracker.predictions(), full=None), frame.image)
     hog = sorted({c for c, name in calls if name == "hog"})
-    # the start: HOG's whole pyramid on the full-search frames 0 and 5; settled from frame 6 on, the
-    # search rests; 20 frames after the last round, a round spread over frames 30-34, one slice each
-    assert hog == [0, 5, 30, 31, 32, 33, 34], hog
+    # the start: HOG's whole pyramid on frame 0, then a sweep spread over frames 5-9, one slice each
+    # (it ends although the scene settles from frame 6 on, when the search rests); 20 frames after
+    # that sweep, a round spread over frames 30-34
+    assert hog == [0, 5, 6, 7, 8, 9, 30, 31, 32, 33, 34], hog
     assert sorted({c for c, name in calls if name == "pose"}) == [0, 5, 30]
     calls.clear()
     blank = Frame(36, 0.0, np.zeros_like(frames[36].image))

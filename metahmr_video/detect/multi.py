@@ -66,8 +66,8 @@ class DetectorConfig:
     every frame), and HOG's whole scale pyramid on those frames. settled_search_every: once a scene
     is settled (every expected person re-found and nothing new for settle_frames frames), the
     search for new people (pose detector, segmentation, HOG) rests, and runs one round every this
-    many frames (0: never rests); spread_hog spreads such a round's HOG pyramid over full_every
-    frames, one slice per frame, so that no frame of a settled scene pays for all of it. refine:
+    many frames (0: never rests); spread_hog spreads HOG's pyramid over full_every frames, one
+    slice per frame, so that no frame but the first pays for all of it. refine:
     a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads."""
 
@@ -133,11 +133,11 @@ class MultiPersonDetector:
 
     def _hog_schedule(self, full: bool, paused: bool) -> Optional[int] | bool:
         """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
-        False = nothing (see DetectorConfig). While the scene changes: the whole pyramid on the
-        full-search frames. While it is settled: a round now and then, spread over full_every frames
-        (`spread_hog`), starting on a full-search frame with the finest scales."""
-        settled = self.settled_search_every > 0 and self._settled >= self.settle_frames
-        if self._calls == 0 or not (settled and self.spread_hog):
+        False = nothing (see DetectorConfig). The first call: the whole pyramid. With `spread_hog`,
+        sweeps of the pyramid spread over full_every calls, one slice per call, each sweep starting
+        on a full-search call with the finest scales: back to back while the scene changes, now and
+        then while it is settled. Without it: the whole pyramid on the full-search calls."""
+        if self._calls == 0 or not self.spread_hog:
             self._sweeping = False
             return None if full and not paused else False
         part = self._calls % self.hog.parts
@@ -195,7 +195,7 @@ class MultiPersonDetector:
                     # unsure, or the landmarks went to someone beside this person: a tight crop on the
                     # expected box (a crop holding two people confuses the landmark model)
                     x0, y0, x1, y1 = [float(v) for v in hint.box]
-                    res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, 0.0)])), None)
+                    res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, 0.9 * (y1 - y0), 0.0)])), None)
                     res = None if res is None or _drifted(res, hint) else res
                 if res is not None:
                     self._accept([res], "track", image.shape, found)
