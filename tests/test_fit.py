@@ -130,3 +130,65 @@ def test_adaptation_returns_each_persons_best_iterate_so_an_overshooting_step_co
         fitter.rates = rates
     assert bool((wild.reproj_error <= none.reproj_error * 1.02 + 0.5).all())
     assert float(learned.reproj_error.mean()) < 0.9 * float(none.reproj_error.mean())
+
+
+def test_carried_adaptation_continues_the_steps_where_the_last_frame_left_them(fitter, people):
+    """Online adaptation: 2 steps, then 1 more starting from their carried adaptation (same frame
+    evidence), leave the last layer exactly where 3 steps in one call do (to float precision), and
+    the carried layer predicts what those adapted weights predict; a zero carry is the meta start."""
+    ev, _, boxes = people
+    args = _args(ev, boxes)
+    three = fitter.fit(*args, steps=3, return_carry=True)
+    two = fitter.fit(*args, steps=2, return_carry=True)
+    more = fitter.fit(*args, steps=1, carry=two.carry, return_carry=True)
+    for a, b in zip(three.carry, more.carry):
+        assert a.shape[0] == 16 and float(a.abs().max()) > 1e-4
+        assert torch.allclose(a, b, atol=1e-6 * float(a.abs().max()) + 1e-7), (a - b).abs().max()
+    zero = tuple(torch.zeros_like(t) for t in three.carry)
+    assert torch.allclose(fitter.fit(*args, steps=3, carry=zero).joints, three.joints, atol=1e-5)
+    # the carried offset, added by hand to the meta-network's last layer, predicts what the factored layer does
+    from metahmr_video.adapt.fitter import make_evidence
+    from metahmr_video.adapt.steps import FactoredLastLayer
+    from metahmr_video.model.features import features
+
+    net = fitter.ckpt.meta
+    x = features(make_evidence(*args)[0].masked(fitter.body.keypoint_mask))
+    with torch.no_grad():
+        w, b = net.last_layer()
+        feat = net.trunk(x)
+        by_hand = net.head(feat, lambda h: torch.einsum("bh,bph->bp", h, w + three.carry[0]) + b + three.carry[1])
+        layer = FactoredLastLayer(net, fitter.rates, len(x), start=three.carry)
+        assert torch.allclose(net.head(feat, layer), by_hand, atol=1e-5)
+
+
+def test_carry_needs_the_last_layer_path(fitter, people):
+    ev, _, boxes = people
+    with pytest.raises(InputError):
+        fitter.fit(*_args(ev, boxes), steps=1, start="plain", return_carry=True)
+
+
+def test_adapter_carries_a_tracks_adaptation_to_its_next_frame_and_not_across_a_gap(fitter, people):
+    """The adapter's second frame of a track starts where the first left off (its stored carry after
+    two frames of K steps on the same evidence equals one fit of 2K steps), a new track starts from
+    the meta-parameters, and a track seen again after more than `prior_max_gap_s` starts afresh."""
+    from metahmr_video.adapt import Adapter
+    from metahmr_video.adapt.adapter import AdaptConfig
+    from metahmr_video.records import Detection, Frame, TrackedPerson
+
+    ev, _, boxes = people
+    kp, conf, world, bx, _ = _args(ev, boxes)
+    people_ = [TrackedPerson(track_id=i, detection=Detection(bx[i], 1.0, kp[i], conf[i], world[i]))
+               for i in range(2)]
+    image = np.zeros((H, W, 3), np.uint8)
+    frame = lambda i, t: Frame(i, t, image)  # noqa: E731
+    adapter = Adapter(fitter, AdaptConfig(steps=2, frame_steps=None, temporal_prior=0.0, carry=1.0), focal=float(np.hypot(W, H)))
+    first = adapter(frame(0, 0.0), people_)
+    adapter(frame(1, 0.1), people_)
+    four = fitter.fit(kp[:2], conf[:2], world[:2], bx[:2], (W, H), focal=float(np.hypot(W, H)), steps=4, return_carry=True)
+    for i in range(2):
+        assert torch.allclose(adapter.last[i][3][0], four.carry[0][i], atol=1e-6 * float(four.carry[0].abs().max()) + 1e-7)
+    later = adapter(frame(2, 1.0), people_)  # 0.9 s later: afresh, as the very first frame
+    assert np.allclose(later[0].joints, first[0].joints, atol=1e-5)
+    off = Adapter(fitter, AdaptConfig(steps=2, frame_steps=None, temporal_prior=0.0, carry=0.0), focal=float(np.hypot(W, H)))
+    off(frame(0, 0.0), people_)
+    assert off.last[0][3] is None

@@ -20,7 +20,11 @@ class AdaptConfig:
     (image diagonal); temporal_prior: weight of a track's body in its previous frame as a prior in
     TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old; frame_steps: the
     most person-steps a frame may spend (a crowded frame gives each person fewer steps, never fewer
-    than one and never more than `steps`; None: no limit)."""
+    than one and never more than `steps`; None: no limit); carry: the fraction of a track's
+    adaptation (its regressor's adapted last layer, relative to the meta-parameters) that its next
+    frame starts from, when its previous body is at most `prior_max_gap_s` old (online adaptation:
+    a track's steps add up over its frames; 0: every frame starts from the meta-parameters, as in
+    the paper; checkpoints that adapt more than the last layer always start there)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -30,6 +34,7 @@ class AdaptConfig:
     focal: float | None = None
     temporal_prior: float = 0.03
     prior_max_gap_s: float = 0.25
+    carry: float = 1.0
 
 
 def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -46,9 +51,10 @@ class Adapter:
     """Turns a frame's tracked people into bodies.
 
     Only people detected in this frame are adapted (tracker-predicted ones have no evidence and
-    leave a gap rather than an invented body). Each person starts from the meta-parameters, never
-    from the previous frame's adapted weights (as in the paper). With `temporal_prior` > 0, a
-    track's previous body enters the test loss as a prior on pose and shape (see `Fitter.fit`).
+    leave a gap rather than an invented body). With `carry` > 0 a track's steps start from its
+    adaptation in its previous frame (scaled by `carry`), a person's first frame from the
+    meta-parameters. With `temporal_prior` > 0, a track's previous body enters the test loss as a
+    prior on pose and shape (see `Fitter.fit`).
     `focal` (pixels) overrides the config's.
 
     >>> adapter = Adapter(Fitter.load(), AdaptConfig(steps=5))
@@ -58,8 +64,9 @@ class Adapter:
     def __init__(self, fitter: Fitter, config: AdaptConfig | None = None, focal: float | None = None) -> None:
         self.fitter, self.config = fitter, config or AdaptConfig()
         self.focal = self.config.focal if focal is None else focal
-        # track id -> (time_s, pose [J,3,3], shape [S]) of its last adapted body (CPU tensors)
-        self.last: dict[int, tuple[float, torch.Tensor, torch.Tensor]] = {}
+        # track id -> (time_s, pose [J,3,3], shape [S], carry: (weight [P,H], bias [P]) or None) of
+        # its last adapted body (CPU tensors)
+        self.last: dict[int, tuple] = {}
 
     def reset(self) -> None:
         """Forget the per-track previous bodies (next video)."""
@@ -75,8 +82,10 @@ class Adapter:
         dets = [p.detection for p in people]
         kp, conf, world, boxes = evidence_arrays(dets)
         weight = float(self.config.temporal_prior)
+        carry = float(self.config.carry) > 0 and self.fitter.supports_carry()
         res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps(len(dets)),
-                              prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight)
+                              prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight,
+                              carry=self._carry(frame, people) if carry else None, return_carry=carry)
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,
@@ -87,7 +96,8 @@ class Adapter:
                   for i, (p, d) in enumerate(zip(people, dets))]
         for i, b in enumerate(bodies):
             if not b.fallback:
-                self.last[b.track_id] = (frame.time_s, res.pose[i], res.shape[i])
+                self.last[b.track_id] = (frame.time_s, res.pose[i], res.shape[i],
+                                         None if res.carry is None else (res.carry[0][i], res.carry[1][i]))
         return bodies
 
     def steps(self, people: int) -> int:
@@ -107,10 +117,26 @@ class Adapter:
         shape = body.neutral_shape(n).cpu()
         has = torch.zeros(n, dtype=torch.bool)
         for i, p in enumerate(people):
-            prev = self.last.get(p.track_id)
-            if prev is not None and 0 < frame.time_s - prev[0] <= self.config.prior_max_gap_s:
+            prev = self._previous(frame, p)
+            if prev is not None:
                 has[i], pose[i], shape[i] = True, prev[1], prev[2]
         return pose, shape, has
+
+    def _previous(self, frame: Frame, person: TrackedPerson) -> tuple | None:
+        """The track's last adapted body if it is recent enough to build on (`prior_max_gap_s`)."""
+        prev = self.last.get(person.track_id)
+        return prev if prev is not None and 0 < frame.time_s - prev[0] <= self.config.prior_max_gap_s else None
+
+    def _carry(self, frame: Frame, people: list[TrackedPerson]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight [N,P,H], bias [N,P]): each person's adaptation to start from, `carry` x their
+        previous frame's (zeros for a first frame)."""
+        w, b = self.fitter.ckpt.meta.last_layer()
+        weight, bias = torch.zeros(len(people), *w.shape), torch.zeros(len(people), *b.shape)
+        for i, p in enumerate(people):
+            prev = self._previous(frame, p)
+            if prev is not None and prev[3] is not None:
+                weight[i], bias[i] = self.config.carry * prev[3][0], self.config.carry * prev[3][1]
+        return weight, bias
 
 
 def pose_bodies(body: torch.nn.Module, people: list[PersonBody], vertices: bool = False) -> list[PersonBody]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt.steps import body_forward, inner_steps
+from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps
 from metahmr_video.body import AnnyBody
 from metahmr_video.camera import default_focal
 from metahmr_video.errors import InputError, ModelFileError
@@ -35,6 +35,7 @@ from metahmr_video.model.checkpoint import (TRAIN_TIME, Checkpoint, MissingCheck
                                             default_checkpoint, train_command)
 from metahmr_video.model.features import Evidence, decode, features, project_points
 from metahmr_video.model.losses import reproj_px
+from metahmr_video.model.regressor import LAST_LAYER, Regressor
 
 MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crowds)
 
@@ -48,7 +49,9 @@ class FitResult:
     position; SMPL/SMPL-X: smplx's transl, see `SmplBody`); joints [N,K,3] the body's joints, named
     by `joint_names` (Anny: cmu_mb bone heads; SMPL: its kinematic joints); keypoints3d [N,33,3] MediaPipe-33 points;
     keypoints2d_pred [N,33,2] pixels; reproj_error [N] mean confidence-weighted pixel error;
-    fallback [N] bool (True: un-adapted prediction used).
+    fallback [N] bool (True: un-adapted prediction used); carry: with `fit(..., return_carry=True)`,
+    each person's adaptation after the last step as offsets of the regressor's last layer (weight
+    [N,P,H], bias [N,P]; zero for fallbacks), for `fit(..., carry=)` on their next frame, else None.
     """
 
     pose: torch.Tensor
@@ -61,6 +64,7 @@ class FitResult:
     fallback: torch.Tensor
     joint_names: list[str]
     standard_joint_indices: list[int]
+    carry: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def named_joints(self) -> dict[str, torch.Tensor]:
         """Standard joint name (pelvis, left/right hip, knee, ankle, shoulder, elbow, wrist, neck,
@@ -173,19 +177,33 @@ class Fitter:
         return steps
 
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
-            start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0) -> FitResult:
+            start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
+            carry: tuple | None = None, return_carry: bool = False) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
-        have one (the others are anchored to their own un-adapted prediction with the same weight)."""
+        have one (the others are anchored to their own un-adapted prediction with the same weight).
+        carry: optional (weight [N,P,H], bias [N,P]) from an earlier `FitResult.carry`: each person's
+        steps start from that adaptation instead of the meta-parameters (zeros: from the
+        meta-parameters); return_carry: fill `FitResult.carry`. Both need start="meta" and a
+        checkpoint that adapts only the last layer (`supports_carry`)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
             prior = (pose.float().to(self.device), shape.float().to(self.device), has.bool().to(self.device))
         else:
             prior = None
+        if carry is not None:
+            carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a).float().to(self.device)
+                          for a in carry)
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
-                                 prior_weight=prior_weight)
+                                 prior_weight=prior_weight, carry=carry, return_carry=return_carry)
+
+    def supports_carry(self, start: str = "meta") -> bool:
+        """Whether fits can carry a person's adaptation to their next frame (`fit(carry=)`): the
+        steps start from the meta-parameters and adapt only the regressor's last layer."""
+        net, _, rates, _ = self._setup(start)
+        return start == "meta" and isinstance(net, Regressor) and isinstance(rates, dict) and set(rates) <= set(LAST_LAYER)
 
     def _setup(self, start: str):
         c = self.ckpt
@@ -200,24 +218,32 @@ class Fitter:
 
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
-                     prior_weight: float = 0.0) -> FitResult:
+                     prior_weight: float = 0.0, carry: tuple | None = None,
+                     return_carry: bool = False) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
         with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
-        prior/prior_weight: see `fit`."""
+        prior/prior_weight, carry/return_carry: see `fit`."""
+        if (carry is not None or return_carry) and not self.supports_carry(start):
+            raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
+                             "that adapts only the last layer")
         steps = self.resolve_steps(steps)
         ev = ev.masked(self.body.keypoint_mask)  # landmarks the body model lacks carry no evidence
         n, chunk = len(ev), self.max_batch
         invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
+        part = lambda a, i: None if a is None else tuple(t[i:i + chunk] for t in a)  # noqa: E731
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
-                                 None if prior is None else tuple(a[i:i + chunk] for a in prior), prior_weight)
+                                 part(prior, i), prior_weight, part(carry, i), return_carry)
                  for i in range(0, n, chunk)]
-        cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "carry"}
+        if return_carry:
+            cat["carry"] = tuple(torch.cat([p["carry"][j] for p in parts]) for j in range(2))
         body = self.body
         return FitResult(**cat, joint_names=list(body.joint_names),
                          standard_joint_indices=list(body.standard_joint_indices))
 
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
-                   prior: tuple | None = None, prior_weight: float = 0.0) -> dict:
+                   prior: tuple | None = None, prior_weight: float = 0.0, carry: tuple | None = None,
+                   return_carry: bool = False) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body = self.body
         x = features(ev)
@@ -231,7 +257,7 @@ class Fitter:
                 pseudo = replace(own, pose=torch.where(has[:, None, None, None], pose, own.pose),
                                  shape=torch.where(has[:, None], shape, own.shape))
                 loss_cfg = replace(loss_cfg, w_pseudo=float(prior_weight))
-        theta = theta0
+        theta, new_carry = theta0, None
         if steps > 0:
             best = {"theta": theta0, "loss": torch.full((len(ev),), float("inf"), device=theta0.device)}
 
@@ -243,8 +269,14 @@ class Fitter:
                     if callback is not None:  # what a fit with s steps returns
                         callback(s, body_forward(body, decode(best["theta"], ev, body)).joints)
             with torch.enable_grad():
-                inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo, guard=True, callback=cb,
-                            weights=False)
+                if carry is not None or return_carry:
+                    last = last_layer_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo, guard=True,
+                                            callback=cb, start=carry)
+                    if return_carry:
+                        new_carry = tuple(t.detach() for t in last.offset())
+                else:
+                    inner_steps(net, body, x, ev, loss_cfg, steps, rates, pseudo=pseudo, guard=True, callback=cb,
+                                weights=False)
             theta = best["theta"]
         elif callback is not None:
             with torch.no_grad():
@@ -263,7 +295,16 @@ class Fitter:
                                                         (p0.pose, p0.shape, p0.transl, p0.crop_cam))))
                 out = body_forward(body, params)
             px = project_points(out.keypoints, ev)
-            return {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
-                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
-                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
-                    "fallback": (bad | invalid).cpu()}
+            res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
+                   "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
+                   "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
+                   "fallback": (bad | invalid).cpu()}
+            if return_carry:
+                if new_carry is None:  # no steps: the adaptation stays where it was
+                    w, b = net.last_layer()
+                    new_carry = carry or (w.new_zeros(len(ev), *w.shape), b.new_zeros(len(ev), *b.shape))
+                keep = ~(bad | invalid)
+                keep = keep & torch.isfinite(new_carry[0]).flatten(1).all(-1) & torch.isfinite(new_carry[1]).all(-1)
+                res["carry"] = tuple(torch.where(keep.reshape(-1, *([1] * (t.dim() - 1))), t, torch.zeros_like(t)).cpu()
+                                     for t in new_carry)
+            return res

@@ -75,14 +75,18 @@ def _per_sample_last_layer(model: Regressor, stacked: dict[str, torch.Tensor], b
 
 class FactoredLastLayer:
     """Per-sample adapted copies of a regressor's last layer (weight W [P, H], bias b [P]), kept
-    factored: sample j's layer is W - R * sum_m g_jm h_jm^T and b - r * sum_m g_jm, where R, r are
-    the per-weight step sizes and (g_jm, h_jm) the gradient at the layer's output and its input at
-    each use in sample j's earlier steps (dL/dW for a use is g h^T). Called as the regressor head's
-    last layer (h [B, H] -> [B, P]), it records its inputs and outputs for `step`.
+    factored: sample j's layer is W + D_j - R * sum_m g_jm h_jm^T and b + d_j - r * sum_m g_jm, where
+    R, r are the per-weight step sizes, (g_jm, h_jm) the gradient at the layer's output and its input
+    at each use in sample j's earlier steps (dL/dW for a use is g h^T), and (D_j, d_j) an optional
+    starting offset (`start`: weight [B, P, H], bias [B, P]; e.g. sample j's adaptation carried from
+    an earlier frame; None: zero). Called as the regressor head's last layer (h [B, H] -> [B, P]), it
+    records its inputs and outputs for `step`.
     """
 
-    def __init__(self, model: Regressor, rates: dict[str, torch.Tensor], batch: int) -> None:
+    def __init__(self, model: Regressor, rates: dict[str, torch.Tensor], batch: int,
+                 start: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.model, self.names, self.batch = model, [n for n in LAST_LAYER if n in rates], batch
+        self.start = start
         self.weight, self.bias = model.last_layer()
         rw = [rates.get(f"{m}.weight", torch.zeros_like(getattr(model, m).weight)) for m in LAST_LAYER_MODULES]
         rb = [rates.get(f"{m}.bias", torch.zeros_like(getattr(model, m).bias)) for m in LAST_LAYER_MODULES]
@@ -102,6 +106,8 @@ class FactoredLastLayer:
                 self._factors = torch.stack(self.g, 1), torch.stack(self.h, 1), self.bias - self.rate_bias * self.bias_grad
             g, hs, bias = self._factors
             out = torch.addmm(bias, h, self.weight.T) - ((hs * h[:, None]) @ self.rate_weight.T * g).sum(1)
+        if self.start is not None:
+            out = out + torch.baddbmm(self.start[1][:, :, None], self.start[0], h[:, :, None])[..., 0]
         if not out.requires_grad:  # frozen network (test time): the step differentiates from here
             out.requires_grad_(True)
         self.inputs.append(h)
@@ -127,14 +133,22 @@ class FactoredLastLayer:
         self._factors, self.inputs, self.outputs = None, [], []
         return ok
 
+    def offset(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's layer minus the shared one, after the steps so far: (weight [B, P, H],
+        bias [B, P]), the starting offset included (what `start` takes to continue from here)."""
+        weight = torch.zeros(self.batch, *self.weight.shape, dtype=self.weight.dtype, device=self.weight.device)
+        if self.g:
+            weight = weight - self.rate_weight * (torch.stack(self.g, 1).transpose(1, 2) @ torch.stack(self.h, 1))
+        bias = -self.rate_bias * self.bias_grad
+        if self.start is not None:
+            weight, bias = weight + self.start[0], bias + self.start[1]
+        return weight, bias
+
     def stacked(self) -> dict[str, torch.Tensor]:
         """The adapted weights as per-sample tensors ([B, *shape]) by parameter name."""
         self.inputs, self.outputs = [], []
-        weight = self.weight.expand(self.batch, *self.weight.shape)
-        if self.g:
-            g, hs = torch.stack(self.g, 1), torch.stack(self.h, 1)
-            weight = weight - self.rate_weight * (g.transpose(1, 2) @ hs)
-        bias = self.bias - self.rate_bias * self.bias_grad
+        delta_weight, delta_bias = self.offset()
+        weight, bias = self.weight + delta_weight, self.bias + delta_bias
         out, row = {}, 0
         for m in LAST_LAYER_MODULES:
             rows = getattr(self.model, m).weight.shape[0]
@@ -172,7 +186,7 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     unaffected). callback(step, theta, loss) is called before every step and after the last.
     """
     if stacked is None and isinstance(rates, dict) and isinstance(model, Regressor) and set(rates) <= set(LAST_LAYER):
-        last = _last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
+        last = last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
         return last.stacked() if weights else None
     if stacked is None:  # rates given per parameter: only those parameters are adapted
         stacked = stack_params(model, x.shape[0], list(rates) if isinstance(rates, dict) else None)
@@ -203,12 +217,15 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     return stacked if weights else None
 
 
-def _last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, loss_cfg: LossConfig, steps: int,
-                      rates: dict[str, torch.Tensor], pseudo: BodyParams | None, create_graph: bool, guard: bool,
-                      callback: Callable | None) -> FactoredLastLayer:
-    """`inner_steps` when only the last layer adapts: trunk once, factored per-sample layers."""
+def last_layer_steps(model: Regressor, body, x: torch.Tensor, ev: Evidence, loss_cfg: LossConfig, steps: int,
+                     rates: dict[str, torch.Tensor], pseudo: BodyParams | None = None, create_graph: bool = False,
+                     guard: bool = False, callback: Callable | None = None,
+                     start: tuple[torch.Tensor, torch.Tensor] | None = None) -> FactoredLastLayer:
+    """`inner_steps` when only the last layer adapts (`last_layer_only`): trunk once, factored
+    per-sample layers, each starting from the shared layer plus its `start` offset (see
+    `FactoredLastLayer`); returns the adapted layers."""
     feat = model.trunk(x)
-    last = FactoredLastLayer(model, rates, x.shape[0])
+    last = FactoredLastLayer(model, rates, x.shape[0], start)
     for s in range(steps + 1):
         if s == steps and callback is None:
             break
