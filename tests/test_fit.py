@@ -168,9 +168,10 @@ def test_carry_needs_the_last_layer_path(fitter, people):
 
 
 def test_adapter_carries_a_tracks_adaptation_to_its_next_frame_and_not_across_a_gap(fitter, people):
-    """The adapter's second frame of a track starts where the first left off (its stored carry after
-    two frames of K steps on the same evidence equals one fit of 2K steps), a new track starts from
-    the meta-parameters, and a track seen again after more than `prior_max_gap_s` starts afresh."""
+    """The adapter's second frame of a track starts where the first left off in pose and shape, the
+    camera rows afresh (its stored carry after two frames of K steps on the same evidence equals K
+    steps from the first frame's carry with its camera rows zeroed), a new track starts from the
+    meta-parameters, and a track seen again after more than `prior_max_gap_s` starts afresh."""
     from metahmr_video.adapt import Adapter
     from metahmr_video.adapt.adapter import AdaptConfig
     from metahmr_video.records import Detection, Frame, TrackedPerson
@@ -184,9 +185,16 @@ def test_adapter_carries_a_tracks_adaptation_to_its_next_frame_and_not_across_a_
     adapter = Adapter(fitter, AdaptConfig(steps=2, frame_steps=None, temporal_prior=0.0, carry=1.0), focal=float(np.hypot(W, H)))
     first = adapter(frame(0, 0.0), people_)
     adapter(frame(1, 0.1), people_)
-    four = fitter.fit(kp[:2], conf[:2], world[:2], bx[:2], (W, H), focal=float(np.hypot(W, H)), steps=4, return_carry=True)
+    fit = lambda carry: fitter.fit(kp[:2], conf[:2], world[:2], bx[:2], (W, H), focal=float(np.hypot(W, H)),  # noqa: E731
+                                   steps=2, carry=carry, return_carry=True).carry
+    w, b = fit(None)
+    cam = slice(-fitter.ckpt.meta.dec_cam.weight.shape[0], None)
+    w[:, cam], b[:, cam] = 0.0, 0.0
+    assert float(w.abs().max()) > 1e-4
+    w, b = fit((w, b))
     for i in range(2):
-        assert torch.allclose(adapter.last[i][3][0], four.carry[0][i], atol=1e-6 * float(four.carry[0].abs().max()) + 1e-7)
+        assert torch.allclose(adapter.last[i][3][0], w[i], atol=1e-6 * float(w.abs().max()) + 1e-7)
+        assert torch.allclose(adapter.last[i][3][1], b[i], atol=1e-6 * float(b.abs().max()) + 1e-7)
     later = adapter(frame(2, 1.0), people_)  # 0.9 s later: afresh, as the very first frame
     assert np.allclose(later[0].joints, first[0].joints, atol=1e-5)
     off = Adapter(fitter, AdaptConfig(steps=2, frame_steps=None, temporal_prior=0.0, carry=0.0), focal=float(np.hypot(W, H)))

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
+from metahmr_video.model.regressor import LAST_LAYER_MODULES
 from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 
 
@@ -21,10 +22,11 @@ class AdaptConfig:
     TTO (0 = off), used when that body is at most `prior_max_gap_s` seconds old; frame_steps: the
     most person-steps a frame may spend (a crowded frame gives each person fewer steps, never fewer
     than one and never more than `steps`; None: no limit); carry: the fraction of a track's
-    adaptation (its regressor's adapted last layer, relative to the meta-parameters) that its next
-    frame starts from, when its previous body is at most `prior_max_gap_s` old (online adaptation:
-    a track's steps add up over its frames; 0: every frame starts from the meta-parameters, as in
-    the paper; checkpoints that adapt more than the last layer always start there)."""
+    adaptation of pose and shape (the adapted rows of its regressor's last layer that predict them,
+    relative to the meta-parameters) that its next frame starts from, when its previous body is at
+    most `prior_max_gap_s` old (online adaptation: a track's steps add up over its frames; the
+    camera rows start from the meta-parameters every frame; 0: every frame starts from the
+    meta-parameters, as in the paper; checkpoints that adapt more than the last layer always do)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -129,13 +131,16 @@ class Adapter:
 
     def _carry(self, frame: Frame, people: list[TrackedPerson]) -> tuple[torch.Tensor, torch.Tensor]:
         """(weight [N,P,H], bias [N,P]): each person's adaptation to start from, `carry` x their
-        previous frame's (zeros for a first frame)."""
-        w, b = self.fitter.ckpt.meta.last_layer()
+        previous frame's in the pose and shape rows, zero in the camera rows (and for a first frame)."""
+        net = self.fitter.ckpt.meta
+        w, b = net.last_layer()
+        scale = torch.cat([torch.full((getattr(net, m).weight.shape[0],), 0.0 if m == "dec_cam" else float(self.config.carry))
+                           for m in LAST_LAYER_MODULES])
         weight, bias = torch.zeros(len(people), *w.shape), torch.zeros(len(people), *b.shape)
         for i, p in enumerate(people):
             prev = self._previous(frame, p)
             if prev is not None and prev[3] is not None:
-                weight[i], bias[i] = self.config.carry * prev[3][0], self.config.carry * prev[3][1]
+                weight[i], bias[i] = scale[:, None] * prev[3][0], scale * prev[3][1]
         return weight, bias
 
 
