@@ -258,3 +258,19 @@ def test_search_for_new_people_rests_while_the_scene_is_settled():
         det.detect(frame, hints=tracker.predictions(), full=None)
     # ... HOG looks around where they were (search_lost), and the next full-search frame searches
     assert sorted(set(calls)) == [(36, "hog"), (40, "hog"), (40, "pose")], calls
+
+
+def test_one_expected_person_uses_the_one_thread_landmark_model_with_the_same_landmarks():
+    """A frame hinted with one person runs the landmark model on one LiteRT thread (the other core
+    adapts), with several on `num_threads`; both give the same landmarks (to 0.05 px)."""
+    det = MultiPersonDetector(DetectorConfig(num_threads=2, solo_threads=1))
+    assert det._solo is not det._crowd
+    frames = list(VideoSource(os.path.join(MEDIA, "single_person.mp4"), max_frames=2))
+    first = det.detect(frames[0])
+    assert len(first) == 1
+    solo = det.detect(frames[1], hints=first, full=False)
+    assert det.landmarker is det._solo
+    det.reset()
+    crowd = det.detect(frames[1], hints=first + first, full=False)  # two hints (here the same person)
+    assert det.landmarker is det._crowd
+    assert np.abs(solo[0].keypoints2d - crowd[0].keypoints2d).max() < 0.05

@@ -303,8 +303,9 @@ class Fitter:
                 if new_carry is None:  # no steps: the adaptation stays where it was
                     w, b = net.last_layer()
                     new_carry = carry or (w.new_zeros(len(ev), *w.shape), b.new_zeros(len(ev), *b.shape))
-                keep = ~(bad | invalid)
-                keep = keep & torch.isfinite(new_carry[0]).flatten(1).all(-1) & torch.isfinite(new_carry[1]).all(-1)
-                res["carry"] = tuple(torch.where(keep.reshape(-1, *([1] * (t.dim() - 1))), t, torch.zeros_like(t)).cpu()
-                                     for t in new_carry)
+                keep = ~(bad | invalid) & torch.isfinite(new_carry[0].flatten(1).sum(-1) + new_carry[1].sum(-1))
+                if not bool(keep.all()):
+                    new_carry = tuple(torch.where(keep.reshape(-1, *([1] * (t.dim() - 1))), t, torch.zeros_like(t))
+                                      for t in new_carry)
+                res["carry"] = tuple(t.cpu() for t in new_carry)
             return res

@@ -69,7 +69,9 @@ class DetectorConfig:
     many frames (0: never rests); spread_hog spreads HOG's pyramid over full_every frames, one
     slice per frame, so that no frame but the first pays for all of it. refine:
     a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
-    which two detections are one person. num_threads: LiteRT threads."""
+    which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
+    the landmark model on frames expecting at most one person (None: num_threads), where the other
+    core is better left to the person's adaptation (E32)."""
 
     min_score: float = 0.5
     tiles: int = 0
@@ -86,6 +88,7 @@ class DetectorConfig:
     refine: bool = True
     dedupe_iou: float = 0.5
     num_threads: int = 2
+    solo_threads: int | None = 1
 
 
 class MultiPersonDetector:
@@ -101,7 +104,9 @@ class MultiPersonDetector:
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         c = self.config = config or DetectorConfig()
-        self.landmarker = PoseLandmarker(num_threads=c.num_threads)
+        self._crowd = self.landmarker = PoseLandmarker(num_threads=c.num_threads)
+        self._solo = (PoseLandmarker(num_threads=c.solo_threads)
+                      if c.solo_threads is not None and c.solo_threads != c.num_threads else self._crowd)
         self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
         self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=c.full_every) if c.use_hog else None
         self.segmenter = (PersonSegmenter(min_area=c.segment_min_area, num_threads=c.num_threads)
@@ -178,6 +183,7 @@ class MultiPersonDetector:
         every `full_every`-th call and whenever there are no hints, one HOG slice per call, all
         resting while the scene is settled)."""
         image = frame.image
+        self.landmarker = self._solo if len(hints) == 1 else self._crowd
         scheduled = full is None
         hog = None if full else False
         if scheduled:

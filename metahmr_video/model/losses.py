@@ -82,7 +82,7 @@ def rotation_onto(a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor) -> to
     """[B,3,3] rotations R minimising sum_i w_i |R a_i - b_i|^2 for centred point sets a, b [B,N,3]
     (Kabsch; roma.rigid_points_registration computes the same, but its backward-safe SVD costs
     25x more on 3x3 matrices, and this one is only used without gradient)."""
-    u, _, vh = torch.linalg.svd(torch.einsum("bn,bni,bnj->bij", weights, b, a))
+    u, _, vh = torch.linalg.svd((weights[..., None] * b).transpose(1, 2) @ a)  # sum_n w_n b_n a_n^T
     d = torch.det(u @ vh)
     return u @ torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1)) @ vh
 
