@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
-from metahmr_video.model.regressor import LAST_LAYER_MODULES
 from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
 
 
@@ -130,18 +129,15 @@ class Adapter:
         return prev if prev is not None and 0 < frame.time_s - prev[0] <= self.config.prior_max_gap_s else None
 
     def _carry(self, frame: Frame, people: list[TrackedPerson]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight [N,P,H], bias [N,P]): each person's adaptation to start from, `carry` x their
-        previous frame's in the pose and shape rows, zero in the camera rows (and for a first frame)."""
-        net = self.fitter.ckpt.meta
-        w, b = net.last_layer()
-        scale = torch.cat([torch.full((getattr(net, m).weight.shape[0],), 0.0 if m == "dec_cam" else float(self.config.carry))
-                           for m in LAST_LAYER_MODULES])
+        """(weight [N,P,H], bias [N,P]): what each person's steps start from (`Fitter.next_carry` of
+        their previous frame's adaptation; zeros for a first frame)."""
+        w, b = self.fitter.ckpt.meta.last_layer()
         weight, bias = torch.zeros(len(people), *w.shape), torch.zeros(len(people), *b.shape)
         for i, p in enumerate(people):
             prev = self._previous(frame, p)
             if prev is not None and prev[3] is not None:
-                weight[i], bias[i] = scale[:, None] * prev[3][0], scale * prev[3][1]
-        return weight, bias
+                weight[i], bias[i] = prev[3]
+        return self.fitter.next_carry((weight, bias), self.config.carry)
 
 
 def pose_bodies(body: torch.nn.Module, people: list[PersonBody], vertices: bool = False) -> list[PersonBody]:

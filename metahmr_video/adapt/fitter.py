@@ -35,7 +35,7 @@ from metahmr_video.model.checkpoint import (TRAIN_TIME, Checkpoint, MissingCheck
                                             default_checkpoint, train_command)
 from metahmr_video.model.features import Evidence, decode, features, project_points
 from metahmr_video.model.losses import reproj_px
-from metahmr_video.model.regressor import LAST_LAYER, Regressor
+from metahmr_video.model.regressor import LAST_LAYER, LAST_LAYER_MODULES, Regressor
 
 MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crowds)
 
@@ -215,6 +215,16 @@ class Fitter:
                 raise ModelFileError("this checkpoint holds no plain regressor (start='plain' unavailable)")
             return c.plain, None, c.eft_lr, replace(c.loss_config, w_pseudo=0.0)
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
+
+    def next_carry(self, carry: tuple, keep: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """What people's next frame starts from (`fit(carry=)`), given their adaptation so far
+        (`FitResult.carry`: weight [N,P,H], bias [N,P]): `keep` x it in the rows of the last layer
+        that predict pose and shape, zero in the camera rows (where a person stands is estimated
+        afresh every frame; carrying it drifts: E32)."""
+        net = self.ckpt.meta
+        scale = torch.cat([torch.full((getattr(net, m).weight.shape[0],), 0.0 if m == "dec_cam" else float(keep))
+                           for m in LAST_LAYER_MODULES]).to(carry[0])
+        return scale[:, None] * carry[0], scale * carry[1]
 
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,

@@ -22,6 +22,8 @@ stays as the detector gives it, and a second MediaPipe row shows it after the sa
 (detector, tracker, adapter with the temporal prior, smoother) on the view's video with the true
 focal length (the pipeline keeps its principal point at the image centre and its distorted
 pixels) and picks, per frame, the tracked person whose keypoints match the chosen detection.
+The online row isolates one of its parts: meta at the default steps with each frame starting from
+the previous frame's adaptation (`AdaptConfig.carry`), on the fixed detections.
 """
 from __future__ import annotations
 
@@ -247,6 +249,22 @@ def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta
     return out
 
 
+def online_row(fitter, split: RealPixSplit, steps: int | None = None) -> dict:
+    """{"landmarks" [S,33,3]}: meta at `steps` (None: the default) on each view's person-frames in
+    order, each frame's steps starting from the previous frame's adaptation (`Fitter.next_carry`,
+    what `run` does with `AdaptConfig.carry` = 1), without tracker, prior or smoother; the
+    calibrated principal point like the per-frame rows."""
+    ev = split.evidence()
+    out = np.full((len(split), 33, 3), np.nan, np.float32)
+    for v in np.unique(split.view):
+        carry = None
+        for i in np.flatnonzero(split.view == v)[np.argsort(split.frame[split.view == v])]:
+            r = fitter.fit_evidence(ev.index(slice(i, i + 1)), steps=steps, carry=carry, return_carry=True)
+            carry = fitter.next_carry(r.carry)
+            out[i] = r.keypoints3d[0].numpy()
+    return {"landmarks": out}
+
+
 def optimisation_row(body, split: RealPixSplit) -> np.ndarray:
     """Landmarks [S,33,3] of Anny fitted to the world landmarks + 2D (no network)."""
     from trainer.realpix.optfit import fit_landmarks
@@ -339,6 +357,9 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
     for label, other in (extra or {}).items():
         for (_, k), r in fitter_rows(other, ours, steps, starts=("meta",), refresh=refresh).items():
             preds[f"{label} @{k}"] = (r["landmarks"], r["joints"], {"reproj_px": round(float(r["reproj_px"].mean()), 1)})
+    k = fitter.default_steps
+    online = cached_arrays(ours, f"online_{_fit_key(fitter, 'meta')}_{k}", lambda: online_row(fitter, ours, k), refresh)
+    preds[f"meta @{k}, adaptation carried across frames"] = (online["landmarks"], None, {})
     if optimisation:
         opt = cached_arrays(ours, "optimisation", lambda: {"landmarks": optimisation_row(body, ours)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
