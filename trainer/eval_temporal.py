@@ -3,12 +3,13 @@
 Contiguous stretches of the bvhtools clips (real motion capture, fetched at run time, never trained
 on) are retargeted to Anny, seen by one fixed camera per stretch (person in place, 3-7 m away),
 with independent detector-like noise per frame (the training noise model). Each frame is fitted
-in order, like the pipeline: TTO from the meta-parameters, and with weight w the previous frame's
-adapted body as a prior on pose and shape. Reported per weight: MPJPE / PA-MPJPE (mm, 15 standard
-joints) and the acceleration error of root-relative joints (mm/frame^2), before and after the
-pipeline's TrackSmoother.
+in order, like the pipeline: TTO from the meta-parameters (or, with carry c > 0, from c x the
+previous frame's adaptation, `Fitter.next_carry`, as `AdaptConfig.carry` does), and with weight w the
+previous frame's adapted body as a prior on pose and shape. Reported per (w, c): MPJPE / PA-MPJPE
+(mm, 15 standard joints) and the acceleration error of root-relative joints (mm/frame^2), before and
+after the pipeline's TrackSmoother.
 
-    python -m trainer.eval_temporal [--weights 0 0.03 0.1 0.3] [--frames 120] [--stretches 6]
+    python -m trainer.eval_temporal [--weights 0 0.03 0.1 0.3] [--carry 0 1] [--frames 120] [--stretches 6]
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def stretches(body: AnnyBody, cache: Path, frames: int, count: int, seed: int) -
     return out
 
 
-def run(weights: list[float], frames: int, count: int, steps: int | None, cache: Path, seed: int = 31) -> dict:
+def run(weights: list[float], frames: int, count: int, steps: int | None, cache: Path, seed: int = 31,
+        carries: tuple[float, ...] = (0.0,)) -> dict:
     torch.set_num_threads(1)
     fitter = Fitter.load()
     body = fitter.body
@@ -65,18 +67,20 @@ def run(weights: list[float], frames: int, count: int, steps: int | None, cache:
         ev, _ = evidence_from_body(g, gt.joints, gt.keypoints, focal, size, NoiseConfig())
         cases.append((ev, gt.joints[:, body.standard_joint_indices], fps))
     results = {}
-    for w in weights:
+    for w, c in [(w, c) for w in weights for c in carries]:
         mp_all, pa_all, acc_raw, acc_sm, mp_sm_all = [], [], [], [], []
         for ev, gt_std, fps in cases:
-            prev = None
+            prev, carry = None, None
             preds, people = [], []
             smoother = TrackSmoother()
             for t in range(len(gt_std)):
                 prior = None
                 if w > 0 and prev is not None:
                     prior = (prev.pose, prev.shape, torch.ones(1, dtype=torch.bool))
-                res = fitter.fit_evidence(ev.index(slice(t, t + 1)), steps=steps, prior=prior, prior_weight=w)
+                res = fitter.fit_evidence(ev.index(slice(t, t + 1)), steps=steps, prior=prior, prior_weight=w,
+                                          carry=carry, return_carry=c > 0)
                 prev = res if not bool(res.fallback[0]) else prev
+                carry = fitter.next_carry(res.carry, c) if c > 0 else None
                 preds.append(res.joints[0])
                 p = PersonBody(1, t, t / fps, res.pose[0].numpy(), res.shape[0].numpy(), res.transl[0].numpy(),
                                res.joints[0].numpy(), res.keypoints3d[0].numpy(), np.zeros((33, 2), np.float32),
@@ -95,12 +99,13 @@ def run(weights: list[float], frames: int, count: int, steps: int | None, cache:
                 b = g_rel[2:] - 2 * g_rel[1:-1] + g_rel[:-2]
                 return float((a - b).norm(dim=-1).mean() * 1000)
             acc_raw.append(accel_err(pred)), acc_sm.append(accel_err(sm))
-        results[w] = dict(mpjpe=float(torch.cat(mp_all).mean()), pa_mpjpe=float(torch.cat(pa_all).mean()),
-                          mpjpe_smoothed=float(torch.cat(mp_sm_all).mean()),
-                          accel_err=float(np.mean(acc_raw)), accel_err_smoothed=float(np.mean(acc_sm)))
-        print(f"w={w}: MPJPE {results[w]['mpjpe']:.1f} / PA {results[w]['pa_mpjpe']:.1f} mm, accel error "
-              f"{results[w]['accel_err']:.1f} -> smoothed {results[w]['accel_err_smoothed']:.1f} mm/frame^2 "
-              f"(smoothed MPJPE {results[w]['mpjpe_smoothed']:.1f})", flush=True)
+        key = w if carries == (0.0,) else f"w={w}, carry={c}"
+        r = results[key] = dict(mpjpe=float(torch.cat(mp_all).mean()), pa_mpjpe=float(torch.cat(pa_all).mean()),
+                                mpjpe_smoothed=float(torch.cat(mp_sm_all).mean()),
+                                accel_err=float(np.mean(acc_raw)), accel_err_smoothed=float(np.mean(acc_sm)))
+        print(f"w={w}, carry={c}: MPJPE {r['mpjpe']:.1f} / PA {r['pa_mpjpe']:.1f} mm, accel error "
+              f"{r['accel_err']:.1f} -> smoothed {r['accel_err_smoothed']:.1f} mm/frame^2 "
+              f"(smoothed MPJPE {r['mpjpe_smoothed']:.1f})", flush=True)
     return results
 
 
@@ -110,10 +115,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--stretches", type=int, default=6)
     parser.add_argument("--steps", type=int)
+    parser.add_argument("--carry", type=float, nargs="+", default=[0.0],
+                        help="fractions of a frame's adaptation its next frame starts from (AdaptConfig.carry)")
     parser.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh")
     parser.add_argument("--out", type=Path, default=Path("docs/eval/temporal_prior.json"))
     args = parser.parse_args()
-    res = run(args.weights, args.frames, args.stretches, args.steps, Path(args.cache_dir).expanduser())
+    res = run(args.weights, args.frames, args.stretches, args.steps, Path(args.cache_dir).expanduser(),
+              carries=tuple(args.carry))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2))
 
