@@ -51,7 +51,7 @@ def _load_config(args: argparse.Namespace):
     if args.device is not None:
         cfg.device = args.device
     if getattr(args, "steps", None) is not None:  # exactly these steps per person, however many people
-        cfg.adapt.steps, cfg.adapt.frame_steps = args.steps, None
+        cfg.adapt.steps, cfg.adapt.frame_steps, cfg.adapt.photo_steps = args.steps, None, args.steps
     if getattr(args, "checkpoint", None) is not None:
         cfg.adapt.checkpoint = str(args.checkpoint)
     if getattr(args, "overlay", False):
@@ -210,7 +210,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                                                   "(.pkl/.npz); its checkpoint is trained on first use")
     p.add_argument("--yes", action="store_true", help="train a missing SMPL/SMPL-X checkpoint without asking")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: the config's (cpu)")
-    p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's)")
+    p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's; "
+                                             "a photo's people get 20)")
     p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the body model's own)")
     p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4 (photos: .png)")
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")

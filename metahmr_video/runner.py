@@ -105,13 +105,19 @@ class Runner:
         """Outward faces of the fitting mesh, for drawing (computed once per process)."""
         return body_faces(self.body)
 
-    def pipeline(self, focal: float, live: bool = False, times: StageTimes | None = None) -> Pipeline:
+    def pipeline(self, focal: float, live: bool = False, times: StageTimes | None = None,
+                 photo: bool = False) -> Pipeline:
         """The stages for one input at this focal length (pixels). Offline (not `live`) the output
         is held back so that each track is reported from its first detection (`Pipeline.hold`).
         `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
-        detector, HOG) included."""
+        detector, HOG) included. `photo`: every person gets `AdaptConfig.photo_steps` (no frame
+        budget)."""
         o = self.config.output
-        adapter = Adapter(self.fitter, dataclasses.replace(self.config.adapt, steps=self.steps), focal=focal)
+        a = self.config.adapt
+        adapt = (dataclasses.replace(a, steps=self.fitter.resolve_steps(a.photo_steps if a.photo_steps is not None else a.steps),
+                                     frame_steps=None)
+                 if photo else dataclasses.replace(a, steps=self.steps))
+        adapter = Adapter(self.fitter, adapt, focal=focal)
         mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
         hold = 0 if live else self.tracker.min_hits - 1
         self.detector.times = times
@@ -168,7 +174,7 @@ class Runner:
             sinks.append(OverlayImageSink(out_dir / f"{path.stem}_overlay.png", self.faces, focal,
                                           (frame.width / 2, frame.height / 2)))
         try:
-            people = self.pipeline(focal).still(frame)
+            people = self.pipeline(focal, photo=True).still(frame)
             for sink in sinks:
                 sink.write(frame, people)
         finally:

@@ -195,3 +195,18 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_the_run(tmp_path, monkeypat
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     assert status == 130, capsys.readouterr()
     assert 3 <= load_results(tmp_path / "out" / "clip.npz").meta["num_frames"] < 12
+
+
+def test_a_photo_gets_its_own_steps_and_no_frame_budget(runner):
+    """A photo's people each get `AdaptConfig.photo_steps` (20: nothing to carry over, no frame rate
+    to keep), however many; a video's frame keeps its budget; `--steps N` is exact for both."""
+    from metahmr_video.cli import _load_config, build_parser
+
+    assert runner.config.adapt.photo_steps == 20
+    photo = runner.pipeline(700.0, photo=True).adapter
+    video = runner.pipeline(700.0).adapter
+    assert [photo.steps(n) for n in (1, 6, 40)] == [20, 20, 20]
+    assert [video.steps(n) for n in (1, 6)] == [runner.fitter.default_steps, 1]
+    argv = ["run", "x.jpg", "--steps", "4"]
+    cfg = _load_config(build_parser(argv).parse_args(argv))
+    assert (cfg.adapt.steps, cfg.adapt.photo_steps, cfg.adapt.frame_steps) == (4, 4, None)

@@ -25,7 +25,9 @@ class AdaptConfig:
     relative to the meta-parameters) that its next frame starts from, when its previous body is at
     most `prior_max_gap_s` old (online adaptation: a track's steps add up over its frames; the
     camera rows start from the meta-parameters every frame; 0: every frame starts from the
-    meta-parameters, as in the paper; checkpoints that adapt more than the last layer always do)."""
+    meta-parameters, as in the paper; checkpoints that adapt more than the last layer always do);
+    photo_steps: TTO steps per person in a photo (an independent still image: no previous frame to
+    build on and no frame rate to keep; every person gets them; None: `steps`)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -36,6 +38,7 @@ class AdaptConfig:
     temporal_prior: float = 0.03
     prior_max_gap_s: float = 0.25
     carry: float = 1.0
+    photo_steps: int | None = 20
 
 
 def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
