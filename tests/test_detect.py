@@ -246,18 +246,19 @@ def test_search_for_new_people_rests_while_the_scene_is_settled():
     for frame in frames[:36]:
         tracker.update(det.detect(frame, hints=tracker.predictions(), full=None), frame.image)
     hog = sorted({c for c, name in calls if name == "hog"})
-    # the start: HOG's whole pyramid on frame 0, then a sweep spread over frames 5-9, one slice each
-    # (it ends although the scene settles from frame 6 on, when the search rests); 20 frames after
-    # that sweep, a round spread over frames 30-34
-    assert hog == [0, 5, 6, 7, 8, 9, 30, 31, 32, 33, 34], hog
-    assert sorted({c for c, name in calls if name == "pose"}) == [0, 5, 30]
+    # the start: HOG's whole pyramid on frame 0, then a sweep spread over frames 1-4, one slice each,
+    # never on the pose detector's frames (0, 5, ...); settled from frame 6 on, the search rests; 20
+    # frames after that sweep, a round: the pose detector on frame 25, HOG's slices on 26-29
+    assert hog == [0, 1, 2, 3, 4, 26, 27, 28, 29], hog
+    assert sorted({c for c, name in calls if name == "pose"}) == [0, 5, 25]
     calls.clear()
     blank = Frame(36, 0.0, np.zeros_like(frames[36].image))
     det.detect(blank, hints=tracker.predictions(), full=None)      # the person is not re-found ...
-    for frame in frames[37:41]:
+    for frame in frames[37:42]:
         det.detect(frame, hints=tracker.predictions(), full=None)
-    # ... HOG looks around where they were (search_lost), and the next full-search frame searches
-    assert sorted(set(calls)) == [(36, "hog"), (40, "hog"), (40, "pose")], calls
+    # ... HOG looks around where they were (search_lost), the next full-search frame runs the pose
+    # detector and a new sweep of HOG's slices starts on the frame after it
+    assert sorted(set(calls)) == [(36, "hog"), (40, "pose"), (41, "hog")], calls
 
 
 def test_one_expected_person_uses_the_one_thread_landmark_model_with_the_same_landmarks():

@@ -1,5 +1,6 @@
-"""Per-frame adaptation: every detected person of a frame gets K test-time optimisation steps from
-the meta-parameters, all of them batched (see `metahmr_video.adapt.fitter`)."""
+"""Per-frame adaptation: every detected person of a frame gets K test-time optimisation steps, all
+of them batched (see `metahmr_video.adapt.fitter`), starting from the meta-parameters on a track's
+first frame and from the track's own adaptation in its previous frame after that (online)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

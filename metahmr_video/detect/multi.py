@@ -66,8 +66,9 @@ class DetectorConfig:
     every frame), and HOG's whole scale pyramid on those frames. settled_search_every: once a scene
     is settled (every expected person re-found and nothing new for settle_frames frames), the
     search for new people (pose detector, segmentation, HOG) rests, and runs one round every this
-    many frames (0: never rests); spread_hog spreads HOG's pyramid over full_every frames, one
-    slice per frame, so that no frame but the first pays for all of it. refine:
+    many frames (0: never rests); spread_hog spreads HOG's pyramid over the full_every - 1 frames
+    between two full searches, one slice per frame, so that no frame but the first pays for all of
+    it and none for a slice and the pose detector together. refine:
     a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting at most one person (None: num_threads), where the other
@@ -108,7 +109,7 @@ class MultiPersonDetector:
         self._solo = (PoseLandmarker(num_threads=c.solo_threads)
                       if c.solo_threads is not None and c.solo_threads != c.num_threads else self._crowd)
         self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
-        self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=c.full_every) if c.use_hog else None
+        self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=max(1, c.full_every - 1)) if c.use_hog else None
         self.segmenter = (PersonSegmenter(min_area=c.segment_min_area, num_threads=c.num_threads)
                           if c.use_segmentation else None)
         self.min_score = float(c.min_score)
@@ -139,13 +140,16 @@ class MultiPersonDetector:
     def _hog_schedule(self, full: bool, paused: bool) -> Optional[int] | bool:
         """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
         False = nothing (see DetectorConfig). The first call: the whole pyramid. With `spread_hog`,
-        sweeps of the pyramid spread over full_every calls, one slice per call, each sweep starting
-        on a full-search call with the finest scales: back to back while the scene changes, now and
-        then while it is settled. Without it: the whole pyramid on the full-search calls."""
-        if self._calls == 0 or not self.spread_hog:
+        sweeps of the pyramid spread over the full_every - 1 calls between two full-search calls
+        (which run the pose detector and segmentation), one slice per call, finest scales first:
+        back to back while the scene changes, now and then while it is settled. Without it: the
+        whole pyramid on the full-search calls."""
+        if self._calls == 0 or not self.spread_hog or self.full_every < 2:
             self._sweeping = False
             return None if full and not paused else False
-        part = self._calls % self.hog.parts
+        part = self._calls % self.full_every - 1
+        if part < 0:  # the pose detector's call
+            return False
         if part == 0:
             self._sweeping = not paused
         return part if self._sweeping else False
