@@ -194,8 +194,7 @@ class Fitter:
         else:
             prior = None
         if carry is not None:
-            carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a).float().to(self.device)
-                          for a in carry)
+            carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in carry)
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
                                  prior_weight=prior_weight, carry=carry, return_carry=return_carry)
 
@@ -236,6 +235,8 @@ class Fitter:
         if (carry is not None or return_carry) and not self.supports_carry(start):
             raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
                              "that adapts only the last layer")
+        if carry is not None:
+            carry = tuple(t.to(self.device, torch.float32) for t in carry)
         steps = self.resolve_steps(steps)
         ev = ev.masked(self.body.keypoint_mask)  # landmarks the body model lacks carry no evidence
         n, chunk = len(ev), self.max_batch
