@@ -71,6 +71,11 @@ def test_nan_person_falls_back_alone(fitter, people):
     assert torch.isfinite(res.joints).all()
     for j in (0, 3):
         assert torch.allclose(res.joints[j], ref.joints[j], atol=1e-5)
+    # their carried adaptation is zero (their next frame starts from the meta-parameters), the others' intact
+    carried = fitter.fit(kp[:4], conf[:4], world[:4], bx[:4], size, steps=3, return_carry=True).carry
+    ref_carry = fitter.fit(*(a[:4] for a in _args(ev, boxes)[:4]), size, steps=3, return_carry=True).carry
+    assert float(carried[0][1:3].abs().max()) == 0.0 and float(carried[1][1:3].abs().max()) == 0.0
+    assert torch.allclose(carried[0][[0, 3]], ref_carry[0][[0, 3]], atol=1e-6)
 
 
 def test_batched_equals_single_person(fitter, people):
@@ -146,6 +151,14 @@ def test_carried_adaptation_continues_the_steps_where_the_last_frame_left_them(f
         assert torch.allclose(a, b, atol=1e-6 * float(a.abs().max()) + 1e-7), (a - b).abs().max()
     zero = tuple(torch.zeros_like(t) for t in three.carry)
     assert torch.allclose(fitter.fit(*args, steps=3, carry=zero).joints, three.joints, atol=1e-5)
+    # in chunks of 5 people (max_batch) the same as in one batch
+    batch, fitter.max_batch = fitter.max_batch, 5
+    try:
+        chunked = fitter.fit(*args, steps=1, carry=two.carry, return_carry=True)
+    finally:
+        fitter.max_batch = batch
+    assert torch.allclose(chunked.joints, more.joints, atol=1e-5)
+    assert torch.allclose(chunked.carry[0], more.carry[0], atol=1e-6 * float(more.carry[0].abs().max()) + 1e-7)
     # the carried offset, added by hand to the meta-network's last layer, predicts what the factored layer does
     from metahmr_video.adapt.fitter import make_evidence
     from metahmr_video.adapt.steps import FactoredLastLayer
