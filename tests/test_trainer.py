@@ -50,7 +50,8 @@ def _fixed_batch(body, n=16):
 
 
 @pytest.mark.parametrize("mode,extra", [("plain", {}), ("meta", {"dual": True}),
-                                        ("meta", {"dual": False, "learned_rates": False})])
+                                        ("meta", {"dual": False, "learned_rates": False}),
+                                        ("meta", {"dual": False, "online": 0.5})])
 def test_few_steps_lower_train_loss(anny_body, mode, extra, tmp_path):
     cfg = TrainConfig(mode=mode, iterations=1, batch=16, lr=3e-3, lr_aux=3e-3, inner_steps=1, inner_lr=0.1,
                       rates_scope="last", model=TINY, **extra)
@@ -65,6 +66,23 @@ def test_few_steps_lower_train_loss(anny_body, mode, extra, tmp_path):
     for _ in range(8):
         tr.step(ev, tg)
     assert loss() < 0.9 * before
+
+
+def test_online_meta_training_starts_half_the_batch_from_a_previous_frames_pose_and_shape(anny_body, tmp_path):
+    """`online`: those samples' inner steps start from the offsets that steps on the same person a
+    moment before reach, in the pose and shape rows only (the camera's restart); the others from
+    the meta-parameters (zero offsets)."""
+    cfg = TrainConfig(mode="meta", iterations=1, batch=16, inner_steps=1, inner_lr=0.1, rates_scope="last",
+                      model=TINY, dual=False, online=0.5)
+    tr = Trainer(cfg, tmp_path / "o.pt", body=anny_body, progress=False)
+    ev, tg = _fixed_batch(anny_body)
+    from trainer.train import _rates
+    w, b = tr._carried(ev, tg, _rates(tr.net, tr.log_rates, cfg))
+    moved = w.flatten(1).abs().amax(-1) > 0
+    assert 3 <= int(moved.sum()) <= 13 and not w.requires_grad
+    cam = tr.net.dec_cam.weight.shape[0]
+    assert float(w[:, -cam:].abs().max()) == 0.0 and float(b[:, -cam:].abs().max()) == 0.0
+    assert float(w[moved][:, :-cam].abs().amax(-1).amin()) > 0
 
 
 def test_resume_continues(anny_body, tmp_path):

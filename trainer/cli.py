@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     work = Path(args.work_dir) if args.work_dir else out.parent / (out.stem + "_work")
     model = {"encoder_width": args.width, "head_width": args.head_width}
     data = {"data": args.data, "rendered_fraction": args.rendered_fraction, "rendered_mirror": args.rendered_mirror,
-            "truncated": args.truncated}
+            "truncated": args.truncated, "online": args.online}
     t0 = time.time()
     plain_path = Path(args.init) if args.init else work / "plain.pt"
     if args.stage in ("plain", "all") and not args.init:
@@ -194,6 +194,9 @@ def add_commands(subparsers) -> None:
     t.add_argument("--rendered-mirror", action="store_true", help="add the rendered samples' mirror images (2x data)")
     t.add_argument("--truncated", type=float, default=0.0,
                    help="share of generated people framed so that the frame cuts them (chest, waist, hips, knees)")
+    t.add_argument("--online", type=float, default=0.0,
+                   help="share of samples whose inner steps start from the adaptation of the same person a moment "
+                        "before (online meta-training, E34)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--device", default="cpu")

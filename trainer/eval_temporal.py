@@ -44,9 +44,9 @@ def stretches(body: AnnyBody, cache: Path, frames: int, count: int, seed: int) -
 
 
 def run(weights: list[float], frames: int, count: int, steps: int | None, cache: Path, seed: int = 31,
-        carries: tuple[float, ...] = (0.0,)) -> dict:
+        carries: tuple[float, ...] = (0.0,), checkpoint: str | None = None) -> dict:
     torch.set_num_threads(1)
-    fitter = Fitter.load()
+    fitter = Fitter.load(checkpoint)
     body = fitter.body
     seqs = stretches(body, cache, frames, count, seed)
     g = torch.Generator().manual_seed(seed)
@@ -115,13 +115,14 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--stretches", type=int, default=6)
     parser.add_argument("--steps", type=int)
+    parser.add_argument("--checkpoint", default=None, help="meta checkpoint (default: the shipped one)")
     parser.add_argument("--carry", type=float, nargs="+", default=[0.0],
                         help="fractions of a frame's adaptation its next frame starts from (AdaptConfig.carry)")
     parser.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh")
     parser.add_argument("--out", type=Path, default=Path("docs/eval/temporal_prior.json"))
     args = parser.parse_args()
     res = run(args.weights, args.frames, args.stretches, args.steps, Path(args.cache_dir).expanduser(),
-              carries=tuple(args.carry))
+              carries=tuple(args.carry), checkpoint=args.checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2))
 

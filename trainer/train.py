@@ -28,7 +28,9 @@ from metahmr_video.model.checkpoint import Checkpoint, check_body
 from metahmr_video.model.features import decode, features
 from metahmr_video.model.losses import LossConfig, train_loss
 from metahmr_video.model.regressor import ModelConfig, Regressor
-from metahmr_video.adapt.steps import body_forward, inner_steps
+from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps, pose_shape_rows
+from metahmr_video.rotations import axis_angle_to_rotmat
+from trainer.data import NoiseConfig, evidence_from_body
 from trainer.rendered import data_source
 
 log = logging.getLogger("metahmr_video.trainer")
@@ -67,6 +69,8 @@ class TrainConfig:
     rendered_fraction: float = 0.5    # share of each batch from the rendered shards
     rendered_mirror: bool = False     # add the rendered samples' mirror images
     truncated: float = 0.0            # share of generated people cut off by the frame (trainer.data)
+    online: float = 0.0               # share of samples whose steps start from a previous frame's adaptation
+    online_steps: int = 3             # steps of that previous frame (from the meta-parameters)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -203,8 +207,9 @@ class Trainer:
         def grab(s, th, lt):
             if s == 0:
                 theta0["theta"], theta0["L_test"] = th, lt
+        start = self._carried(ev, target, rates) if cfg.online > 0 else None
         stacked = inner_steps(self.net, body, x, ev, self.loss_cfg, cfg.inner_steps, rates, pseudo=pseudo,
-                              create_graph=cfg.second_order, callback=grab)
+                              create_graph=cfg.second_order, callback=grab, start=start)
         from metahmr_video.adapt.steps import predict_stacked
         pk = decode(predict_stacked(self.net, stacked, x), ev, body)
         lk = train_loss(pk, body_forward(body, pk), ev, target, self.loss_cfg).mean()
@@ -225,6 +230,26 @@ class Trainer:
         stats.update({"L_train_step0": l0.item(), f"L_train_step{cfg.inner_steps}": lk.item(),
                       "L_test_step0": theta0["L_test"].mean().item()})
         return stats
+
+    def _carried(self, ev, target, rates) -> tuple[torch.Tensor, torch.Tensor]:
+        """Online meta-training: for a share `online` of the batch, the offsets of the last layer
+        (pose and shape rows, as `Fitter.next_carry` keeps them) that `online_steps` steps from the
+        meta-parameters reach on the same person a moment before (every bone turned by ~3 degrees,
+        the same camera, fresh detector noise); zeros for the others. No gradient flows into them."""
+        cfg, body = self.cfg, self.body
+        g = torch.Generator().manual_seed(cfg.seed * 7919 + self.iteration)
+        n = len(ev)
+        with torch.no_grad():
+            turn = axis_angle_to_rotmat(0.05 * torch.randn(n, body.num_bones, 3, generator=g)).to(self.device)
+            out = body(target.pose @ turn, shape=target.shape, transl=target.transl, return_vertices=False)
+            prev, _ = evidence_from_body(g, out.joints.cpu(), out.keypoints.cpu(), ev.focal.cpu(), 2 * ev.img_center.cpu(),
+                                         getattr(self.data, "noise", NoiseConfig()), body.keypoint_mask.cpu())
+            prev = prev.to(self.device)
+        last = last_layer_steps(self.net, body, features(prev), prev, self.loss_cfg, cfg.online_steps,
+                                {k: v.detach() for k, v in rates.items()}, guard=True)
+        keep = (torch.rand(n, generator=g) < cfg.online).float().to(self.device)[:, None] * pose_shape_rows(self.net)
+        w, b = last.offset()
+        return (keep[..., None] * w).detach(), (keep * b).detach()
 
     def run(self, resume: bool = True, time_limit: float | None = None) -> Checkpoint:
         cfg = self.cfg

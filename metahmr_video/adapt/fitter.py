@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps
+from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps, pose_shape_rows
 from metahmr_video.body import AnnyBody
 from metahmr_video.camera import default_focal
 from metahmr_video.errors import InputError, ModelFileError
@@ -35,7 +35,7 @@ from metahmr_video.model.checkpoint import (TRAIN_TIME, Checkpoint, MissingCheck
                                             default_checkpoint, train_command)
 from metahmr_video.model.features import Evidence, decode, features, project_points
 from metahmr_video.model.losses import reproj_px
-from metahmr_video.model.regressor import LAST_LAYER, LAST_LAYER_MODULES, Regressor
+from metahmr_video.model.regressor import LAST_LAYER, Regressor
 
 MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crowds)
 
@@ -220,9 +220,7 @@ class Fitter:
         (`FitResult.carry`: weight [N,P,H], bias [N,P]): `keep` x it in the rows of the last layer
         that predict pose and shape, zero in the camera rows (where a person stands is estimated
         afresh every frame; carrying it drifts: E32)."""
-        net = self.ckpt.meta
-        scale = torch.cat([torch.full((getattr(net, m).weight.shape[0],), 0.0 if m == "dec_cam" else float(keep))
-                           for m in LAST_LAYER_MODULES]).to(carry[0])
+        scale = float(keep) * pose_shape_rows(self.ckpt.meta).to(carry[0])
         return scale[:, None] * carry[0], scale * carry[1]
 
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",

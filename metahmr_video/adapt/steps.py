@@ -159,6 +159,13 @@ class FactoredLastLayer:
         return out
 
 
+def pose_shape_rows(model: Regressor) -> torch.Tensor:
+    """[P] float: 1 for the rows of the last layer that predict pose and shape, 0 for the camera's
+    (what a person's adaptation carries to their next frame; where they stand is estimated afresh)."""
+    return torch.cat([torch.full((getattr(model, m).weight.shape[0],), 0.0 if m == "dec_cam" else 1.0)
+                      for m in LAST_LAYER_MODULES]).to(model.dec_cam.weight)
+
+
 def body_forward(body, params: BodyParams):
     return body(params.pose, shape=params.shape, transl=params.transl, return_vertices=False)
 
@@ -176,7 +183,8 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
                 steps: int, rates: float | dict[str, torch.Tensor], pseudo: BodyParams | None = None,
                 stacked: dict[str, torch.Tensor] | None = None, create_graph: bool = False,
                 guard: bool = False, callback: Callable | None = None,
-                weights: bool = True) -> dict[str, torch.Tensor] | None:
+                weights: bool = True, start: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> dict[str, torch.Tensor] | None:
     """Run `steps` per-sample gradient steps on L_test; return the adapted stacked weights (None
     with weights=False: a caller that reads the iterates through `callback` skips assembling them).
 
@@ -184,10 +192,15 @@ def inner_steps(model: nn.Module, body, x: torch.Tensor, ev: Evidence, loss_cfg:
     treats each step's gradient as a constant (first order, and test time).
     guard=True zeroes the step of any sample whose loss or gradient is not finite (others are
     unaffected). callback(step, theta, loss) is called before every step and after the last.
+    start: per-sample offsets of the last layer to start from (`FactoredLastLayer`; only when
+    only the last layer adapts).
     """
     if stacked is None and isinstance(rates, dict) and isinstance(model, Regressor) and set(rates) <= set(LAST_LAYER):
-        last = last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback)
+        last = last_layer_steps(model, body, x, ev, loss_cfg, steps, rates, pseudo, create_graph, guard, callback,
+                                start)
         return last.stacked() if weights else None
+    if start is not None:
+        raise ValueError("a starting offset needs adaptation of the last layer only")
     if stacked is None:  # rates given per parameter: only those parameters are adapted
         stacked = stack_params(model, x.shape[0], list(rates) if isinstance(rates, dict) else None)
     names = list(stacked)
