@@ -63,7 +63,7 @@ class DetectorConfig:
     sources of new people. search_lost: where a hint (a tracked person) finds no landmarks, HOG
     searches a window around it, upscaled for the person's size. full_every: run the pose detector
     and segmentation every n-th call of `detect(..., full=None)` (hinted people are re-cropped on
-    every frame), and HOG's whole scale pyramid on those frames. settled_search_every: once a scene
+    every frame), and (without spread_hog) HOG's whole scale pyramid on those frames. settled_search_every: once a scene
     is settled (every expected person re-found and nothing new for settle_frames frames), the
     search for new people (pose detector, segmentation, HOG) rests, and runs one round every this
     many frames (0: never rests); spread_hog spreads HOG's pyramid over the full_every - 1 frames
@@ -71,8 +71,8 @@ class DetectorConfig:
     it and none for a slice and the pose detector together. refine:
     a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
-    the landmark model on frames expecting at most one person (None: num_threads), where the other
-    core is better left to the person's adaptation (E32)."""
+    the landmark model on frames expecting exactly one person (None: num_threads), where the other
+    core is better left to the person's adaptation (E33)."""
 
     min_score: float = 0.5
     tiles: int = 0
