@@ -136,13 +136,12 @@ class FactoredLastLayer:
     def offset(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Each sample's layer minus the shared one, after the steps so far: (weight [B, P, H],
         bias [B, P]), the starting offset included (what `start` takes to continue from here)."""
-        weight = torch.zeros(self.batch, *self.weight.shape, dtype=self.weight.dtype, device=self.weight.device)
+        weight = self.start[0] if self.start is not None else self.weight.new_zeros(self.batch, *self.weight.shape)
         if self.g:
-            weight = weight - self.rate_weight * (torch.stack(self.g, 1).transpose(1, 2) @ torch.stack(self.h, 1))
+            grads = torch.stack(self.g, 1).transpose(1, 2) @ torch.stack(self.h, 1)
+            weight = torch.addcmul(weight, self.rate_weight, grads, value=-1.0)
         bias = -self.rate_bias * self.bias_grad
-        if self.start is not None:
-            weight, bias = weight + self.start[0], bias + self.start[1]
-        return weight, bias
+        return weight, bias if self.start is None else bias + self.start[1]
 
     def stacked(self) -> dict[str, torch.Tensor]:
         """The adapted weights as per-sample tensors ([B, *shape]) by parameter name."""
