@@ -111,12 +111,13 @@ class Runner:
         is held back so that each track is reported from its first detection (`Pipeline.hold`).
         `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
         detector, HOG) included. `photo`: every person gets `AdaptConfig.photo_steps` (no frame
-        budget)."""
+        budget, and no next frame to carry the adaptation to)."""
         o = self.config.output
         a = self.config.adapt
-        adapt = (dataclasses.replace(a, steps=self.fitter.resolve_steps(a.photo_steps if a.photo_steps is not None else a.steps),
-                                     frame_steps=None)
-                 if photo else dataclasses.replace(a, steps=self.steps))
+        adapt = dataclasses.replace(a, steps=self.steps)
+        if photo:
+            steps = self.steps if a.photo_steps is None else self.fitter.resolve_steps(a.photo_steps)
+            adapt = dataclasses.replace(adapt, steps=steps, frame_steps=None, carry=0.0)
         adapter = Adapter(self.fitter, adapt, focal=focal)
         mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
         hold = 0 if live else self.tracker.min_hits - 1
