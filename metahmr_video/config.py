@@ -32,8 +32,10 @@ class OutputConfig:
 
 @dataclass
 class Config:
-    """device: cpu, cuda or auto. threads: torch CPU threads; per-frame batches are small, and on a
-    busy 2-core machine two OpenMP threads made one adaptation step 30x slower than one thread.
+    """device: cpu, cuda or auto. threads: torch's CPU threads and numpy's BLAS threads; per-frame
+    batches are small, and on a busy 2-core machine two OpenMP threads made one adaptation step 30x
+    slower than one thread, and OpenBLAS's idle worker, spinning between numpy's small products,
+    took a core from the detector (one person: 23 -> 33-39 fps with one BLAS thread).
     overlap: detect + track the next frame, and write the sinks, in threads beside adaptation
     (same results as the serial loop)."""
 

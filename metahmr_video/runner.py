@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from metahmr_video.adapt import Adapter, Fitter, pose_bodies
 from metahmr_video.body import load_body
@@ -89,7 +90,9 @@ class Runner:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        torch.set_num_threads(max(1, int(config.threads)))
+        threads = max(1, int(config.threads))
+        torch.set_num_threads(threads)
+        threadpool_limits(threads, user_api="blas")  # numpy's BLAS (process-wide, like torch's)
         a = config.adapt
         # first: a bad body model file or checkpoint fails fast
         body = None if a.body == "anny" else load_body(a.body)

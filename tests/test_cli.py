@@ -170,6 +170,7 @@ def test_readme_snippet_puts_the_body_in_front_of_the_camera(anny_body):
 def test_a_ctrl_c_that_a_library_swallows_still_ends_the_run(tmp_path, monkeypatch, capsys):
     """SIGINT arrives while a library's bare `except:` runs (it eats the KeyboardInterrupt): the run
     still stops at the next frame, keeps what it computed and exits with 130."""
+    from metahmr_video import interrupts
     from metahmr_video.cli import main
     from metahmr_video.pipeline import Pipeline
     from metahmr_video.results import load_results
@@ -191,6 +192,7 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_the_run(tmp_path, monkeypat
     try:
         status = main(["run", str(clip), "-o", str(tmp_path / "out"), "--steps", "0", "-q"])
     finally:
+        interrupts.install()  # forgets the request: later runs in this process are not interrupted
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     assert status == 130, capsys.readouterr()
