@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,6 @@ class Runner:
         self.device = resolve_device(config.device)
         threads = max(1, int(config.threads))
         torch.set_num_threads(threads)
-        threadpool_limits(threads, user_api="blas")  # numpy's BLAS (process-wide, like torch's)
         a = config.adapt
         # first: a bad body model file or checkpoint fails fast
         body = None if a.body == "anny" else load_body(a.body)
@@ -102,6 +102,12 @@ class Runner:
         self.tracker = Tracker(config.tracker)
         self.smoother = TrackSmoother(config.smoothing)
         self.body = self.fitter.body
+        # Process-wide, like torch's threads: numpy's and scipy's BLAS (loaded by now) on as many
+        # threads, and the models' objects out of the garbage collector's way (its full passes
+        # walked them several times a second: 4 % of a crowded run's processor time).
+        threadpool_limits(threads, user_api="blas")
+        gc.collect()
+        gc.freeze()
 
     @functools.cached_property
     def faces(self) -> np.ndarray:
