@@ -1,6 +1,6 @@
 """One configuration for every stage, as a dataclass; loadable from YAML or JSON. Unknown keys are
 an error (one line naming them), so typos do not pass silently. Each stage owns its settings
-(`DetectorConfig`, `TrackerConfig`, `AdaptConfig`, `SmootherConfig`: their defaults are the
+(`DetectorConfig`, `TrackerConfig`, `AdaptConfig`, `SmootherConfig`, `DefinitionsConfig`: their defaults are the
 pipeline's); this module gathers them with the output settings."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from metahmr_video.adapt import AdaptConfig
 from metahmr_video.detect import DetectorConfig
 from metahmr_video.errors import InputError
-from metahmr_video.smooth import SmootherConfig
+from metahmr_video.smooth import DefinitionsConfig, SmootherConfig
 from metahmr_video.track import TrackerConfig
 
 
@@ -46,6 +46,7 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     smoothing: SmootherConfig = field(default_factory=SmootherConfig)
+    definitions: DefinitionsConfig = field(default_factory=DefinitionsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

@@ -51,6 +51,13 @@ class Smoother(Protocol):
     def forget(self, track_ids: set[int]) -> None: ...
 
 
+class PostStage(Protocol):
+    """A per-track stage on posed people, called in frame order (e.g. `LandmarkDefinitions`)."""
+
+    def __call__(self, people: list[PersonBody]) -> list[PersonBody]: ...
+    def reset(self) -> None: ...
+
+
 class Sink(Protocol):
     def write(self, frame: Frame, people: list[PersonBody]) -> None: ...
     def close(self) -> None: ...
@@ -90,15 +97,18 @@ class RunSummary:
 class Pipeline:
     """Wires the stages; `mesher` (e.g. `functools.partial(pose_bodies, body)`) is called on the
     smoothed people: it poses the body model with their smoothed parameters (joints, keypoints and,
-    when a sink needs them, vertices), so that stored joints match stored parameters. `hold`: frames
+    when a sink needs them, vertices), so that stored joints match stored parameters;
+    `definitions` (e.g. `LandmarkDefinitions`) then gives the posed people's landmarks MediaPipe's
+    definitions, per track. `hold`: frames
     of output delay that let a track be reported from its first detection (see the module
     docstring; 0 for live sources). overlap: stages in threads (see the module docstring). times: a
     `StageTimes` that each stage's calls are added to (None: not timed)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
                  mesher: Callable | None = None, hold: int = 0, overlap: bool = True,
-                 times: StageTimes | None = None) -> None:
+                 times: StageTimes | None = None, definitions: PostStage | None = None) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
+        self.definitions = definitions
         self.hold = max(0, int(hold))
         self.overlap, self.times = overlap, times
         self._alive: set[int] = set()
@@ -107,8 +117,9 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget per-video state (tracks, filters, held frames); models stay loaded."""
-        for stage in (self.detector, self.tracker, self.adapter, self.smoother):
-            stage.reset()
+        for stage in (self.detector, self.tracker, self.adapter, self.smoother, self.definitions):
+            if stage is not None:
+                stage.reset()
         self._alive, self._confirmed = set(), set()
         self._pending.clear()
 
@@ -138,11 +149,12 @@ class Pipeline:
         return [self._release() for _ in range(len(self._pending) - self.hold)]
 
     def mesh(self, frame: Frame, people: list[PersonBody]) -> list[PersonBody]:
-        """`mesher` on a final frame's people."""
+        """`mesher`, then `definitions`, on a final frame's people (in frame order)."""
         if self.mesher is None:
             return people
         with self._section("mesh", frame):
-            return self.mesher(people)
+            people = self.mesher(people)
+            return self.definitions(people) if self.definitions is not None else people
 
     def step(self, frame: Frame) -> list[tuple[Frame, list[PersonBody]]]:
         """Process one frame; returns the frames whose people are final, with their smoothed
@@ -156,8 +168,7 @@ class Pipeline:
         min_score = float(getattr(getattr(self.tracker, "config", None), "min_score", 0.0))
         found = [d for d in self.detector.detect(frame, full=True) if d.score >= min_score and np.isfinite(d.box).all()]
         people = [TrackedPerson(i + 1, d) for i, d in enumerate(sorted(found, key=lambda d: float(d.box[0])))]
-        bodies = self.adapter(frame, people)
-        return self.mesher(bodies) if self.mesher is not None else bodies
+        return self.mesh(frame, self.adapter(frame, people))
 
     def flush(self) -> list[tuple[Frame, list[PersonBody]]]:
         """The held frames, at the end of the input (tracks still tentative are left out)."""

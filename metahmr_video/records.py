@@ -102,7 +102,8 @@ class PersonBody:
     keypoints2d / keypoint_conf: [33, 2] / [33] the detector's evidence. box: [4] xyxy pixels.
     reproj_error: mean confidence-weighted pixel distance of projected keypoints to the evidence.
     fallback: adaptation diverged (NaN/inf) and the un-adapted prediction is reported.
-    vertices: [V, 3] or None.
+    vertices: [V, 3] or None. world_landmarks: [33, 3] the detection's MediaPipe world landmarks
+    (metres, MediaPipe's hip-centred frame) or None.
     """
 
     track_id: int
@@ -119,3 +120,4 @@ class PersonBody:
     reproj_error: float
     fallback: bool = False
     vertices: np.ndarray | None = None
+    world_landmarks: np.ndarray | None = None

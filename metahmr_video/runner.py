@@ -19,7 +19,7 @@ from metahmr_video.errors import InputError
 from metahmr_video.pipeline import Pipeline, RunSummary
 from metahmr_video.profiling import StageTimes
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
-from metahmr_video.smooth import TrackSmoother
+from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
 from metahmr_video.track import Tracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
@@ -132,7 +132,8 @@ class Runner:
         hold = 0 if live else self.tracker.min_hits - 1
         self.detector.times = times
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, hold=hold,
-                        overlap=self.config.overlap, times=times)
+                        overlap=self.config.overlap, times=times,
+                        definitions=LandmarkDefinitions(self.config.definitions))
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body

@@ -97,6 +97,7 @@ class Adapter:
                              pose=arrays["pose"][i], shape=arrays["shape"][i], transl=arrays["transl"][i],
                              joints=arrays["joints"][i], keypoints3d=arrays["keypoints3d"][i],
                              keypoints2d=d.keypoints2d, keypoint_conf=d.keypoint_conf, box=d.box,
+                             world_landmarks=d.world_landmarks,
                              reproj_error=float(arrays["reproj_error"][i]), fallback=bool(arrays["fallback"][i]))
                   for i, (p, d) in enumerate(zip(people, dets))]
         for i, b in enumerate(bodies):

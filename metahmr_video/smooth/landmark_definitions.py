@@ -1,0 +1,107 @@
+"""MediaPipe's own definitions of a few landmarks, learned per track from its world landmarks.
+
+A body model's hip and shoulder landmarks are its joint centres; MediaPipe places its hip and
+shoulder landmarks elsewhere on a person (measured: its hips 1-4 cm lower, its shoulders 2-4 cm
+higher and 2-5 cm further along the body's forward axis, docs/experiments.md E35). So that the
+reported 33 landmarks (`PersonBody.keypoints3d`) mean what MediaPipe's names mean, each track keeps
+the running mean, over its frames, of where MediaPipe's world landmarks put those landmarks relative
+to the fitted body (in the body's own frame), and adds it to the body's landmarks. The body (pose,
+shape, mesh, `joints`) is not changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import roma
+import torch
+
+from metahmr_video.layout import Landmark
+from metahmr_video.records import PersonBody
+
+# Joint centres in MediaPipe's definitions and the body model's alike: MediaPipe's world landmarks are
+# aligned onto the body on these (the torso's landmarks, whose definitions differ, would bend the alignment).
+ALIGN = [Landmark.LEFT_ELBOW, Landmark.RIGHT_ELBOW, Landmark.LEFT_WRIST, Landmark.RIGHT_WRIST,
+         Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE, Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE]
+
+
+@dataclass
+class DefinitionsConfig:
+    """landmarks: the MediaPipe landmark names whose definition is taken from MediaPipe (empty:
+    off); min_conf: a frame updates a landmark's offset only where the detector saw it with at
+    least this confidence (a landmark outside the image is MediaPipe's guess)."""
+
+    landmarks: list[str] = field(default_factory=lambda: ["left_shoulder", "right_shoulder", "left_hip", "right_hip"])
+    min_conf: float = 0.5
+
+
+def body_frames(keypoints: np.ndarray) -> np.ndarray:
+    """[N,33,3] landmarks (metres) -> [N,3,3] rotations whose columns are the body's axes in the
+    landmarks' frame: x from the right hip to the left, y up the spine (mid-hip to mid-shoulder,
+    made orthogonal to x), z = x cross y."""
+    k = np.asarray(keypoints, np.float64)
+    x = k[:, Landmark.LEFT_HIP] - k[:, Landmark.RIGHT_HIP]
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    y = (k[:, Landmark.LEFT_SHOULDER] + k[:, Landmark.RIGHT_SHOULDER] - k[:, Landmark.LEFT_HIP] - k[:, Landmark.RIGHT_HIP]) / 2
+    y -= (y * x).sum(-1, keepdims=True) * x
+    y /= np.linalg.norm(y, axis=-1, keepdims=True)
+    return np.stack([x, y, np.cross(x, y)], -1)
+
+
+def world_offsets(keypoints: np.ndarray, world: np.ndarray) -> np.ndarray:
+    """Where MediaPipe's world landmarks `world` [N,33,3] put each landmark relative to the body's
+    `keypoints` [N,33,3]: `world` similarity-aligned onto `keypoints` on the elbows, wrists, knees
+    and ankles (`ALIGN`), minus `keypoints`, in the body's frame (`body_frames`); [N,33,3] metres."""
+    kp = torch.as_tensor(np.asarray(keypoints), dtype=torch.float64)
+    w = torch.as_tensor(np.asarray(world), dtype=torch.float64)
+    R, t, s = roma.rigid_points_registration(w[:, ALIGN], kp[:, ALIGN], compute_scaling=True)
+    aligned = s[:, None, None] * w @ R.transpose(1, 2) + t[:, None]
+    return np.einsum("nji,nkj->nki", body_frames(keypoints), (aligned - kp).numpy())
+
+
+class LandmarkDefinitions:
+    """Per track, the running mean of `world_offsets` of the configured landmarks (frames where
+    the detector saw them, bodies that did not fall back), added to `keypoints3d` in the body's
+    current frame. Call it on posed people (after the mesher), in frame order.
+
+    >>> definitions = LandmarkDefinitions()
+    >>> people = definitions(mesher(smoother(adapter(frame, tracked))))
+    """
+
+    def __init__(self, config: DefinitionsConfig | None = None) -> None:
+        self.config = config or DefinitionsConfig()
+        self.index = np.array([Landmark[n.upper()] for n in self.config.landmarks], dtype=int)
+        # track id -> (sum of offsets [L,3] metres, body frame; frames counted [L])
+        self.tracks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def reset(self) -> None:
+        """Forget every track (next video)."""
+        self.tracks.clear()
+
+    def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
+        if not len(self.index):
+            return people
+        use = [p for p in people if p.world_landmarks is not None and np.isfinite(p.world_landmarks).all()
+               and np.isfinite(p.keypoints3d).all()]
+        if use:
+            off = world_offsets(np.stack([p.keypoints3d for p in use]), np.stack([p.world_landmarks for p in use]))
+            for p, o in zip(use, off[:, self.index]):
+                seen = (np.asarray(p.keypoint_conf)[self.index] >= self.config.min_conf) & np.isfinite(o).all(-1)
+                seen &= not p.fallback
+                total, count = self.tracks.get(p.track_id, (np.zeros((len(self.index), 3)), np.zeros(len(self.index))))
+                self.tracks[p.track_id] = (total + np.where(seen[:, None], o, 0.0), count + seen)
+        out = []
+        for p in people:
+            total, count = self.tracks.get(p.track_id, (None, None))
+            if total is None or not count.any() or not np.isfinite(p.keypoints3d).all():
+                out.append(p)
+                continue
+            keypoints = p.keypoints3d.astype(np.float64)
+            axes = body_frames(keypoints[None])[0]
+            if not np.isfinite(axes).all():
+                out.append(p)
+                continue
+            keypoints[self.index] += (total / np.maximum(count, 1)[:, None]) @ axes.T
+            out.append(dataclasses.replace(p, keypoints3d=keypoints.astype(np.float32)))
+        return out
