@@ -7,7 +7,10 @@ in order, like the pipeline: TTO from the meta-parameters (or, with carry c > 0,
 previous frame's adaptation, `Fitter.next_carry`, as `AdaptConfig.carry` does), and with weight w the
 previous frame's adapted body as a prior on pose and shape. Reported per (w, c): MPJPE / PA-MPJPE
 (mm, 15 standard joints) and the acceleration error of root-relative joints (mm/frame^2), before and
-after the pipeline's TrackSmoother.
+after the pipeline's TrackSmoother; and PA-MPJPE of the smoothed landmarks (mapped to the 15 joints
+by the real-pixel split's rule, against the true landmarks) before and after the pipeline's
+`LandmarkDefinitions`, whose world landmarks here are the body's own plus noise: a control (there
+is no definition to learn, so it should change little).
 
     python -m trainer.eval_temporal [--weights 0 0.03 0.1 0.3] [--carry 0 1] [--frames 120] [--stretches 6]
 """
@@ -25,9 +28,10 @@ from metahmr_video.body import AnnyBody
 from trainer.evaluate import fetch_bvh_clips, joint_errors
 from metahmr_video.adapt import Fitter
 from metahmr_video.rotations import axis_angle_to_rotmat
-from metahmr_video.smooth import TrackSmoother
+from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
 from trainer.bvh import read_bvh, retarget
 from trainer.data import NoiseConfig, evidence_from_body
+from trainer.realpix.joints import standard_from_landmarks
 
 
 def stretches(body: AnnyBody, cache: Path, frames: int, count: int, seed: int) -> list[tuple[torch.Tensor, float]]:
@@ -65,14 +69,14 @@ def run(weights: list[float], frames: int, count: int, steps: int | None, cache:
         with torch.no_grad():
             gt = body(pose, transl=transl, return_vertices=False)
         ev, _ = evidence_from_body(g, gt.joints, gt.keypoints, focal, size, NoiseConfig())
-        cases.append((ev, gt.joints[:, body.standard_joint_indices], fps))
+        cases.append((ev, gt.joints[:, body.standard_joint_indices], fps, gt.keypoints))
     results = {}
     for w, c in [(w, c) for w in weights for c in carries]:
-        mp_all, pa_all, acc_raw, acc_sm, mp_sm_all = [], [], [], [], []
-        for ev, gt_std, fps in cases:
+        mp_all, pa_all, acc_raw, acc_sm, mp_sm_all, pa_lm, pa_def = [], [], [], [], [], [], []
+        for ev, gt_std, fps, gt_kp in cases:
             prev, carry = None, None
-            preds, people = [], []
-            smoother = TrackSmoother()
+            preds, people, defined = [], [], []
+            smoother, definitions = TrackSmoother(), LandmarkDefinitions()
             for t in range(len(gt_std)):
                 prior = None
                 if w > 0 and prev is not None:
@@ -84,13 +88,19 @@ def run(weights: list[float], frames: int, count: int, steps: int | None, cache:
                 preds.append(res.joints[0])
                 p = PersonBody(1, t, t / fps, res.pose[0].numpy(), res.shape[0].numpy(), res.transl[0].numpy(),
                                res.joints[0].numpy(), res.keypoints3d[0].numpy(), np.zeros((33, 2), np.float32),
-                               np.ones(33, np.float32), np.zeros(4, np.float32), 0.0)
+                               ev.conf[t].numpy(), np.zeros(4, np.float32), 0.0,
+                               world_landmarks=ev.world[t].numpy() if bool(ev.has_world[t]) else None)
                 people.append(smoother([p])[0])
+                defined.append(definitions([people[-1]])[0])
             pred = torch.stack(preds)[:, body.standard_joint_indices]
             sm = torch.from_numpy(np.stack([p.joints for p in people]))[:, body.standard_joint_indices]
             mp, pa = joint_errors(pred, gt_std)
             mp_sm, _ = joint_errors(sm, gt_std)
             mp_all.append(mp), pa_all.append(pa), mp_sm_all.append(mp_sm)
+            truth = torch.as_tensor(standard_from_landmarks(gt_kp.numpy()), dtype=torch.float32)
+            for out, acc in ((people, pa_lm), (defined, pa_def)):
+                lm = torch.as_tensor(standard_from_landmarks(np.stack([p.keypoints3d for p in out])), dtype=torch.float32)
+                acc.append(joint_errors(lm, truth)[1])
 
             def accel_err(x):
                 rel = x - x[:, :1]
@@ -102,10 +112,13 @@ def run(weights: list[float], frames: int, count: int, steps: int | None, cache:
         key = w if carries == (0.0,) else f"w={w}, carry={c}"
         r = results[key] = dict(mpjpe=float(torch.cat(mp_all).mean()), pa_mpjpe=float(torch.cat(pa_all).mean()),
                                 mpjpe_smoothed=float(torch.cat(mp_sm_all).mean()),
-                                accel_err=float(np.mean(acc_raw)), accel_err_smoothed=float(np.mean(acc_sm)))
+                                accel_err=float(np.mean(acc_raw)), accel_err_smoothed=float(np.mean(acc_sm)),
+                                landmarks_pa_smoothed=float(torch.cat(pa_lm).mean()),
+                                landmarks_pa_defined=float(torch.cat(pa_def).mean()))
         print(f"w={w}, carry={c}: MPJPE {r['mpjpe']:.1f} / PA {r['pa_mpjpe']:.1f} mm, accel error "
               f"{r['accel_err']:.1f} -> smoothed {r['accel_err_smoothed']:.1f} mm/frame^2 "
-              f"(smoothed MPJPE {r['mpjpe_smoothed']:.1f})", flush=True)
+              f"(smoothed MPJPE {r['mpjpe_smoothed']:.1f}); smoothed landmarks PA {r['landmarks_pa_smoothed']:.1f} -> "
+              f"with landmark definitions {r['landmarks_pa_defined']:.1f}", flush=True)
     return results
 
 

@@ -19,9 +19,11 @@ Each view's monocular input: that view's detections, undistorted with the calibr
 camera's true focal length and principal point; for our rows, with the front/back label flips
 fixed the way the product's tracker fixes them (`RealPixSplit.facing_fixed`; the MediaPipe row
 stays as the detector gives it, and a second MediaPipe row shows it after the same fix). The pipeline row runs the `run` command's stages
-(detector, tracker, adapter with the temporal prior, smoother) on the view's video with the true
-focal length (the pipeline keeps its principal point at the image centre and its distorted
-pixels) and picks, per frame, the tracked person whose keypoints match the chosen detection.
+(detector, tracker, adapter with the temporal prior, smoother, landmark definitions) on the view's
+video with the true focal length (the pipeline keeps its principal point at the image centre and
+its distorted pixels) and picks, per frame, the tracked person whose keypoints match the chosen
+detection; a second pipeline row leaves out the landmark definitions (the hips and shoulders are
+then the body model's joint centres).
 The online row isolates one of its parts: meta at the default steps with each frame starting from
 the previous frame's adaptation (`AdaptConfig.carry`), on the fixed detections.
 """
@@ -218,14 +220,15 @@ def _fit_key(fitter, start: str) -> str:
     return h.hexdigest()[:12]
 
 
-def _config_key() -> str:
-    """Hash of the pipeline's default configuration (the pipeline row depends on it)."""
+def _config_key(config=None) -> str:
+    """Hash of a pipeline configuration (default: the pipeline's default; a pipeline row depends on it)."""
     import hashlib
     import json
 
     from metahmr_video.config import Config, config_dict
 
-    return hashlib.sha1(json.dumps(config_dict(Config()), sort_keys=True).encode()).hexdigest()[:8]
+    cfg = Config() if config is None else config
+    return hashlib.sha1(json.dumps(config_dict(cfg), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta"), device: str = "cpu",
@@ -364,9 +367,16 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
         opt = cached_arrays(ours, "optimisation", lambda: {"landmarks": optimisation_row(body, ours)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
     if pipeline:
-        pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}_{_config_key()}",
-                             lambda: {"landmarks": pipeline_row(split, checkpoint, progress=progress)}, refresh)
-        preds["pipeline (run: tracker + temporal prior + smoother)"] = (pipe["landmarks"], None, {})
+        from metahmr_video.config import Config
+
+        plain = Config()
+        plain.definitions.landmarks = []
+        for name, cfg in (("pipeline (run: tracker + temporal prior + smoother + landmark definitions)", None),
+                          ("pipeline, the body's own hips and shoulders (no landmark definitions)", plain)):
+            pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}_{_config_key(cfg)}",
+                                 lambda cfg=cfg: {"landmarks": pipeline_row(split, checkpoint, progress=progress, config=cfg)},
+                                 refresh)
+            preds[name] = (pipe["landmarks"], None, {})
     res: dict = {"n": len(split), "views": [c.name for c in split.cams], "reference": split.ref.uncertainty(),
                  "rows": {}}
     base = None
