@@ -14,10 +14,10 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
-import roma
 import torch
 
 from metahmr_video.layout import Landmark
+from metahmr_video.model.losses import rotation_onto
 from metahmr_video.records import PersonBody
 
 # Joint centres in MediaPipe's definitions and the body model's alike: MediaPipe's world landmarks are
@@ -55,9 +55,12 @@ def world_offsets(keypoints: np.ndarray, world: np.ndarray) -> np.ndarray:
     and ankles (`ALIGN`), minus `keypoints`, in the body's frame (`body_frames`); [N,33,3] metres."""
     kp = torch.as_tensor(np.asarray(keypoints), dtype=torch.float64)
     w = torch.as_tensor(np.asarray(world), dtype=torch.float64)
-    R, t, s = roma.rigid_points_registration(w[:, ALIGN], kp[:, ALIGN], compute_scaling=True)
-    aligned = s[:, None, None] * w @ R.transpose(1, 2) + t[:, None]
-    return np.einsum("nji,nkj->nki", body_frames(keypoints), (aligned - kp).numpy())
+    a_mean, b_mean = w[:, ALIGN].mean(1, keepdim=True), kp[:, ALIGN].mean(1, keepdim=True)
+    a, b = w[:, ALIGN] - a_mean, kp[:, ALIGN] - b_mean
+    R = rotation_onto(a, b, torch.ones(a.shape[:2], dtype=a.dtype))
+    scale = (b * (a @ R.transpose(1, 2))).sum((1, 2)) / (a ** 2).sum((1, 2)).clamp(min=1e-12)
+    aligned = scale[:, None, None] * (w - a_mean) @ R.transpose(1, 2) + b_mean
+    return (body_frames(keypoints).transpose(0, 2, 1)[:, None] @ (aligned - kp).numpy()[..., None])[..., 0]
 
 
 class LandmarkDefinitions:
