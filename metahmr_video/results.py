@@ -24,7 +24,9 @@ class TrackResult:
 
     pose [T, J, 3, 3] rotations and shape [T, S] are generic; `params` holds the body model's own
     keys (SMPL: global_orient, body_pose, betas axis-angle; Anny: bone_rotations, phenotypes).
-    transl/joints/keypoints3d in metres (camera frame); keypoints2d/boxes in pixels.
+    transl/joints/keypoints3d in metres (camera frame); keypoints2d/boxes in pixels. `joints` are the
+    body model's for the stored parameters; `keypoints3d` MediaPipe's 33 landmarks on that body, the
+    hips and shoulders where MediaPipe defines them (`metahmr_video.smooth.LandmarkDefinitions`).
     """
 
     track_id: int
