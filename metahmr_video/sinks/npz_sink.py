@@ -32,7 +32,8 @@ def body_params(body_name: str, pose: np.ndarray, shape: np.ndarray) -> dict[str
 
 class NpzSink:
     """Collects PersonBody records per track and writes `path` (atomically: temp file + rename)
-    every `flush_every_s` seconds of wall time and on `close()`.
+    every `flush_every_s` seconds of wall time (uncompressed: a rewrite of everything so far, kept
+    cheap) and, compressed, on `close()`.
 
     meta: JSON-serialisable facts about the run (body model name, joint names, fps, image size,
     intrinsics, source path...). It must hold "body_model".
@@ -59,9 +60,9 @@ class NpzSink:
             if self.keep_vertices and p.vertices is not None:
                 t["vertices"].append(p.vertices.astype(np.float16))
         if time.monotonic() - self._last_flush > self.flush_every_s:
-            self.flush()
+            self.flush(compress=False)
 
-    def flush(self) -> None:
+    def flush(self, compress: bool = True) -> None:
         """Write everything collected so far to `path` (a valid, loadable file)."""
         arrays: dict[str, np.ndarray] = {}
         ids = sorted(self.tracks)
@@ -76,7 +77,8 @@ class NpzSink:
                 arrays[prefix + "vertices"] = np.stack(t["vertices"])
         meta = dict(self.meta, num_frames=self.frames_seen)
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), track_ids=np.asarray(ids, dtype=np.int64), **arrays)
+        (np.savez_compressed if compress else np.savez)(tmp, meta=np.array(json.dumps(meta)),
+                                                         track_ids=np.asarray(ids, dtype=np.int64), **arrays)
         os.replace(tmp, self.path)
         self._last_flush = time.monotonic()
 
