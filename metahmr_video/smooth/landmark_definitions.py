@@ -1,8 +1,8 @@
 """MediaPipe's own definitions of a few landmarks, learned per track from its world landmarks.
 
 A body model's hip and shoulder landmarks are its joint centres; MediaPipe places its hip and
-shoulder landmarks elsewhere on a person (measured: its hips 1-4 cm lower, its shoulders 2-4 cm
-higher and 2-5 cm further along the body's forward axis, docs/experiments.md E35). So that the
+shoulder landmarks elsewhere on a person (measured on real footage: its hips 1-4 cm lower, its
+shoulders 2-4 cm higher and 2-5 cm further back, docs/experiments.md E36). So that the
 reported 33 landmarks (`PersonBody.keypoints3d`) mean what MediaPipe's names mean, each track keeps
 the running mean, over its frames, of where MediaPipe's world landmarks put those landmarks relative
 to the fitted body (in the body's own frame), and adds it to the body's landmarks. The body (pose,
@@ -39,7 +39,7 @@ class DefinitionsConfig:
 def body_frames(keypoints: np.ndarray) -> np.ndarray:
     """[N,33,3] landmarks (metres) -> [N,3,3] rotations whose columns are the body's axes in the
     landmarks' frame: x from the right hip to the left, y up the spine (mid-hip to mid-shoulder,
-    made orthogonal to x), z = x cross y."""
+    made orthogonal to x), z = x cross y (forward, the way the body faces)."""
     k = np.asarray(keypoints, np.float64)
     x = k[:, Landmark.LEFT_HIP] - k[:, Landmark.RIGHT_HIP]
     x /= np.linalg.norm(x, axis=-1, keepdims=True)
