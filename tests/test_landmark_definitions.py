@@ -78,7 +78,7 @@ def test_definitions_recover_a_constant_offset_in_the_body_frame():
     np.testing.assert_allclose(clean([p])[0].keypoints3d[TORSO], truth[TORSO], atol=1e-5)
 
 
-def test_unseen_landmarks_and_fallback_frames_do_not_count():
+def test_unseen_landmarks_fallback_frames_and_old_tracks_do_not_count():
     rng = np.random.default_rng(2)
     stage = LandmarkDefinitions(DefinitionsConfig(min_conf=0.5))
     conf = np.ones(33, np.float32)
@@ -90,5 +90,10 @@ def test_unseen_landmarks_and_fallback_frames_do_not_count():
     stage.reset()
     p, _ = _frame(rng, 1, fallback=True)
     np.testing.assert_array_equal(stage([p])[0].keypoints3d, p.keypoints3d)
+    stage([_frame(rng, 2)[0]])
+    assert 7 in stage.tracks
+    later, _ = _frame(rng, 3)
+    stage([PersonBody(**{**later.__dict__, "track_id": 8, "time_s": 61.0})])
+    assert 7 not in stage.tracks and 8 in stage.tracks  # unseen for more than forget_after_s
     off = LandmarkDefinitions(DefinitionsConfig(landmarks=[]))
     np.testing.assert_array_equal(off([p])[0].keypoints3d, p.keypoints3d)

@@ -30,10 +30,12 @@ ALIGN = [Landmark.LEFT_ELBOW, Landmark.RIGHT_ELBOW, Landmark.LEFT_WRIST, Landmar
 class DefinitionsConfig:
     """landmarks: the MediaPipe landmark names whose definition is taken from MediaPipe (empty:
     off); min_conf: a frame updates a landmark's offset only where the detector saw it with at
-    least this confidence (a landmark outside the image is MediaPipe's guess)."""
+    least this confidence (a landmark outside the image is MediaPipe's guess); forget_after_s: a
+    track unseen for longer starts again (memory stays flat on long streams)."""
 
     landmarks: list[str] = field(default_factory=lambda: ["left_shoulder", "right_shoulder", "left_hip", "right_hip"])
     min_conf: float = 0.5
+    forget_after_s: float = 60.0
 
 
 def body_frames(keypoints: np.ndarray) -> np.ndarray:
@@ -75,8 +77,8 @@ class LandmarkDefinitions:
     def __init__(self, config: DefinitionsConfig | None = None) -> None:
         self.config = config or DefinitionsConfig()
         self.index = np.array([Landmark[n.upper()] for n in self.config.landmarks], dtype=int)
-        # track id -> (sum of offsets [L,3] metres, body frame; frames counted [L])
-        self.tracks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # track id -> (sum of offsets [L,3] metres, body frame; frames counted [L]; last time seen, s)
+        self.tracks: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
 
     def reset(self) -> None:
         """Forget every track (next video)."""
@@ -85,6 +87,9 @@ class LandmarkDefinitions:
     def __call__(self, people: list[PersonBody]) -> list[PersonBody]:
         if not len(self.index):
             return people
+        if people:
+            now = max(p.time_s for p in people)
+            self.tracks = {k: v for k, v in self.tracks.items() if now - v[2] <= self.config.forget_after_s}
         use = [p for p in people if p.world_landmarks is not None and np.isfinite(p.world_landmarks).all()
                and np.isfinite(p.keypoints3d).all()]
         if use:
@@ -92,11 +97,11 @@ class LandmarkDefinitions:
             for p, o in zip(use, off[:, self.index]):
                 seen = (np.asarray(p.keypoint_conf)[self.index] >= self.config.min_conf) & np.isfinite(o).all(-1)
                 seen &= not p.fallback
-                total, count = self.tracks.get(p.track_id, (np.zeros((len(self.index), 3)), np.zeros(len(self.index))))
-                self.tracks[p.track_id] = (total + np.where(seen[:, None], o, 0.0), count + seen)
+                total, count, _ = self.tracks.get(p.track_id, (np.zeros((len(self.index), 3)), np.zeros(len(self.index)), 0.0))
+                self.tracks[p.track_id] = (total + np.where(seen[:, None], o, 0.0), count + seen, p.time_s)
         out = []
         for p in people:
-            total, count = self.tracks.get(p.track_id, (None, None))
+            total, count, _ = self.tracks.get(p.track_id, (None, None, None))
             if total is None or not count.any() or not np.isfinite(p.keypoints3d).all():
                 out.append(p)
                 continue
