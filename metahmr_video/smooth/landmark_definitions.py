@@ -51,10 +51,11 @@ def body_frames(keypoints: np.ndarray) -> np.ndarray:
     return np.stack([x, y, np.cross(x, y)], -1)
 
 
-def world_offsets(keypoints: np.ndarray, world: np.ndarray) -> np.ndarray:
+def world_offsets(keypoints: np.ndarray, world: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
     """Where MediaPipe's world landmarks `world` [N,33,3] put each landmark relative to the body's
     `keypoints` [N,33,3]: `world` similarity-aligned onto `keypoints` on the elbows, wrists, knees
-    and ankles (`ALIGN`), minus `keypoints`, in the body's frame (`body_frames`); [N,33,3] metres."""
+    and ankles (`ALIGN`), minus `keypoints`, in the body's frame (`frames` [N,3,3], default
+    `body_frames(keypoints)`); [N,33,3] metres."""
     kp = torch.as_tensor(np.asarray(keypoints), dtype=torch.float64)
     w = torch.as_tensor(np.asarray(world), dtype=torch.float64)
     a_mean, b_mean = w[:, ALIGN].mean(1, keepdim=True), kp[:, ALIGN].mean(1, keepdim=True)
@@ -62,7 +63,8 @@ def world_offsets(keypoints: np.ndarray, world: np.ndarray) -> np.ndarray:
     R = rotation_onto(a, b, torch.ones(a.shape[:2], dtype=a.dtype))
     scale = (b * (a @ R.transpose(1, 2))).sum((1, 2)) / (a ** 2).sum((1, 2)).clamp(min=1e-12)
     aligned = scale[:, None, None] * (w - a_mean) @ R.transpose(1, 2) + b_mean
-    return (body_frames(keypoints).transpose(0, 2, 1)[:, None] @ (aligned - kp).numpy()[..., None])[..., 0]
+    frames = body_frames(keypoints) if frames is None else frames
+    return (frames.transpose(0, 2, 1)[:, None] @ (aligned - kp).numpy()[..., None])[..., 0]
 
 
 class LandmarkDefinitions:
@@ -90,26 +92,29 @@ class LandmarkDefinitions:
         if people:
             now = max(p.time_s for p in people)
             self.tracks = {k: v for k, v in self.tracks.items() if now - v[2] <= self.config.forget_after_s}
-        use = [p for p in people if p.world_landmarks is not None and np.isfinite(p.world_landmarks).all()
-               and np.isfinite(p.keypoints3d).all()]
-        if use:
-            off = world_offsets(np.stack([p.keypoints3d for p in use]), np.stack([p.world_landmarks for p in use]))
-            for p, o in zip(use, off[:, self.index]):
+        posed = [p for p in people if np.isfinite(p.keypoints3d).all()]
+        if not posed:
+            return people
+        keypoints = np.stack([p.keypoints3d for p in posed]).astype(np.float64)
+        frames = body_frames(keypoints)
+        has_world = np.array([p.world_landmarks is not None and np.isfinite(p.world_landmarks).all() for p in posed])
+        if has_world.any():
+            seen_by = [p for p, w in zip(posed, has_world) if w]
+            off = world_offsets(keypoints[has_world], np.stack([p.world_landmarks for p in seen_by]), frames[has_world])
+            for p, o in zip(seen_by, off[:, self.index]):
                 seen = (np.asarray(p.keypoint_conf)[self.index] >= self.config.min_conf) & np.isfinite(o).all(-1)
                 seen &= not p.fallback
                 total, count, _ = self.tracks.get(p.track_id, (np.zeros((len(self.index), 3)), np.zeros(len(self.index)), 0.0))
                 self.tracks[p.track_id] = (total + np.where(seen[:, None], o, 0.0), count + seen, p.time_s)
+        axes_of = dict(zip((p.track_id for p in posed), frames))  # one person per track in a frame
         out = []
         for p in people:
             total, count, _ = self.tracks.get(p.track_id, (None, None, None))
-            if total is None or not count.any() or not np.isfinite(p.keypoints3d).all():
+            axes = axes_of.get(p.track_id)
+            if total is None or not count.any() or axes is None or not np.isfinite(axes).all():
                 out.append(p)
                 continue
-            keypoints = p.keypoints3d.astype(np.float64)
-            axes = body_frames(keypoints[None])[0]
-            if not np.isfinite(axes).all():
-                out.append(p)
-                continue
-            keypoints[self.index] += (total / np.maximum(count, 1)[:, None]) @ axes.T
-            out.append(dataclasses.replace(p, keypoints3d=keypoints.astype(np.float32)))
+            moved = p.keypoints3d.astype(np.float64)
+            moved[self.index] += (total / np.maximum(count, 1)[:, None]) @ axes.T
+            out.append(dataclasses.replace(p, keypoints3d=moved.astype(np.float32)))
         return out
