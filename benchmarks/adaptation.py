@@ -12,7 +12,7 @@
 3. `--batching`: N people in one batched computation vs N separate adaptations (default K).
 4. `--compile`: decoding + body + test loss, forward and backward, under `torch.compile(dynamic=True)`
    against eager, and the time of each first compiled call (compilation) per N.
-Shipped checkpoint, synthetic people (`trainer.data.SyntheticData`), CPU (or CUDA when present).
+Shipped checkpoint, synthetic people (`metahmr_trainer.data.SyntheticData`), CPU (or CUDA when present).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def timed(fn, repeat: int, trials: int = 3) -> tuple[float, float]:
 
 def setup(device: str, threads: int, n: int):
     from metahmr_video.adapt import Fitter
-    from trainer.data import SyntheticData
+    from metahmr_trainer.data import SyntheticData
 
     torch.set_num_threads(threads)
     fitter = Fitter.load(device=device)

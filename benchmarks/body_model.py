@@ -14,7 +14,7 @@ import torch
 
 from metahmr_video.body import AnnyBody
 from metahmr_video.body.anny_body import FIT_TOPOLOGY, FULL_TOPOLOGY
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 
 
 def _time(fn, device: str, repeats: int) -> float:

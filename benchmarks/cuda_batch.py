@@ -31,7 +31,7 @@ def export(path: Path) -> None:
     import torch
 
     from metahmr_video.body import AnnyBody
-    from trainer.data import SyntheticData
+    from metahmr_trainer.data import SyntheticData
 
     body = AnnyBody()
     ev, _ = SyntheticData(body).sample(64, torch.Generator().manual_seed(0))

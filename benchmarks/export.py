@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink
 
 
@@ -49,8 +49,8 @@ def write_results(path: Path, frames: int, tracks: int, num_bones: int = 31, fps
 
 
 def run(frames: int, tracks: int) -> list[dict]:
-    from metahmr_video.results import load_results
-    from metahmr_video.sinks.export import export, track_animation
+    from metahmr_video.core.results import load_results
+    from metahmr_video.export import export, track_animation
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

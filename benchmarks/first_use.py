@@ -33,7 +33,7 @@ def main() -> None:
         clip = home / "clip.mp4"
         write_clip_head(clip, args.frames, rate=10)
         env = dict(os.environ, HOME=str(home))
-        cmd = [sys.executable, "-m", "metahmr_video.cli", "run", str(clip), "-o", str(home / "out"), "-q"]
+        cmd = [sys.executable, "-m", "metahmr_video.app.cli", "run", str(clip), "-o", str(home / "out"), "-q"]
         cmd += ["--export", *args.export] if args.export else []
         for attempt in ("first (empty cache)", "second"):
             start, cpu0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.config import Config
-from metahmr_video.records import Frame
-from metahmr_video.runner import Runner
+from metahmr_video.app.config import Config
+from metahmr_video.core.records import Frame
+from metahmr_video.app.runner import Runner
 from metahmr_video.sources import VideoSource
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"

@@ -23,7 +23,7 @@ sys.path.insert(0, ROOT)
 MEDIA = os.path.join(ROOT, "examples", "media")
 
 from metahmr_video.detect import DetectorConfig, MultiPersonDetector  # noqa: E402
-from metahmr_video.records import Detection, Frame  # noqa: E402
+from metahmr_video.core.records import Detection, Frame  # noqa: E402
 from metahmr_video.sources import VideoSource  # noqa: E402
 from metahmr_video.track import Tracker, TrackerConfig  # noqa: E402
 
@@ -123,8 +123,8 @@ class _Boxes:
 def pipeline_recall(config: DetectorConfig, labels: Dict[int, List[List[float]]]) -> Tuple[int, int, int, Dict[int, int]]:
     """The pipeline (this detector config, default tracker and smoother, TTO with 0 steps) over the
     clip up to its last labelled frame: (found, reported, labelled person-frames, misses per frame)."""
-    from metahmr_video.config import Config
-    from metahmr_video.runner import Runner
+    from metahmr_video.app.config import Config
+    from metahmr_video.app.runner import Runner
 
     cfg = Config()
     cfg.detector, cfg.adapt.steps = config, 0

@@ -16,7 +16,7 @@ consecutive frames' results (a stall a viewer would see); "after the start": the
 detector's settle period (11 frames), for the pipeline rows. "CPU ms/frame": processor time of all the
 process's threads per frame (MediaPipe's own threads included), which the machine's load inflates
 far less than wall time. Per-stage milliseconds per frame come from
-the default-steps run of the last round (`metahmr_video.profiling.StageTimes`; the stages overlap in
+the default-steps run of the last round (`metahmr_video.core.profiling.StageTimes`; the stages overlap in
 threads, so they add up to more than the time per frame).
 """
 from __future__ import annotations
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 
-from metahmr_video.config import Config
-from metahmr_video.profiling import StageTimes
-from metahmr_video.runner import Runner
+from metahmr_video.app.config import Config
+from metahmr_video.core.profiling import StageTimes
+from metahmr_video.app.runner import Runner
 from metahmr_video.sinks import NpzSink
 from metahmr_video.sources import VideoSource
 

@@ -1,4 +1,4 @@
-"""Motion transfer onto Anny's game-engine rigs (`metahmr_video.sinks.export.rigs`): accuracy and speed.
+"""Motion transfer onto Anny's game-engine rigs (`metahmr_video.export.rigs`): accuracy and speed.
 
 For each rig (mixamo, game_engine), poses of the fitted cmu_mb skeleton are carried over and the same
 body (same phenotypes) is posed on the target rig. Measured against the source body posed by Anny with
@@ -25,14 +25,14 @@ import roma
 import torch
 
 from metahmr_video.body.anny_body import FULL_TOPOLOGY, load_anny
-from metahmr_video.sinks.export import rigs
-from metahmr_video.sinks.export.animation import _anny_rest, _skeleton
+from metahmr_video.export import rigs
+from metahmr_video.export.animation import _anny_rest, _skeleton
 
 
 def prior_poses(samples: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Groups of (pose [T, 31, 3, 3] in the camera frame, phenotypes [6]): 10 groups of samples/10."""
     from metahmr_video.body import AnnyBody
-    from trainer.prior import MotionPrior, sample_global_orientation
+    from metahmr_trainer.prior import MotionPrior, sample_global_orientation
 
     g = torch.Generator().manual_seed(seed)
     prior = MotionPrior(AnnyBody())
@@ -48,7 +48,7 @@ def prior_poses(samples: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarra
 
 
 def results_poses(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    from metahmr_video.results import load_results
+    from metahmr_video.core.results import load_results
 
     res = load_results(path)
     return [(tr.pose.astype(np.float64), np.median(tr.shape.astype(np.float64), 0)) for tr in res.tracks.values()]

@@ -84,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cut_clips(EXAMPLE, tmp / "clips", args.clips, args.frames)
-        cli = [sys.executable, "-m", "metahmr_video.cli", "run", str(tmp / "clips"), "-q"]
+        cli = [sys.executable, "-m", "metahmr_video.app.cli", "run", str(tmp / "clips"), "-q"]
         serial = timed(cli + ["-o", str(tmp / "serial")])
         ray = timed(cli + ["-o", str(tmp / "ray"), "--ray", "--workers", "2"])
         same = same_results(tmp / "serial", tmp / "ray")

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt import pose_bodies
-from metahmr_video.camera import default_focal
-from metahmr_video.config import Config
-from metahmr_video.records import PersonBody
-from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
-from metahmr_video.runner import Runner
+from metahmr_video.core.camera import default_focal
+from metahmr_video.app.config import Config
+from metahmr_video.core.records import PersonBody
+from metahmr_video.core.rotations import axis_angle_to_rotmat, geodesic_angle
+from metahmr_video.app.runner import Runner
 from metahmr_video.smooth import SmootherConfig, TrackSmoother
 from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth
 from metahmr_video.sources import VideoSource

@@ -5,7 +5,7 @@
 import sys
 from pathlib import Path
 
-from metahmr_video.sinks.export import export
+from metahmr_video.export import export
 
 results = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results") / "pedestrians.npz"
 out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("results") / "animation"

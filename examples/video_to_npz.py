@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt import Adapter, Fitter, pose_bodies
-from metahmr_video.camera import default_focal, intrinsics
+from metahmr_video.core.camera import default_focal, intrinsics
 from metahmr_video.detect import MultiPersonDetector
-from metahmr_video.pipeline import Pipeline
-from metahmr_video.results import load_results
+from metahmr_video.app.pipeline import Pipeline
+from metahmr_video.core.results import load_results
 from metahmr_video.sinks import NpzSink
 from metahmr_video.smooth import TrackSmoother
 from metahmr_video.sources import VideoSource

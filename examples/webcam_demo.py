@@ -9,9 +9,9 @@ from pathlib import Path
 
 
 def main() -> int:
-    from metahmr_video.config import Config
-    from metahmr_video.errors import MetaHMRError
-    from metahmr_video.runner import Runner, run_webcam
+    from metahmr_video.app.config import Config
+    from metahmr_video.core.errors import MetaHMRError
+    from metahmr_video.app.runner import Runner, run_webcam
     from metahmr_video.sources import WebcamSource
 
     config = Config()

@@ -23,8 +23,8 @@ def anny_body():
 @pytest.fixture(scope="session")
 def runner():
     """The CLI's Runner with the default config, 3 TTO steps (models loaded once per session)."""
-    from metahmr_video.config import Config
-    from metahmr_video.runner import Runner
+    from metahmr_video.app.config import Config
+    from metahmr_video.app.runner import Runner
 
     cfg = Config()
     cfg.adapt.steps = 3
@@ -67,7 +67,7 @@ class ClipRun:
 
 @pytest.fixture(scope="session")
 def clip_run(runner, tmp_path_factory) -> ClipRun:
-    from metahmr_video.camera import default_focal
+    from metahmr_video.core.camera import default_focal
     from metahmr_video.sinks import NpzSink
     from metahmr_video.sources import VideoSource
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from metahmr_video.body import COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, SmplBody
-from metahmr_video.layout import COCO_17, mirror_index
-from metahmr_video.errors import ModelFileError
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.layout import COCO_17, mirror_index
+from metahmr_video.core.errors import ModelFileError
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 
 from smpl_files import SMPL_PARENTS, build_smpl_dict, write_smpl_pkl
 

@@ -13,14 +13,14 @@ import av
 import numpy as np
 import pytest
 
-from metahmr_video.results import load_results
+from metahmr_video.core.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "examples" / "media"
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "metahmr_video.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "metahmr_video.app.cli", *map(str, args)], capture_output=True,
                           text=True, timeout=300, **kw)
 
 
@@ -30,7 +30,7 @@ def _lines(text):
 
 def test_version_and_run_help(capsys):
     from metahmr_video import __version__
-    from metahmr_video.cli import main
+    from metahmr_video.app.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
@@ -43,7 +43,7 @@ def test_version_and_run_help(capsys):
 
 
 def test_numbered_images_are_a_sequence_and_others_photos(tmp_path):
-    from metahmr_video.runner import is_numbered_sequence, list_inputs
+    from metahmr_video.app.runner import is_numbered_sequence, list_inputs
 
     assert is_numbered_sequence(["frame_0001.png", "frame_0002.png", "frame_0003.png"])
     assert is_numbered_sequence(["10.jpg", "20.jpg", "30.jpg"])          # every 10th frame
@@ -72,7 +72,7 @@ def test_photos_are_independent_at_their_own_size(runner, tmp_path):
     second frame), the overlay as PNG of the photo's size."""
     import cv2
 
-    from metahmr_video.runner import run_input
+    from metahmr_video.app.runner import run_input
 
     runner.config.output.overlay = True
     try:
@@ -120,7 +120,7 @@ def test_truncated_video_keeps_its_frames_and_fails_in_one_line(tmp_path):
 
 
 def test_ctrl_c_during_start_up_is_one_line(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "metahmr_video.cli", "run", str(MEDIA / "pedestrians.mp4"),
+    proc = subprocess.Popen([sys.executable, "-m", "metahmr_video.app.cli", "run", str(MEDIA / "pedestrians.mp4"),
                              "-o", str(tmp_path / "out"), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)  # importing torch and loading the models take several seconds
     proc.send_signal(signal.SIGINT)
@@ -156,7 +156,7 @@ def test_readme_snippet_puts_the_body_in_front_of_the_camera(anny_body):
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
     out = scope["out"]
-    from metahmr_video.layout import Landmark
+    from metahmr_video.core.layout import Landmark
 
     kp = out.keypoints.numpy()
     np.testing.assert_allclose(out.joints[:, 0].numpy(), [[0, 0, 3.0], [1, 0, 4.0]], atol=1e-5)
@@ -170,10 +170,10 @@ def test_readme_snippet_puts_the_body_in_front_of_the_camera(anny_body):
 def test_a_ctrl_c_that_a_library_swallows_still_ends_the_run(tmp_path, monkeypatch, capsys):
     """SIGINT arrives while a library's bare `except:` runs (it eats the KeyboardInterrupt): the run
     still stops at the next frame, keeps what it computed and exits with 130."""
-    from metahmr_video import interrupts
-    from metahmr_video.cli import main
-    from metahmr_video.pipeline import Pipeline
-    from metahmr_video.results import load_results
+    from metahmr_video.app import interrupts
+    from metahmr_video.app.cli import main
+    from metahmr_video.app.pipeline import Pipeline
+    from metahmr_video.core.results import load_results
     from clips import write_clip_head
 
     clip = write_clip_head(tmp_path / "clip.mp4", 12)
@@ -202,7 +202,7 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_the_run(tmp_path, monkeypat
 def test_a_photo_gets_its_own_steps_and_no_frame_budget(runner):
     """A photo's people each get `AdaptConfig.photo_steps` (20: nothing to carry over, no frame rate
     to keep), however many; a video's frame keeps its budget; `--steps N` is exact for both."""
-    from metahmr_video.cli import _load_config, build_parser
+    from metahmr_video.app.cli import _load_config, build_parser
 
     assert runner.config.adapt.photo_steps == 20
     photo = runner.pipeline(700.0, photo=True).adapter

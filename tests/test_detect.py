@@ -12,9 +12,9 @@ import pytest
 
 from metahmr_video.detect import DetectorConfig, MultiPersonDetector, PrecomputedKeypoints, Roi, load_keypoints
 from metahmr_video.detect.blazepose import roi_from_alignment_points, ssd_anchors
-from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.core.layout import MEDIAPIPE_33, Landmark, mirror_index
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.records import Frame
 from metahmr_video.sources import VideoSource, read_image
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -190,7 +190,7 @@ def test_precomputed_bad_input(tmp_path):
 
 
 def test_hog_slices_split_the_pyramid_and_find_what_it_finds():
-    from metahmr_video.boxes import box_iou
+    from metahmr_video.core.boxes import box_iou
     from metahmr_video.detect.hog import HogPeopleDetector
 
     hog = HogPeopleDetector(parts=5)

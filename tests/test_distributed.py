@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metahmr_video.cli import main
-from metahmr_video.config import Config
-from metahmr_video.distributed import MANIFEST, VideoWorker, is_complete, run_distributed, settings_fingerprint
+from metahmr_video.app.cli import main
+from metahmr_video.app.config import Config
+from metahmr_video.app.distributed import MANIFEST, VideoWorker, is_complete, run_distributed, settings_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

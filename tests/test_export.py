@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.errors import InputError, MetaHMRError
-from metahmr_video.results import load_results
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.errors import InputError, MetaHMRError
+from metahmr_video.core.results import load_results
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink
-from metahmr_video.sinks.export import camera_to_world, export, track_animation
+from metahmr_video.export import camera_to_world, export, track_animation
 from smpl_files import write_smpl_pkl
 
 FPS = 25.0
@@ -324,7 +324,7 @@ def test_bad_inputs_give_one_line_errors(anny_results, tmp_path):
 
 def test_fbx_without_bpy_says_how_to_install(anny_results, tmp_path, monkeypatch):
     """From a checkout the hint installs the checkout's extra; from a wheel, the package's."""
-    from metahmr_video.paths import install_command
+    from metahmr_video.core.paths import install_command
 
     checkout = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(checkout)
@@ -339,7 +339,7 @@ def test_fbx_without_bpy_says_how_to_install(anny_results, tmp_path, monkeypatch
 
 
 def test_export_command(anny_results, tmp_path, capsys):
-    from metahmr_video.sinks.export.cli import add_export_command
+    from metahmr_video.export.cli import add_export_command
 
     parser = argparse.ArgumentParser()
     add_export_command(parser.add_subparsers(dest="command"))
@@ -355,6 +355,6 @@ def test_export_command(anny_results, tmp_path, capsys):
 def test_package_imports_without_bpy():
     import subprocess
 
-    code = "import sys, metahmr_video.sinks.export, metahmr_video.sinks.export.cli; print('bpy' in sys.modules)"
+    code = "import sys, metahmr_video.export, metahmr_video.export.cli; print('bpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from metahmr_video.layout import MEDIAPIPE_33
-from metahmr_video.records import Detection
+from metahmr_video.core.layout import MEDIAPIPE_33
+from metahmr_video.core.records import Detection
 from metahmr_video.track import Tracker, TrackerConfig
 from metahmr_video.track.facing import FacingConfig, FacingFilter, swap_sides
 

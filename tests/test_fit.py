@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.layout import STANDARD_JOINTS
-from metahmr_video.errors import InputError
-from trainer.evaluate import joint_errors
+from metahmr_video.core.layout import STANDARD_JOINTS
+from metahmr_video.core.errors import InputError
+from metahmr_trainer.evaluate import joint_errors
 from metahmr_video.adapt import FitResult, Fitter
-from trainer.data import SyntheticData
+from metahmr_trainer.data import SyntheticData
 
 W, H = 1280, 720
 
@@ -109,7 +109,7 @@ def test_input_validation(fitter, people):
 def test_a_crowded_frame_shares_its_step_budget_and_explicit_steps_are_exact(fitter):
     from metahmr_video.adapt import Adapter
     from metahmr_video.adapt.adapter import AdaptConfig
-    from metahmr_video.cli import _load_config, build_parser
+    from metahmr_video.app.cli import _load_config, build_parser
 
     budget = Adapter(fitter, AdaptConfig(steps=3, frame_steps=8))
     assert [budget.steps(n) for n in (1, 2, 3, 4, 5, 8, 9, 40)] == [3, 3, 2, 2, 1, 1, 1, 1]
@@ -187,7 +187,7 @@ def test_adapter_carries_a_tracks_adaptation_to_its_next_frame_and_not_across_a_
     meta-parameters, and a track seen again after more than `prior_max_gap_s` starts afresh."""
     from metahmr_video.adapt import Adapter
     from metahmr_video.adapt.adapter import AdaptConfig
-    from metahmr_video.records import Detection, Frame, TrackedPerson
+    from metahmr_video.core.records import Detection, Frame, TrackedPerson
 
     ev, _, boxes = people
     kp, conf, world, bx, _ = _args(ev, boxes)

@@ -6,8 +6,8 @@ import numpy as np
 import roma
 import torch
 
-from metahmr_video.layout import Landmark as L
-from metahmr_video.records import PersonBody
+from metahmr_video.core.layout import Landmark as L
+from metahmr_video.core.records import PersonBody
 from metahmr_video.smooth import DefinitionsConfig, LandmarkDefinitions
 from metahmr_video.smooth.landmark_definitions import body_frames, world_offsets
 

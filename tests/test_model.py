@@ -6,11 +6,11 @@ import copy
 import pytest
 import torch
 
-from metahmr_video.errors import ModelFileError
+from metahmr_video.core.errors import ModelFileError
 from metahmr_video.adapt.steps import body_forward, inner_steps, predict_stacked, stack_params
 from metahmr_video.model import Checkpoint, LossConfig, ModelConfig, Regressor, decode, features, train_loss
 from metahmr_video.model.losses import test_loss as l_test
-from trainer.data import SyntheticData
+from metahmr_trainer.data import SyntheticData
 
 TINY = ModelConfig(encoder_width=16, encoder_layers=1, head_width=16, ief_iters=2)
 

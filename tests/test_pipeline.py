@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from clips import write_clip_head
 
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.results import load_results
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.results import load_results
 from metahmr_video.smooth import TrackSmoother
 
 MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
@@ -72,7 +72,7 @@ def test_no_root_step_faster_than_a_person_moves(clip_run, tmp_path):
     body (24 -> 49 m in one frame). The smoothed root moves no faster than a person (the smoother's
     5 m/s), in the results and in the exported BVH root."""
     bvhio = pytest.importorskip("bvhio")
-    from metahmr_video.sinks.export import export
+    from metahmr_video.export import export
 
     bound = 5.0 / clip_run.fps  # metres per frame at 5 m/s, a running person
     raw_steps = [np.linalg.norm(seq[f + 1].transl - seq[f].transl) for seq in _by_track(clip_run.raw).values()
@@ -143,7 +143,7 @@ def test_a_new_person_is_reported_from_their_first_frame_offline_not_live(runner
     their confirmation, frame 3 (tracks need two hits). A one-frame false detection is not reported."""
     from metahmr_video.adapt import AdaptConfig, Adapter
     from metahmr_video.detect import PrecomputedKeypoints
-    from metahmr_video.pipeline import Pipeline
+    from metahmr_video.app.pipeline import Pipeline
     from metahmr_video.track import Tracker
 
     rng = np.random.default_rng(1)
@@ -245,7 +245,7 @@ def test_overlapped_run_forwards_a_stage_error_and_closes_sinks(runner):
 def test_people_without_evidence_leave_a_gap(runner):
     """Tracker-predicted (undetected) people are not adapted: no invented bodies."""
     from metahmr_video.adapt import AdaptConfig, Adapter
-    from metahmr_video.records import Detection, TrackedPerson
+    from metahmr_video.core.records import Detection, TrackedPerson
     rng = np.random.default_rng(0)
     kp = rng.uniform(300, 400, size=(33, 2)).astype(np.float32)
     det = Detection(box=np.array([280, 280, 420, 420], np.float32), score=0.9, keypoints2d=kp,
@@ -260,7 +260,7 @@ def test_precomputed_keypoints_drive_the_pipeline_frame_by_frame(runner, tmp_pat
     """A keypoint file as the pipeline's detector: each frame gets that frame's people."""
     from metahmr_video.adapt import AdaptConfig, Adapter
     from metahmr_video.detect import PrecomputedKeypoints
-    from metahmr_video.pipeline import Pipeline
+    from metahmr_video.app.pipeline import Pipeline
     from metahmr_video.track import Tracker, TrackerConfig
 
     rng = np.random.default_rng(1)
@@ -296,7 +296,7 @@ def test_webcam_headless_on_a_fake_camera(runner, tmp_path, monkeypatch):
     import av
     import cv2
 
-    from metahmr_video.runner import run_webcam
+    from metahmr_video.app.runner import run_webcam
     from metahmr_video.sources import WebcamSource
 
     with av.open(str(CLIP)) as c:
@@ -357,7 +357,7 @@ def test_folder_with_a_corrupt_video_processes_the_rest(tmp_path):
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "metahmr_video.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "metahmr_video.app.cli", *map(str, args)], capture_output=True,
                           text=True, timeout=300, **kw)
 
 
@@ -365,7 +365,7 @@ def _cli(*args, **kw):
 def test_interruption_keeps_processed_frames(tmp_path, sig):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"output": {"flush_every_s": 0.2}, "adapt": {"steps": 1}}))
-    proc = subprocess.Popen([sys.executable, "-m", "metahmr_video.cli", "run", str(CLIP), "-o", str(tmp_path / "out"),
+    proc = subprocess.Popen([sys.executable, "-m", "metahmr_video.app.cli", "run", str(CLIP), "-o", str(tmp_path / "out"),
                              "--config", str(cfg), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     npz = tmp_path / "out" / "pedestrians.npz"
     deadline = time.time() + 240
@@ -435,8 +435,8 @@ def test_temporal_prior_pulls_towards_the_previous_body(runner):
     """With a prior weight, TTO moves the pose towards the given previous pose; without, it does not."""
     import torch
 
-    from metahmr_video.rotations import axis_angle_to_rotmat
-    from trainer.data import SyntheticData
+    from metahmr_video.core.rotations import axis_angle_to_rotmat
+    from metahmr_trainer.data import SyntheticData
 
     rng = np.random.default_rng(3)
     ev, _ = SyntheticData(runner.fitter.body).sample(4, torch.Generator().manual_seed(3))

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metahmr_video.profiling import StageTimes
-from metahmr_video.records import Frame
+from metahmr_video.core.profiling import StageTimes
+from metahmr_video.core.records import Frame
 from metahmr_video.sinks.background import BackgroundWriter
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "single_person.mp4"
@@ -111,7 +111,7 @@ def test_live_window_status_shows_fps_and_latency(monkeypatch):
 
 
 def test_run_profile_prints_stages_and_worst_frame(tmp_path, capsys):
-    from metahmr_video.cli import main
+    from metahmr_video.app.cli import main
 
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("adapt:\n  steps: 1\n")

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from trainer.realpix.data import read_qca
-from trainer.realpix.triangulate import project, robust_triangulate, undistort
+from metahmr_trainer.realpix.data import read_qca
+from metahmr_trainer.realpix.triangulate import project, robust_triangulate, undistort
 
 
 def _look_at(position: np.ndarray, target=np.zeros(3), up=np.array([0.0, 0.0, 1.0])) -> np.ndarray:
@@ -106,7 +106,7 @@ def test_read_qca_places_cameras_looking_at_their_target(tmp_path):
 
 
 def test_read_qca_rejects_a_broken_file(tmp_path):
-    from metahmr_video.errors import InputError
+    from metahmr_video.core.errors import InputError
 
     path = tmp_path / "bad.qca.txt"
     path.write_text("<calibration><cameras><camera serial='c'/></cameras>")
@@ -116,7 +116,7 @@ def test_read_qca_rejects_a_broken_file(tmp_path):
 
 def _detections(people_2d: list[list[np.ndarray]], size=(1080, 1920)):
     """ViewDetections per view from per-view lists of [F,33,2] keypoint arrays (one per person)."""
-    from trainer.realpix.detections import ViewDetections
+    from metahmr_trainer.realpix.detections import ViewDetections
 
     out = []
     for people in people_2d:
@@ -131,9 +131,9 @@ def _detections(people_2d: list[list[np.ndarray]], size=(1080, 1920)):
 def test_reference_picks_the_person_all_views_agree_on_and_unmirrors_a_view():
     """Four views see the target; two also see a larger bystander; one view has the target's
     left/right labels swapped in some frames. The reference follows the target and is exact."""
-    from metahmr_video.layout import MEDIAPIPE_33, mirror_index
-    from trainer.realpix.data import Camera
-    from trainer.realpix.reference import build_reference
+    from metahmr_video.core.layout import MEDIAPIPE_33, mirror_index
+    from metahmr_trainer.realpix.data import Camera
+    from metahmr_trainer.realpix.reference import build_reference
 
     rng = np.random.default_rng(3)
     F = 6
@@ -175,11 +175,11 @@ def test_reference_picks_the_person_all_views_agree_on_and_unmirrors_a_view():
 
 
 def test_realpix_errors_match_the_project_evaluation():
-    """The real-pixel metric (roma registration, numpy) equals trainer.evaluate's on random joints."""
+    """The real-pixel metric (roma registration, numpy) equals metahmr_trainer.evaluate's on random joints."""
     import torch
 
-    from trainer.evaluate import joint_errors as project_errors
-    from trainer.realpix.evaluate import joint_errors
+    from metahmr_trainer.evaluate import joint_errors as project_errors
+    from metahmr_trainer.realpix.evaluate import joint_errors
 
     rng = np.random.default_rng(4)
     gt = rng.normal(0, 0.3, (20, 15, 3))
@@ -197,7 +197,7 @@ def test_fetch_demo_extracts_only_the_demo_from_a_cached_wheel(tmp_path):
     """With the wheel already in the cache nothing is downloaded; videos and calibration come out."""
     import zipfile
 
-    from trainer.realpix.data import DEMO, fetch_demo
+    from metahmr_trainer.realpix.data import DEMO, fetch_demo
 
     with zipfile.ZipFile(tmp_path / "pose2sim-0.10.49-py3-none-any.whl", "w") as zf:
         for i in range(1, 5):
@@ -216,9 +216,9 @@ def test_optimisation_fit_recovers_a_known_body(anny_body):
     finds keypoints and pelvis position close to the truth."""
     import torch
 
-    from metahmr_video.camera import project as project_px
-    from metahmr_video.rotations import axis_angle_to_rotmat
-    from trainer.realpix.optfit import fit_landmarks
+    from metahmr_video.core.camera import project as project_px
+    from metahmr_video.core.rotations import axis_angle_to_rotmat
+    from metahmr_trainer.realpix.optfit import fit_landmarks
 
     g = torch.Generator().manual_seed(0)
     n, nb = 2, anny_body.num_bones

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.camera import project
-from metahmr_video.records import Frame
-from metahmr_video.rotations import axis_angle_to_rotmat
-from trainer.data import CAM_FROM_ANNY
-from trainer.raster import rasterize
+from metahmr_video.core.camera import project
+from metahmr_video.core.records import Frame
+from metahmr_video.core.rotations import axis_angle_to_rotmat
+from metahmr_trainer.data import CAM_FROM_ANNY
+from metahmr_trainer.raster import rasterize
 
 CUBE_V = torch.tensor([[x, y, z] for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)])
 CUBE_F = torch.tensor([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
@@ -64,7 +64,7 @@ def test_depth_is_perspective_correct_on_a_slanted_plane():
 
 @pytest.mark.parametrize("max_extent", [2000, 40])
 def test_rendered_cube_covers_its_projection(max_extent):
-    from trainer.scene import Light, draw_person
+    from metahmr_trainer.scene import Light, draw_person
 
     # A cube 4 m in front of the camera, turned about y: its silhouette is the hull of its projected
     # corners (camera.project), whichever resolution it is rasterised at.
@@ -96,7 +96,7 @@ def test_rendered_cube_covers_its_projection(max_extent):
 
 @pytest.fixture(scope="module")
 def renderer():
-    from trainer.render_data import SampleRenderer
+    from metahmr_trainer.render_data import SampleRenderer
     return SampleRenderer()
 
 
@@ -112,7 +112,7 @@ def _standing(renderer, n=1):
 
 @pytest.mark.parametrize("cut", ["knees", "waist", "portrait"])
 def test_frame_cut_puts_the_cut_at_the_bottom_edge(renderer, cut):
-    from trainer.render_data import frame_cut
+    from metahmr_trainer.render_data import frame_cut
 
     pose, shape = _standing(renderer)
     out = renderer.full_body(pose, shape)
@@ -135,8 +135,8 @@ def test_frame_cut_puts_the_cut_at_the_bottom_edge(renderer, cut):
 
 
 def test_visibility_from_the_depth_buffer(renderer):
-    from trainer.render_data import landmark_visibility
-    from trainer.scene import Light, draw_person
+    from metahmr_trainer.render_data import landmark_visibility
+    from metahmr_trainer.scene import Light, draw_person
 
     w, h, f = 320, 240, 300.0
     light = Light(direction=np.array([0.0, 0.0, -1.0]), ambient=0.5, diffuse=0.5, tint=np.ones(3))
@@ -164,8 +164,8 @@ def test_visibility_from_the_depth_buffer(renderer):
 
 
 def test_detector_finds_a_rendered_person_with_landmarks_on_the_body(renderer):
-    from trainer.render_data import true_box
-    from trainer.scene import Light, draw_person, sample_look
+    from metahmr_trainer.render_data import true_box
+    from metahmr_trainer.scene import Light, draw_person, sample_look
 
     pose, shape = _standing(renderer)
     transl = torch.tensor([[0.0, 0.1, 3.5]])
@@ -183,7 +183,7 @@ def test_detector_finds_a_rendered_person_with_landmarks_on_the_body(renderer):
     dets = renderer.detector.detect(Frame(0, 0.0, image), full=True)
     assert len(dets) == 1
     d = dets[0]
-    from metahmr_video.boxes import box_iou
+    from metahmr_video.core.boxes import box_iou
     assert box_iou(d.box[None], true_box(clean, (w, h))[None])[0, 0] > 0.6
     height = np.ptp(clean[:, 1])
     err = np.linalg.norm(d.keypoints2d - clean, axis=1) / height
@@ -194,7 +194,7 @@ def test_detector_finds_a_rendered_person_with_landmarks_on_the_body(renderer):
 
 
 def test_shards_are_consistent_and_resumable(renderer, anny_body, tmp_path, monkeypatch):
-    import trainer.render_data as rd
+    import metahmr_trainer.render_data as rd
 
     monkeypatch.setattr(rd, "SampleRenderer", lambda config=None: renderer)
     images = []
@@ -257,8 +257,8 @@ def _fake_shard(path, rng, n=3, width=640, height=480):
 def test_rendered_evidence_is_what_the_product_builds(anny_body, tmp_path):
     from metahmr_video.adapt.adapter import AdaptConfig, Adapter
     from metahmr_video.adapt.fitter import Fitter
-    from metahmr_video.records import TrackedPerson
-    from trainer.rendered import RenderedData
+    from metahmr_video.core.records import TrackedPerson
+    from metahmr_trainer.rendered import RenderedData
 
     dets = _fake_shard(tmp_path / "s.npz", np.random.default_rng(0))
     data = RenderedData(tmp_path)
@@ -287,9 +287,9 @@ def test_rendered_evidence_is_what_the_product_builds(anny_body, tmp_path):
 
 
 def test_mixed_batches_and_data_specs(anny_body, tmp_path):
-    from metahmr_video.errors import InputError
-    from trainer.data import SyntheticData
-    from trainer.rendered import MixedData, RenderedData, data_source
+    from metahmr_video.core.errors import InputError
+    from metahmr_trainer.data import SyntheticData
+    from metahmr_trainer.rendered import MixedData, RenderedData, data_source
 
     _fake_shard(tmp_path / "s.npz", np.random.default_rng(1))
     rendered = RenderedData(tmp_path)
@@ -309,9 +309,9 @@ def test_mixed_batches_and_data_specs(anny_body, tmp_path):
 
 
 def test_mirrored_samples_are_consistent(anny_body, tmp_path):
-    from metahmr_video.boxes import box_from_keypoints
-    from trainer.prior import MotionPrior, sample_global_orientation
-    from trainer.rendered import RenderedData, mirror_bones, mirror_samples
+    from metahmr_video.core.boxes import box_from_keypoints
+    from metahmr_trainer.prior import MotionPrior, sample_global_orientation
+    from metahmr_trainer.rendered import RenderedData, mirror_bones, mirror_samples
 
     g = torch.Generator().manual_seed(4)
     n, w, h, f = 6, 640.0, 480.0, 550.0
@@ -353,8 +353,8 @@ def test_mirrored_samples_are_consistent(anny_body, tmp_path):
 
 
 def test_render_stats_on_known_errors():
-    from trainer.realpix.joints import standard_from_landmarks
-    from trainer.render_stats import report
+    from metahmr_trainer.realpix.joints import standard_from_landmarks
+    from metahmr_trainer.render_stats import report
 
     rng = np.random.default_rng(0)
     n = 4

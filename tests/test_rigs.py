@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from metahmr_video.body.anny_body import FIT_TOPOLOGY, FULL_TOPOLOGY, load_anny
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.results import load_results
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.results import load_results
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink
-from metahmr_video.sinks.export import RIGS, camera_to_world, export, track_animation
-from metahmr_video.sinks.export.rigs import Skeleton, retarget
+from metahmr_video.export import RIGS, camera_to_world, export, track_animation
+from metahmr_video.export.rigs import Skeleton, retarget
 from test_export import _bvh_positions, _fbx_joint_positions, _gltf_joint_positions, _reimport_fbx
 
 FPS = 20.0
@@ -65,7 +65,7 @@ def _write(path, body, rotvec: np.ndarray) -> str:
 def prior_results(tmp_path_factory, anny_body):
     """Varied motion: the project's motion prior (walking, reaching, sitting, free poses) with 0.05 rad
     jitter on every bone, as fitted tracks also move the bones the prior keeps still."""
-    from trainer.prior import MotionPrior
+    from metahmr_trainer.prior import MotionPrior
 
     g = torch.Generator().manual_seed(3)
     rotvec = MotionPrior(anny_body).sample(T, g) + 0.05 * torch.randn(T, anny_body.num_bones, 3, generator=g)
@@ -217,7 +217,7 @@ def test_rig_bvh_and_glb(prior_results, rig, tmp_path):
 
 
 def test_rig_bad_inputs(prior_results, tmp_path, capsys):
-    from metahmr_video.cli import main
+    from metahmr_video.app.cli import main
 
     with pytest.raises(InputError, match="unknown rig 'ue5'"):
         export(prior_results, "bvh", tmp_path, rig="ue5")

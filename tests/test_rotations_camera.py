@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from metahmr_video import camera, rotations
+from metahmr_video.core import camera, rotations
 
 
 def test_sixd_round_trip_and_orthonormal():

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.errors import InputError
-from metahmr_video.results import load_results
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.results import load_results
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, render_meshes
 
 

@@ -3,8 +3,8 @@ accuracy does not, shape consensus ignores outliers, gaps restart the filters.""
 import numpy as np
 import torch
 
-from metahmr_video.records import PersonBody
-from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
+from metahmr_video.core.records import PersonBody
+from metahmr_video.core.rotations import axis_angle_to_rotmat, geodesic_angle
 from metahmr_video.smooth import TrackSmoother
 from metahmr_video.smooth.track_smoother import from_ray_depth, to_ray_depth
 
@@ -106,7 +106,7 @@ def test_partial_evidence_and_depth_outliers_do_not_teleport_the_body():
     and puts it at 49 m with another build. The root never moves faster than a person (5 m/s), the
     depth stays near 24 m and the shape does not follow. A depth that stays different (frames 60
     on: 30 m) is accepted after a moment, still at walking speed at most."""
-    from metahmr_video.layout import Landmark
+    from metahmr_video.core.layout import Landmark
 
     rng = np.random.default_rng(4)
     fps, n = 10.0, 100

@@ -13,10 +13,10 @@ from clips import write_clip_head
 import torch
 
 from metahmr_video.body import SmplBody
-from metahmr_video.cli import main
-from metahmr_video.errors import ModelFileError
+from metahmr_video.app.cli import main
+from metahmr_video.core.errors import ModelFileError
 from metahmr_video.model.checkpoint import default_checkpoint
-from metahmr_video.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+from metahmr_video.core.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 from smpl_files import write_smpl_pkl, write_smplx_npz
 
 TINY = {"encoder_width": 64, "encoder_layers": 1, "head_width": 64, "ief_iters": 2}
@@ -39,7 +39,7 @@ def smpl_body(smpl_file):
 def smpl_prior(smpl_body):
     """A small retargeted motion prior, also registered as the body's default (so that code which
     asks `motion_prior(body)` does not build the full 16k-pose bank)."""
-    from trainer import retarget
+    from metahmr_trainer import retarget
 
     prior = retarget.RetargetedPrior(smpl_body, size=256, iters=60, progress=False)
     retarget._RETARGETED[(smpl_body.model_id, 16384)] = prior
@@ -50,7 +50,7 @@ def smpl_prior(smpl_body):
 @pytest.fixture(scope="module")
 def smpl_checkpoint(smpl_body, smpl_prior, tmp_path_factory):
     """A tiny checkpoint trained in a few seconds: 60 plain iterations, then 20 meta iterations."""
-    from trainer.train import TrainConfig, Trainer
+    from metahmr_trainer.train import TrainConfig, Trainer
 
     folder = tmp_path_factory.mktemp("ckpt")
     Trainer(TrainConfig(mode="plain", iterations=60, batch=32, lr=1e-3, model=TINY), folder / "plain.pt",
@@ -103,7 +103,7 @@ def test_retargeted_prior_follows_anny(smpl_body, smpl_prior):
 
 
 def test_retargeted_bank_is_kept_in_its_cache_file(smpl_body, tmp_path):
-    from trainer.retarget import RetargetedPrior
+    from metahmr_trainer.retarget import RetargetedPrior
 
     first = RetargetedPrior(smpl_body, size=8, iters=3, progress=False, cache=tmp_path / "bank.pt")
     again = RetargetedPrior(smpl_body, size=8, iters=3, progress=False, cache=tmp_path / "bank.pt")
@@ -114,8 +114,8 @@ def test_retargeted_bank_is_kept_in_its_cache_file(smpl_body, tmp_path):
 def test_small_training_run_lowers_train_loss(smpl_body, smpl_prior, tmp_path):
     from metahmr_video.adapt.steps import body_forward
     from metahmr_video.model import LossConfig, decode, features, train_loss
-    from trainer.data import SyntheticData
-    from trainer.train import TrainConfig, Trainer
+    from metahmr_trainer.data import SyntheticData
+    from metahmr_trainer.train import TrainConfig, Trainer
 
     tr = Trainer(TrainConfig(mode="plain", iterations=1, batch=16, lr=3e-3, model=TINY), tmp_path / "t.pt",
                  body=smpl_body, progress=False)
@@ -138,7 +138,7 @@ def test_small_training_run_lowers_train_loss(smpl_body, smpl_prior, tmp_path):
 
 def test_fit_lowers_2d_error(smpl_body, smpl_prior, smpl_checkpoint):
     from metahmr_video.adapt import Fitter
-    from trainer.data import SyntheticData
+    from metahmr_trainer.data import SyntheticData
 
     fitter = Fitter.load(smpl_checkpoint, body=smpl_body)
     ev, _ = SyntheticData(smpl_body, prior=smpl_prior, image_size=(1280, 720)).sample(
@@ -183,7 +183,7 @@ def smpl_run(smpl_file, smpl_checkpoint, tmp_path_factory):
 def test_run_writes_smpl_parameters_that_smplx_reproduces(smpl_run, smpl_file):
     import smplx
 
-    from metahmr_video.results import load_results
+    from metahmr_video.core.results import load_results
 
     npz = np.load(smpl_run / "clip.npz")
     res = load_results(smpl_run / "clip.npz")
@@ -217,8 +217,8 @@ def test_run_exports_reimport_on_the_smpl_skeleton(smpl_run):
     the exported skeleton has the track's median shape, the per-frame joints their own)."""
     bvhio = pytest.importorskip("bvhio")
     pygltflib = pytest.importorskip("pygltflib")
-    from metahmr_video.results import load_results
-    from metahmr_video.sinks.export import camera_to_world
+    from metahmr_video.core.results import load_results
+    from metahmr_video.export import camera_to_world
 
     res = load_results(smpl_run / "clip.npz")
     tid = max(res.tracks, key=lambda t: len(res.tracks[t].frame_ids))
@@ -258,7 +258,7 @@ def test_bad_body_file_and_missing_checkpoint_are_one_line(smpl_file, tmp_path, 
 def test_yes_trains_the_missing_checkpoint_then_runs(smpl_file, smpl_checkpoint, tmp_path, monkeypatch, capsys):
     """--yes: one line saying so, the training (faked here by copying the tiny checkpoint into place),
     then the run itself."""
-    import trainer.cli
+    import metahmr_trainer.cli
 
     calls = []
 
@@ -268,7 +268,7 @@ def test_yes_trains_the_missing_checkpoint_then_runs(smpl_file, smpl_checkpoint,
         Path(out).write_bytes(smpl_checkpoint.read_bytes())
         return 0
 
-    monkeypatch.setattr(trainer.cli, "train_for_body", fake_train)
+    monkeypatch.setattr(metahmr_trainer.cli, "train_for_body", fake_train)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     clip = write_clip_head(tmp_path / "clip.mp4", 2)
     assert main(["run", str(clip), "--body", str(smpl_file), "--yes", "-q", "-o", str(tmp_path / "o")]) == 0
@@ -280,13 +280,13 @@ def test_yes_trains_the_missing_checkpoint_then_runs(smpl_file, smpl_checkpoint,
 def test_interactive_prompt_declined_tells_how(smpl_file, tmp_path, monkeypatch, capsys):
     import sys
 
-    import trainer.cli
+    import metahmr_trainer.cli
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     asked = []
     monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
-    monkeypatch.setattr(trainer.cli, "train_for_body", lambda *a, **k: pytest.fail("trained without consent"))
+    monkeypatch.setattr(metahmr_trainer.cli, "train_for_body", lambda *a, **k: pytest.fail("trained without consent"))
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(CLIP.read_bytes())
     assert main(["run", str(clip), "--body", str(smpl_file), "-o", str(tmp_path / "o")]) == 2

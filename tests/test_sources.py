@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.records import Frame
 from metahmr_video.sources import (ImageFolderSource, ImageSource, VideoSource, WebcamSource, apply_rotation,
                                    open_source, prefetch)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from metahmr_video.detect import DetectorConfig, MultiPersonDetector
-from metahmr_video.records import Detection
+from metahmr_video.core.records import Detection
 from metahmr_video.sources import VideoSource
 from metahmr_video.track import Tracker, TrackerConfig
 

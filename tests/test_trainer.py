@@ -8,9 +8,9 @@ import torch
 
 from metahmr_video.model import LossConfig, decode, features, train_loss
 from metahmr_video.adapt.steps import body_forward
-from trainer.data import SyntheticData
-from trainer.prior import ACTIVITIES, MotionPrior
-from trainer.train import TrainConfig, Trainer
+from metahmr_trainer.data import SyntheticData
+from metahmr_trainer.prior import ACTIVITIES, MotionPrior
+from metahmr_trainer.train import TrainConfig, Trainer
 
 TINY = {"encoder_width": 32, "encoder_layers": 1, "head_width": 32, "ief_iters": 2}
 
@@ -76,7 +76,7 @@ def test_online_meta_training_starts_half_the_batch_from_a_previous_frames_pose_
                       model=TINY, dual=False, online=0.5)
     tr = Trainer(cfg, tmp_path / "o.pt", body=anny_body, progress=False)
     ev, tg = _fixed_batch(anny_body)
-    from trainer.train import _rates
+    from metahmr_trainer.train import _rates
     w, b = tr._carried(ev, tg, _rates(tr.net, tr.log_rates, cfg))
     moved = w.flatten(1).abs().amax(-1) > 0
     assert 3 <= int(moved.sum()) <= 13 and not w.requires_grad
@@ -100,9 +100,10 @@ def test_resume_continues(anny_body, tmp_path):
 def test_cli_registers_commands():
     import argparse
 
-    from trainer.cli import add_commands
+    from metahmr_trainer.cli import add_commands
+    from metahmr_video.app.cli import TRAINER_COMMANDS
     parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
+    add_commands(parser.add_subparsers(dest="command"), TRAINER_COMMANDS)
     a = parser.parse_args(["train", "--stage", "meta", "--init", "x.pt", "--dual", "--second-order"])
     assert a.dual and a.second_order and callable(a.func)
     e = parser.parse_args(["evaluate", "--n", "10"])

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from metahmr_video.adapt.fitter import body_box, make_evidence
-from metahmr_video.camera import project
+from metahmr_video.core.camera import project
 
 MEDIA = os.path.join(os.path.dirname(__file__), "..", "examples", "media")
 
 
 def test_body_box_holds_every_landmark_padded_like_box_from_keypoints():
-    from metahmr_video.boxes import box_from_keypoints
+    from metahmr_video.core.boxes import box_from_keypoints
 
     rng = np.random.default_rng(0)
     kp = rng.uniform([100, 80], [300, 900], size=(2, 33, 2)).astype(np.float32)  # legs far below a 512 frame
@@ -44,8 +44,8 @@ def test_landmarks_outside_the_image_leave_the_2d_loss_but_not_the_regressor_inp
 @pytest.fixture(scope="module")
 def cuts(anny_body):
     """The generated truncation split, small: 80 bodies, each whole and in every cut."""
-    from trainer.data import CUTS
-    from trainer.truncation import synthetic_split
+    from metahmr_trainer.data import CUTS
+    from metahmr_trainer.truncation import synthetic_split
 
     return (*synthetic_split(anny_body, 80), CUTS)
 
@@ -71,7 +71,7 @@ def test_generated_cuts_are_paired_and_the_detector_guesses_squeeze_the_hidden_p
 
 
 def test_visible_errors_against_known_transforms():
-    from trainer.truncation import visible_errors
+    from metahmr_trainer.truncation import visible_errors
 
     g = torch.Generator().manual_seed(0)
     gt = torch.randn(3, 15, 3, generator=g) * 0.3 + torch.tensor([0.0, 0.0, 3.0])
@@ -98,8 +98,8 @@ def detector_like_evidence(ev):
     """The generated people as the product sees them: the detector's box (landmarks with confidence
     >= 0.5, padded, clipped to the image, as `detect.multi`), its confidence also outside the image
     (the generated world-landmark confidence stands for it), through `make_evidence`."""
-    from metahmr_video.boxes import box_from_keypoints
-    from trainer.rendered import cat_evidence
+    from metahmr_video.core.boxes import box_from_keypoints
+    from metahmr_trainer.rendered import cat_evidence
 
     size = ev.img_center * 2
     conf = torch.where(ev.conf > 0, ev.conf, ev.world_vis)
@@ -118,7 +118,7 @@ def test_cut_people_keep_visible_joint_error_and_depth(fitter, cuts):
     when the box was the detector's clipped one) and the error on the joints inside the image stays
     near the whole body's: PA-MPJPE within 15%; MPJPE (global rotation included) within 25% with the
     shipped weights (a fine-tune with cut people reaches 0-5%, docs/experiments.md E22)."""
-    from trainer.truncation import fit_joints, group_table, visible_errors
+    from metahmr_trainer.truncation import fit_joints, group_table, visible_errors
 
     ev, tg, codes, names = cuts
     joints = fit_joints(fitter, detector_like_evidence(ev), [fitter.default_steps])[fitter.default_steps]
@@ -134,8 +134,8 @@ def test_astronaut_portrait_fits_at_the_scale_of_its_shoulders(fitter):
     height, the fitted shoulders span the detected shoulders, and the body is adult-sized."""
     from metahmr_video.adapt.adapter import evidence_arrays
     from metahmr_video.detect import DetectorConfig, MultiPersonDetector
-    from metahmr_video.layout import Landmark
-    from metahmr_video.records import Frame
+    from metahmr_video.core.layout import Landmark
+    from metahmr_video.core.records import Frame
     from metahmr_video.sources.images import read_image
 
     image = read_image(os.path.join(MEDIA, "astronaut.jpg"))

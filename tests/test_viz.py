@@ -3,15 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 from metahmr_video.sinks import NpzSink, track_color
 
 o3d = pytest.importorskip("open3d", exc_type=ImportError)  # also skips when libusb is missing
 
 
 def test_written_meshes_reimport_equal_to_body_model(tmp_path, anny_body):
-    from metahmr_video.viz import write_meshes
+    from metahmr_video.app.viz import write_meshes
     rng = np.random.default_rng(0)
     sink = NpzSink(tmp_path / "clip.npz", dict(body_model="anny", fps=25.0))
     poses, shapes, transls = [], [], []

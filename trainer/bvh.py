@@ -3,7 +3,7 @@
 `read_bvh` parses a BVH file (hierarchy + motion) and runs forward kinematics: joint positions
 [F, J, 3] in the file's units and axes. `retarget` finds the body's rotations (neutral shape) whose
 standard joints match those positions (up axis detected, scaled to the body's size, turned into
-its frame) with `trainer.retarget.fit_pose`.
+its frame) with `metahmr_trainer.retarget.fit_pose`.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.layout import STANDARD_JOINTS
-from trainer.retarget import body_from_prior, fit_pose, skeleton_size
+from metahmr_video.core.layout import STANDARD_JOINTS
+from metahmr_trainer.retarget import body_from_prior, fit_pose, skeleton_size
 
 # BVH joint name (lower-cased) -> standard joint name, for the naming schemes of the bvhtools clips.
 BVH_TO_STANDARD = {
@@ -117,7 +117,7 @@ def standard_positions(motion: BvhMotion) -> np.ndarray:
 
 def to_body_frame(std: np.ndarray, body) -> np.ndarray:
     """Standard joints [F, 15, 3] (file units and axes) in `body`'s frame: the detected up axis
-    becomes the prior frame's +Z (trainer.retarget), the skeleton is scaled to the body's rest size,
+    becomes the prior frame's +Z (metahmr_trainer.retarget), the skeleton is scaled to the body's rest size,
     turned into the body's frame and centred at the pelvis."""
     head, ankles = std[:, 8], 0.5 * (std[:, 5] + std[:, 6])
     up = (head - ankles).mean(0)

@@ -1,4 +1,4 @@
-"""`metahmr-video train` and `metahmr-video evaluate` (registered by metahmr_video.cli via add_commands).
+"""`metahmr-video train` and `metahmr-video evaluate` (registered by metahmr_video.app.cli via add_commands).
 
 The shipped checkpoint is reproduced by:
     metahmr-video train --out metahmr_video/checkpoints/anny_meta.pt
@@ -17,7 +17,7 @@ import logging
 import time
 from pathlib import Path
 
-from metahmr_video.errors import InputError, MetaHMRError
+from metahmr_video.core.errors import InputError, MetaHMRError
 
 log = logging.getLogger("metahmr_video.trainer")
 
@@ -36,7 +36,7 @@ def select_eft_lr(ckpt_path: Path, lrs: list[float], steps: int = 20, n: int = 1
                   body=None) -> tuple[float, dict]:
     """Pick EFT's lr on a generated validation split (a seed no training batch uses; never the evaluation clips):
     the lr with the lowest PA-MPJPE at its best step <= steps. body: the checkpoint's body model (None: Anny)."""
-    from trainer.evaluate import build_cases, curve
+    from metahmr_trainer.evaluate import build_cases, curve
     from metahmr_video.adapt import Fitter
     from metahmr_video.model.checkpoint import Checkpoint
 
@@ -58,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from metahmr_video.body import load_body
     from metahmr_video.model.checkpoint import default_checkpoint
-    from trainer.train import TrainConfig, Trainer
+    from metahmr_trainer.train import TrainConfig, Trainer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -107,7 +107,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from metahmr_video.adapt import Fitter
     from metahmr_video.body import load_body
-    from trainer.evaluate import evaluate, format_table
+    from metahmr_trainer.evaluate import evaluate, format_table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -125,8 +125,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if "truncation" in splits:
         import json
 
-        from trainer.truncation import evaluate_truncation
-        from trainer.truncation import format_table as truncation_table
+        from metahmr_trainer.truncation import evaluate_truncation
+        from metahmr_trainer.truncation import format_table as truncation_table
 
         splits.remove("truncation")
         res = evaluate_truncation(ours, n=args.truncation_n, steps=ours.default_steps)
@@ -136,7 +136,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not splits:
             return 0
     if "realpix" in splits:
-        from trainer.realpix.cli import evaluate_command
+        from metahmr_trainer.realpix.cli import evaluate_command
 
         splits.remove("realpix")
         evaluate_command(args, ours, {n: f for n, (f, start, _) in methods.items() if start == "meta" and f is not ours})
@@ -149,11 +149,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(subparsers) -> None:
-    """Register `train` and `evaluate` on the metahmr-video argparse sub-parsers."""
-    from metahmr_video.cli import TRAINER_COMMANDS
-
-    t = subparsers.add_parser("train", help=TRAINER_COMMANDS["train"])
+def add_commands(subparsers, helps: dict[str, str]) -> None:
+    """Register `train` and `evaluate` on the metahmr-video argparse sub-parsers; helps: their
+    one-line descriptions (the command line lists them without importing the trainer)."""
+    t = subparsers.add_parser("train", help=helps["train"])
     t.add_argument("--body", default="anny", metavar="FILE",
                    help="'anny' (default) or an SMPL/SMPL-X model file (.pkl/.npz) to train a checkpoint for")
     t.add_argument("--out", help=f"checkpoint to write (default: {ANNY_OUT} for Anny; for --body FILE the "
@@ -189,7 +188,7 @@ def add_commands(subparsers) -> None:
     t.add_argument("--head-width", type=int, default=256)
     t.add_argument("--data", default="synthetic",
                    help="'synthetic' (generated on the fly) or 'rendered:DIR': mix in the real detector's output on "
-                        "rendered bodies from the shards in DIR (python -m trainer.render_data)")
+                        "rendered bodies from the shards in DIR (python -m metahmr_trainer.render_data)")
     t.add_argument("--rendered-fraction", type=float, default=0.5, help="share of each batch from the rendered shards")
     t.add_argument("--rendered-mirror", action="store_true", help="add the rendered samples' mirror images (2x data)")
     t.add_argument("--truncated", type=float, default=0.0,
@@ -203,7 +202,7 @@ def add_commands(subparsers) -> None:
     t.add_argument("--restart", action="store_true", help="ignore saved training state (default: resume)")
     t.set_defaults(func=cmd_train)
 
-    e = subparsers.add_parser("evaluate", help=TRAINER_COMMANDS["evaluate"])
+    e = subparsers.add_parser("evaluate", help=helps["evaluate"])
     e.add_argument("--body", default="anny", metavar="FILE", help="'anny' (default) or an SMPL/SMPL-X model file")
     e.add_argument("--checkpoint", help="ours (default: the body's checkpoint: the shipped one for Anny, the "
                                         "cached one for --body FILE); also supplies no-TTO and EFT")
@@ -221,16 +220,16 @@ def add_commands(subparsers) -> None:
     e.add_argument("--out-dir", default="results/evaluate")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--device", default="cpu")
-    from trainer.realpix.cli import add_options as add_realpix_options
+    from metahmr_trainer.realpix.cli import add_options as add_realpix_options
 
     add_realpix_options(e)
     e.set_defaults(func=cmd_evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (python -m trainer.cli train ...), same commands as metahmr-video."""
+    """Stand-alone entry (python -m metahmr_trainer.cli train ...), same commands as metahmr-video."""
     import sys
-    parser = argparse.ArgumentParser(prog="python -m trainer.cli")
+    parser = argparse.ArgumentParser(prog="python -m metahmr_trainer.cli")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,7 @@
 """Synthetic training/validation data, generated on the fly from the body model.
 
-One sample: a body posed by the motion prior (`trainer.prior`; other skeletons than Anny's get it
-retargeted, `trainer.retarget`), a random shape (`body.sample_shape`), a
+One sample: a body posed by the motion prior (`metahmr_trainer.prior`; other skeletons than Anny's get it
+retargeted, `metahmr_trainer.retarget`), a random shape (`body.sample_shape`), a
 random camera (image size, focal, elevation) and placement (distance 2-9 m, anywhere in the
 frame), then two evidences with their own, different noise models:
 
@@ -19,7 +19,7 @@ depth mirrored about the hips, 5% with no world landmarks at all (the flat stand
 The person's box: the landmarks' bounding box made square, side x U(1.05, 1.35), centre jitter 5%.
 
 Truncated framings (`SyntheticData(truncated=...)`, off by default): that share of the people is
-framed by `trainer.render_data.frame_cut` so that the bottom edge cuts the body at the chest, waist,
+framed by `metahmr_trainer.render_data.frame_cut` so that the bottom edge cuts the body at the chest, waist,
 hips or knees. The real detector then still places every landmark, but squeezes the hidden part
 towards the frame (its guessed body is too small: docs/experiments.md E22), with a confidence that
 fades with the distance outside the image; this is simulated on the 3D landmarks before both
@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import torch
 
-from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
+from metahmr_video.core.layout import MEDIAPIPE_33, Landmark, mirror_index
 from metahmr_video.model.features import Evidence
 from metahmr_video.model.losses import Target
-from metahmr_video.rotations import axis_angle_to_rotmat
-from trainer.prior import sample_global_orientation
-from trainer.retarget import CAM_FROM_PRIOR, motion_prior, prior_to_body
+from metahmr_video.core.rotations import axis_angle_to_rotmat
+from metahmr_trainer.prior import sample_global_orientation
+from metahmr_trainer.retarget import CAM_FROM_PRIOR, motion_prior, prior_to_body
 
 MIRROR = torch.tensor(mirror_index(MEDIAPIPE_33))
 # Anny body frame (Z up, facing -Y, left +X) -> camera frame (x right, y down, z forward) for a
@@ -158,7 +158,7 @@ def evidence_from_body(g: torch.Generator, joints_cam: torch.Tensor, kp3d: torch
 class SyntheticData:
     """Draws (Evidence, Target) batches: the body posed by the motion prior, seen by a random camera.
 
-    Any body model: the motion prior is Anny's, carried to other skeletons by `trainer.retarget`;
+    Any body model: the motion prior is Anny's, carried to other skeletons by `metahmr_trainer.retarget`;
     root orientations are drawn about the prior frame's axes and turned into the body's frame;
     shapes come from `body.sample_shape`; `body.cam_from_body` stands the body up facing the camera.
     """
@@ -206,7 +206,7 @@ class SyntheticData:
         pose, size, focal, transl = sample_camera(g, pose, self.image_size, self.focal, random_heading, self.body)
         cuts = torch.zeros(pose.shape[0], dtype=torch.long) if cuts is None else cuts.clone()
         if bool(cuts.any()):
-            from trainer.render_data import frame_cut
+            from metahmr_trainer.render_data import frame_cut
 
             rel = self.body(pose, shape=shape, return_vertices=False)  # pelvis at the origin
             for i in torch.nonzero(cuts).flatten().tolist():

@@ -1,11 +1,11 @@
 """Accuracy on rendered held-out shards: the real detector's output on rendered Anny bodies
-(`trainer.render_data`), scored against the rendered truth.
+(`metahmr_trainer.render_data`), scored against the rendered truth.
 
-    python -m trainer.eval_rendered ~/.cache/metahmr_video/rendered/heldout CK.pt [CK2.pt ...]
+    python -m metahmr_trainer.eval_rendered ~/.cache/metahmr_video/rendered/heldout CK.pt [CK2.pt ...]
 
 Rows: MediaPipe's world landmarks as they are; per checkpoint the plain regressor (no TTO) and
 meta TTO at 0/5/20 steps. Every method's 33 landmarks go through the real-pixel split's joint
-rule (`trainer.realpix.joints`) and are compared with the same rule applied to the body's true
+rule (`metahmr_trainer.realpix.joints`) and are compared with the same rule applied to the body's true
 landmarks: PA-MPJPE and MPJPE (pelvis-aligned), mm, over all found samples, whole bodies
 (neither truncated nor occluded) and truncated ones.
 """
@@ -17,9 +17,9 @@ import sys
 import numpy as np
 import torch
 
-from trainer.realpix.evaluate import joint_errors
-from trainer.realpix.joints import standard_from_landmarks
-from trainer.rendered import RenderedData
+from metahmr_trainer.realpix.evaluate import joint_errors
+from metahmr_trainer.realpix.joints import standard_from_landmarks
+from metahmr_trainer.rendered import RenderedData
 
 
 def score_groups(pred33: np.ndarray, data: RenderedData) -> dict[str, float]:
@@ -37,7 +37,7 @@ def score_groups(pred33: np.ndarray, data: RenderedData) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from metahmr_video.adapt.fitter import Fitter
 
-    p = argparse.ArgumentParser(prog="python -m trainer.eval_rendered", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m metahmr_trainer.eval_rendered", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", help="a folder of rendered shards (held out: a seed never trained on)")
     p.add_argument("checkpoints", nargs="+")
     p.add_argument("--steps", default="0,5,20")

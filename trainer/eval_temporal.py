@@ -12,7 +12,7 @@ by the real-pixel split's rule, against the true landmarks) before and after the
 `LandmarkDefinitions`, whose world landmarks here are the body's own plus noise: a control (there
 is no definition to learn, so it should change little).
 
-    python -m trainer.eval_temporal [--weights 0 0.03 0.1 0.3] [--carry 0 1] [--frames 120] [--stretches 6]
+    python -m metahmr_trainer.eval_temporal [--weights 0 0.03 0.1 0.3] [--carry 0 1] [--frames 120] [--stretches 6]
 """
 from __future__ import annotations
 
@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.records import PersonBody
+from metahmr_video.core.records import PersonBody
 from metahmr_video.body import AnnyBody
-from trainer.evaluate import fetch_bvh_clips, joint_errors
+from metahmr_trainer.evaluate import fetch_bvh_clips, joint_errors
 from metahmr_video.adapt import Fitter
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
-from trainer.bvh import read_bvh, retarget
-from trainer.data import NoiseConfig, evidence_from_body
-from trainer.realpix.joints import standard_from_landmarks
+from metahmr_trainer.bvh import read_bvh, retarget
+from metahmr_trainer.data import NoiseConfig, evidence_from_body
+from metahmr_trainer.realpix.joints import standard_from_landmarks
 
 
 def stretches(body: AnnyBody, cache: Path, frames: int, count: int, seed: int) -> list[tuple[torch.Tensor, float]]:

@@ -4,9 +4,9 @@ and ours (meta + dual), on real motion capture and on a generated held-out split
 Real motion: the three BVH clips inside the PyPI source distribution of `bvhtools==1.6.0`
 (~14,000 frames of real motion capture; origin/licence of the clips not stated, so they are only
 fetched here, at evaluation time, into a cache directory, never committed or trained on). Frames
-are subsampled evenly, retargeted to the body model by IK on the 15 standard joints (trainer.bvh), given a
+are subsampled evenly, retargeted to the body model by IK on the 15 standard joints (metahmr_trainer.bvh), given a
 random heading and a random camera, and observed with the same detector-like noise as in training
-(trainer.data). Errors are measured on the 15 standard joints (pelvis, hips, knees, ankles, neck,
+(metahmr_trainer.data). Errors are measured on the 15 standard joints (pelvis, hips, knees, ankles, neck,
 head, shoulders, elbows, wrists), which both skeletons share. MPJPE: after aligning pelvises;
 PA-MPJPE: after a similarity Procrustes alignment.
 """
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.errors import MetaHMRError
+from metahmr_video.core.errors import MetaHMRError
+from metahmr_trainer.metrics import pa_errors
 
-log = logging.getLogger("trainer.evaluate")
+log = logging.getLogger("metahmr_trainer.evaluate")
 BVH_SDIST = "bvhtools==1.6.0"
 CLIPS = ("test.bvh", "test2.bvh", "test3.bvh")
 
@@ -53,7 +54,7 @@ def fetch_bvh_clips(cache_dir: Path) -> list[Path]:
 def real_motion_poses(body, cache_dir: Path, frames_per_clip: int) -> tuple[torch.Tensor, dict]:
     """Poses [N,J,3,3] of `body` (its own frame) retargeted from the bvhtools clips; cached as .pt
     per body model."""
-    from trainer.bvh import read_bvh, retarget
+    from metahmr_trainer.bvh import read_bvh, retarget
 
     cache_dir = Path(cache_dir)
     key = cache_dir / f"{body.model_id}_ik_{frames_per_clip}.pt"
@@ -81,10 +82,10 @@ def prior_check(body, n: int, cache_dir: Path, seed: int = 5) -> dict:
     """Joint-angle statistics (rotation angle of the local rotation of the bone starting at each
     standard joint, degrees: 5th/50th/95th percentile) of the motion prior (for non-Anny bodies: as
     retargeted) against the IK-retargeted real motion, left and right pooled."""
-    from trainer.retarget import motion_prior
+    from metahmr_trainer.retarget import motion_prior
 
-    from metahmr_video.layout import STANDARD_JOINTS
-    from metahmr_video.rotations import axis_angle_to_rotmat, geodesic_angle
+    from metahmr_video.core.layout import STANDARD_JOINTS
+    from metahmr_video.core.rotations import axis_angle_to_rotmat, geodesic_angle
 
     real, _ = real_motion_poses(body, cache_dir, max(1, n // len(CLIPS)))
     prior = axis_angle_to_rotmat(motion_prior(body).sample(4096, torch.Generator().manual_seed(seed)))
@@ -102,22 +103,10 @@ def prior_check(body, n: int, cache_dir: Path, seed: int = 5) -> dict:
     return out
 
 
-def _procrustes(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Similarity-align pred [N,K,3] to gt [N,K,3]."""
-    mp, mg = pred.mean(1, keepdim=True), gt.mean(1, keepdim=True)
-    p, g = pred - mp, gt - mg
-    u, s, vt = torch.linalg.svd(p.transpose(1, 2) @ g)
-    d = torch.sign(torch.linalg.det(u @ vt))
-    dm = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-    r = u @ dm @ vt
-    scale = (s * torch.diagonal(dm, dim1=-2, dim2=-1)).sum(-1) / (p ** 2).sum((1, 2))
-    return scale[:, None, None] * p @ r + mg
-
-
 def joint_errors(pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample MPJPE and PA-MPJPE in mm for [N,15,3] joints (pelvis = index 0)."""
     mp = ((pred - pred[:, :1]) - (gt - gt[:, :1])).norm(dim=-1).mean(-1) * 1000
-    pa = (_procrustes(pred, gt) - gt).norm(dim=-1).mean(-1) * 1000
+    pa = pa_errors(pred, gt).mean(-1) * 1000
     return mp, pa
 
 
@@ -141,7 +130,7 @@ def curve(fitter, ev, gt_std: torch.Tensor, start: str, steps: int) -> dict:
 
 def build_cases(body, split: str, n: int, cache_dir: Path, seed: int = 2_000_000_777):
     """(Evidence, gt standard joints [N,15,3] camera frame) for 'real' (bvhtools clips) or 'synthetic'."""
-    from trainer.data import SyntheticData, fixed_split
+    from metahmr_trainer.data import SyntheticData, fixed_split
 
     if split == "synthetic":
         ev, tg = fixed_split(body, n, seed=seed)

@@ -195,7 +195,7 @@ class MotionPrior:
 
 def sample_global_orientation(batch: int, generator: torch.Generator) -> torch.Tensor:
     """[B,3] root rotation vectors in Anny's frame: any heading, small lean, 5% bending/lying."""
-    from metahmr_video.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+    from metahmr_video.core.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
     g = generator
     yaw = _u(g, batch, -math.pi, math.pi)
     big = torch.rand(batch, generator=g) < 0.05

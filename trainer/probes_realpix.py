@@ -1,9 +1,9 @@
 """Probes behind the real-pixel experiments of docs/experiments.md (issue 12), one sub-command each.
 
-    python -m trainer.probes_realpix offsets TRAIN_SHARDS HELDOUT_SHARDS CK [--out offsets.pt]
-    python -m trainer.probes_realpix blend CK
-    python -m trainer.probes_realpix worldterm CK --weights 0,1,3,10
-    python -m trainer.probes_realpix bias CK [--steps 5] [--render-offsets TRAIN_SHARDS]
+    python -m metahmr_trainer.probes_realpix offsets TRAIN_SHARDS HELDOUT_SHARDS CK [--out offsets.pt]
+    python -m metahmr_trainer.probes_realpix blend CK
+    python -m metahmr_trainer.probes_realpix worldterm CK --weights 0,1,3,10
+    python -m metahmr_trainer.probes_realpix bias CK [--steps 5] [--render-offsets TRAIN_SHARDS]
 
 offsets: the detector's systematic landmark offsets. For every MediaPipe landmark, a constant
 3-vector d (metres, in the body's root frame) such that the true landmark + R_root d best explains
@@ -34,7 +34,7 @@ import torch
 
 
 def _whole_found(path) -> dict[str, np.ndarray]:
-    from trainer.rendered import load_shards
+    from metahmr_trainer.rendered import load_shards
 
     a = load_shards(path)
     keep = a["found"].astype(bool) & (a["truncation"] == 0) & (a["occluder"] == 0)
@@ -92,14 +92,12 @@ def constant_offsets(split, landmarks) -> dict:
     """PA-MPJPE (mm) of [S,33,3] landmarks on the real-pixel split, and again with each standard
     joint's mean residual in the reference body's frame removed; the offsets (mm, x left, y up,
     z forward); mean segment lengths (mm) against the reference's."""
-    import roma
-
-    from trainer.realpix.joints import standard_from_landmarks
+    from metahmr_trainer.metrics import similarity_align
+    from metahmr_trainer.realpix.joints import standard_from_landmarks
 
     pred = torch.as_tensor(standard_from_landmarks(landmarks), dtype=torch.float64)
     gt = torch.as_tensor(split.gt, dtype=torch.float64)
-    rot, t, scale = roma.rigid_points_registration(pred, gt, compute_scaling=True)
-    aligned = scale[:, None, None] * pred @ rot.transpose(1, 2) + t[:, None]
+    aligned = similarity_align(pred, gt)
     x = gt[:, 1] - gt[:, 2]  # right hip -> left hip
     x = x / x.norm(dim=-1, keepdim=True)
     z = torch.cross(x, gt[:, 7] - gt[:, 0], dim=-1)
@@ -120,10 +118,10 @@ def constant_offsets(split, landmarks) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from metahmr_video.adapt.fitter import Fitter
-    from trainer.realpix import load_split
-    from trainer.realpix.joints import standard_from_landmarks
+    from metahmr_trainer.realpix import load_split
+    from metahmr_trainer.realpix.joints import standard_from_landmarks
 
-    p = argparse.ArgumentParser(prog="python -m trainer.probes_realpix", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m metahmr_trainer.probes_realpix", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="probe", required=True)
     o = sub.add_parser("offsets")
     o.add_argument("train")
@@ -153,14 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"meta @{k}: PA-MPJPE {split.score(landmarks=r.keypoints3d.numpy())['pa_mpjpe']} -> "
                   f"{split.score(landmarks=shifted.numpy())['pa_mpjpe']} with the offsets")
     elif args.probe == "blend":
-        import roma
+        from metahmr_trainer.metrics import similarity_align
 
         mp = torch.as_tensor(standard_from_landmarks(split.world), dtype=torch.float64)
         for k in (0, 5):
             ours = torch.as_tensor(standard_from_landmarks(fitter.fit_evidence(ev, steps=k, start="meta").keypoints3d.numpy()),
                                    dtype=torch.float64)
-            rot, tr, sc = roma.rigid_points_registration(ours, mp, compute_scaling=True)
-            aligned = sc[:, None, None] * ours @ rot.transpose(1, 2) + tr[:, None]
+            aligned = similarity_align(ours, mp)
             for a in (0.0, 0.3, 0.5, 0.7, 1.0):
                 s = split.score(joints15=(a * aligned + (1 - a) * mp).numpy())
                 print(f"meta @{k}, a = {a}: PA-MPJPE {s['pa_mpjpe']}")

@@ -1,4 +1,4 @@
-"""A vectorised z-buffer triangle rasteriser in torch, for the training renders (`trainer.scene`).
+"""A vectorised z-buffer triangle rasteriser in torch, for the training renders (`metahmr_trainer.scene`).
 
 Conventions: points are given in pixels of the full frame (x right, y down, origin at the top-left
 corner of the top-left pixel; pixel (i, j) is sampled at its centre (i + 0.5, j + 0.5)) with their

@@ -1,13 +1,13 @@
 """Training pairs made of the real detector's output on rendered bodies, written as .npz shards.
 
-    python -m trainer.render_data --n 20000 --out ~/.cache/metahmr_video/rendered/train --seed 0
+    python -m metahmr_trainer.render_data --n 20000 --out ~/.cache/metahmr_video/rendered/train --seed 0
 
-Per sample: a body from the motion prior with a random shape (as `trainer.data.SyntheticData`),
-seen by a random camera (`trainer.data.sample_camera`: image sizes incl. portrait phone video,
+Per sample: a body from the motion prior with a random shape (as `metahmr_trainer.data.SyntheticData`),
+seen by a random camera (`metahmr_trainer.data.sample_camera`: image sizes incl. portrait phone video,
 focal, elevation, distance 2-9 m, any yaw); `truncated` of the samples are framed so that the
 frame cuts the body at the chest, waist, hips or knees, or as a close upper-body webcam portrait
-of a seated person facing the camera; `occluded` of them get an occluder (`trainer.scene`). The
-full Anny mesh is rendered (`trainer.scene`), the product's detector runs on the image as on a
+of a seated person facing the camera; `occluded` of them get an occluder (`metahmr_trainer.scene`). The
+full Anny mesh is rendered (`metahmr_trainer.scene`), the product's detector runs on the image as on a
 first video frame (`MultiPersonDetector.detect(frame, full=True)`, with the `run` command's
 detector settings except the HOG person boxes: 0.3-3 s per image here), and the detection whose
 box best overlaps the true person's box (IoU >= 0.3) is kept; a person it misses is looked for
@@ -24,7 +24,7 @@ Shard keys (N samples; float32 unless said; pixels full frame; metres camera fra
   world landmarks (hip-centred, metres); det_box [N,4] xyxy (NaN where not found);
   pose [N,31,3,3] (bone 0 = orientation in the camera frame); shape [N,6]; transl [N,3];
   joints [N,31,3] and keypoints3d [N,33,3] of the fitting body (cmu_mb, reduced topology, the
-  same as `trainer.data` Target); kp2d [N,33,2] clean projection; inside [N,33] bool (in the
+  same as `metahmr_trainer.data` Target); kp2d [N,33,2] clean projection; inside [N,33] bool (in the
   image); occluded [N,33] bool (under the occluder); visible [N,33] bool (inside, not under the
   occluder, and not hidden by the body itself: no more than 5 cm (surface landmarks) or 15 cm
   (joint centres, which lie inside the limbs) behind the rendered surface at its pixel);
@@ -107,8 +107,8 @@ class SampleRenderer:
         from metahmr_video.body import AnnyBody
         from metahmr_video.body.anny_body import FULL_TOPOLOGY
         from metahmr_video.detect import DetectorConfig, MultiPersonDetector
-        from trainer.prior import MotionPrior
-        from trainer.scene import BodyPaint
+        from metahmr_trainer.prior import MotionPrior
+        from metahmr_trainer.scene import BodyPaint
 
         self.config = config or RenderConfig()
         self.fit_body = AnnyBody()
@@ -123,9 +123,9 @@ class SampleRenderer:
     @torch.no_grad()
     def bodies(self, n: int, g: torch.Generator) -> dict:
         """Poses, shapes, cameras and framings for n samples (the render-independent part)."""
-        from metahmr_video.rotations import axis_angle_to_rotmat
-        from trainer.data import sample_camera
-        from trainer.prior import sample_global_orientation
+        from metahmr_video.core.rotations import axis_angle_to_rotmat
+        from metahmr_trainer.data import sample_camera
+        from metahmr_trainer.prior import sample_global_orientation
 
         cfg = self.config
         pose = axis_angle_to_rotmat(self.prior.sample(n, g))
@@ -161,7 +161,7 @@ class SampleRenderer:
                occlude: bool, seed: int) -> tuple[np.ndarray, dict]:
         """One image (RGB uint8) and its tags: look, background, occluder codes, the occluder's mask
         [H, W] bool (None without one) and the person's depth [H, W] (metres, inf off the person)."""
-        from trainer.scene import (BACKGROUNDS, LOOKS, OCCLUDERS, background, camera_effects, draw_occluder,
+        from metahmr_trainer.scene import (BACKGROUNDS, LOOKS, OCCLUDERS, background, camera_effects, draw_occluder,
                                    draw_person, sample_light, sample_look)
 
         rng = np.random.default_rng(seed)
@@ -189,9 +189,9 @@ class SampleRenderer:
         """n samples from one seed, as the arrays of a shard (see the module docstring); the first
         `previews_n` images go to the folder `previews` with the true (green) and detected (red)
         landmarks drawn."""
-        from metahmr_video.camera import project
-        from metahmr_video.records import Detection, Frame
-        from trainer.scene import BACKGROUNDS, LOOKS, OCCLUDERS
+        from metahmr_video.core.camera import project
+        from metahmr_video.core.records import Detection, Frame
+        from metahmr_trainer.scene import BACKGROUNDS, LOOKS, OCCLUDERS
 
         g = torch.Generator().manual_seed(seed)
         b = self.bodies(n, g)
@@ -263,7 +263,7 @@ def landmark_visibility(kp2d: np.ndarray, depth: np.ndarray, surface: np.ndarray
 
 def _match(dets: list, box: np.ndarray, min_iou: float = 0.3):
     """The detection whose box overlaps `box` most, if by at least min_iou: (Detection or None, IoU)."""
-    from metahmr_video.boxes import box_iou
+    from metahmr_video.core.boxes import box_iou
 
     if not dets:
         return None, 0.0
@@ -275,7 +275,7 @@ def _match(dets: list, box: np.ndarray, min_iou: float = 0.3):
 def true_box(kp2d: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The true person's box as the detector builds its own (keypoints' box padded by 10% of its
     larger side, `box_from_keypoints`), clipped to the image. xyxy pixels."""
-    from metahmr_video.boxes import box_from_keypoints
+    from metahmr_video.core.boxes import box_from_keypoints
 
     box = box_from_keypoints(kp2d, np.ones(len(kp2d)), min_conf=0.5)
     return np.clip(box, 0, [size[0], size[1], size[0], size[1]]).astype(np.float32)
@@ -326,7 +326,7 @@ def generate(n: int, out: Path, seed: int = 0, shard_size: int = 250, config: Re
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m trainer.render_data", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m metahmr_trainer.render_data", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=20000, help="samples (rounded up to whole shards)")
     p.add_argument("--out", type=Path, default=DEFAULT_DIR / "train")
     p.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,6 @@
-"""How the real detector errs on rendered bodies: statistics of rendered shards (`trainer.render_data`).
+"""How the real detector errs on rendered bodies: statistics of rendered shards (`metahmr_trainer.render_data`).
 
-    python -m trainer.render_stats ~/.cache/metahmr_video/rendered/heldout [--json out.json]
+    python -m metahmr_trainer.render_stats ~/.cache/metahmr_video/rendered/heldout [--json out.json]
 
 Per group of samples (all, then by look, truncation, occluder, detection source and the body's
 height in the image):
@@ -8,7 +8,7 @@ height in the image):
 - the detector's 2D error, pooled over the landmarks inside the image, in % of the body's height
   (the larger side of the box of its 33 true projected landmarks): median and mean; the share of
   detections whose mean error exceeds 10%;
-- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`trainer.realpix.joints.standard_from_landmarks`:
+- PA-MPJPE (mm) of MediaPipe's world landmarks on the 15 standard joints (`metahmr_trainer.realpix.joints.standard_from_landmarks`:
   pelvis = mid-hips, neck = mid-shoulders, head = mid-ears, limb joints as they are), median and
   mean, against (a) the fitting body's own 15 joints (`truth`) and (b) the same mapping of the
   body's true 33 landmarks (`like`: no joint-definition difference);
@@ -26,8 +26,8 @@ import sys
 import numpy as np
 import torch
 
-from metahmr_video.layout import MEDIAPIPE_33, mirror_index
-from trainer.realpix.joints import standard_from_landmarks
+from metahmr_video.core.layout import MEDIAPIPE_33, mirror_index
+from metahmr_trainer.realpix.joints import standard_from_landmarks
 
 LIMBS = list(range(11, 17)) + list(range(23, 29))
 
@@ -39,7 +39,7 @@ def body_height(kp2d: np.ndarray) -> np.ndarray:
 
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-sample PA-MPJPE in mm of [N,15,3] joints (metres)."""
-    from trainer.evaluate import joint_errors
+    from metahmr_trainer.evaluate import joint_errors
 
     return joint_errors(torch.from_numpy(pred).float(), torch.from_numpy(gt).float())[1].numpy()
 
@@ -104,8 +104,8 @@ def details(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict
     """Found samples: the 2D error (% of height, in-image landmarks) by the product's confidence
     (visibility x presence) and by render visibility; the world landmarks' error per standard joint
     after Procrustes (mean mm); the detector's mean visibility / presence by truth."""
-    from metahmr_video.layout import STANDARD_JOINTS
-    from trainer.evaluate import _procrustes
+    from metahmr_video.core.layout import STANDARD_JOINTS
+    from metahmr_trainer.metrics import pa_errors
 
     f = a["found"].astype(bool)
     e = sample_errors({k: (v if v.dtype.kind == "U" else v[f]) for k, v in a.items()}, standard_joint_indices)
@@ -125,7 +125,7 @@ def details(a: dict[str, np.ndarray], standard_joint_indices: list[int]) -> dict
                            "outside": round(float(a["det_pres"][f][~ins].mean()), 2)}
     w = torch.from_numpy(standard_from_landmarks(a["det_world"][f])).float()
     gt = torch.from_numpy(a["joints"][f][:, standard_joint_indices]).float()
-    per_joint = (_procrustes(w, gt) - gt).norm(dim=-1).mean(0) * 1000
+    per_joint = pa_errors(w, gt).mean(0) * 1000
     out["world_error_per_joint_mm"] = {n: round(float(v)) for n, v in zip(STANDARD_JOINTS, per_joint)}
     return out
 
@@ -142,10 +142,10 @@ def format_table(stats: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from metahmr_video.errors import MetaHMRError
-    from trainer.rendered import load_shards
+    from metahmr_video.core.errors import MetaHMRError
+    from metahmr_trainer.rendered import load_shards
 
-    p = argparse.ArgumentParser(prog="python -m trainer.render_stats", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m metahmr_trainer.render_stats", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", help="a folder of shards or one shard file")
     p.add_argument("--json", help="also write the statistics here")
     p.add_argument("--details", action="store_true",

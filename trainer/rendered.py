@@ -1,4 +1,4 @@
-"""Training data from rendered shards (`trainer.render_data`): the real detector's output on renders
+"""Training data from rendered shards (`metahmr_trainer.render_data`): the real detector's output on renders
 as the evidence, the rendered body as the target; and mixing data sources in one batch.
 
     data = RenderedData("~/.cache/metahmr_video/rendered/train")
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.errors import InputError
+from metahmr_video.core.errors import InputError
 from metahmr_video.model.features import Evidence
 from metahmr_video.model.losses import Target
-from metahmr_video.records import Detection
+from metahmr_video.core.records import Detection
 
 
 def load_shards(path: str | Path) -> dict[str, np.ndarray]:
@@ -30,7 +30,7 @@ def load_shards(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path).expanduser()
     files = [path] if path.is_file() else sorted(f for f in path.glob("*.npz") if not f.name.endswith(".tmp.npz"))
     if not files:
-        raise InputError(f"no rendered shards (*.npz) in {path}; make them with python -m trainer.render_data")
+        raise InputError(f"no rendered shards (*.npz) in {path}; make them with python -m metahmr_trainer.render_data")
     parts = []
     for f in files:
         with np.load(f) as z:
@@ -82,7 +82,7 @@ def mirror_samples(a: dict[str, np.ndarray], bone_perm: list[int]) -> dict[str, 
     M = diag(-1, 1, 1); the fitting body posed so matches the mirrored joints to 2 mm (Anny's
     skeleton is symmetric up to that). The detector's output is mirrored too, which stands for
     running it on the flipped image."""
-    from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+    from metahmr_video.core.layout import MEDIAPIPE_33, mirror_index
 
     lm = mirror_index(MEDIAPIPE_33)
     m = np.array([-1.0, 1.0, 1.0], np.float32)
@@ -166,7 +166,7 @@ def data_source(spec: str, body, rendered_fraction: float = 0.5, mirror: bool = 
     """A training data source from its spec: "synthetic" (`SyntheticData`, with `truncated` of its
     people cut off by the frame) or "rendered:DIR" (`RenderedData`, with mirror images if `mirror`,
     for `rendered_fraction` of each batch, `SyntheticData` for the rest)."""
-    from trainer.data import SyntheticData
+    from metahmr_trainer.data import SyntheticData
 
     if spec == "synthetic":
         return SyntheticData(body, truncated=truncated)

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
-from metahmr_video.paths import cache_dir
-from metahmr_video.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle, rotmat_to_sixd, sixd_to_rotmat
+from metahmr_video.core.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.core.paths import cache_dir
+from metahmr_video.core.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle, rotmat_to_sixd, sixd_to_rotmat
 
 log = logging.getLogger("metahmr_video.trainer")
 
@@ -159,7 +159,7 @@ class RetargetedPrior:
     def __init__(self, body, size: int = 16384, seed: int = 0, iters: int = 100, chunk: int = 2048,
                  progress: bool = True, cache: Path | None = None) -> None:
         from metahmr_video.body import AnnyBody
-        from trainer.prior import MotionPrior
+        from metahmr_trainer.prior import MotionPrior
 
         self.body = body
         if cache is not None and cache.is_file():
@@ -203,7 +203,7 @@ def motion_prior(body, size: int = 16384):
     """The motion prior for `body`: `MotionPrior` itself for Anny's cmu_mb rig, otherwise a
     `RetargetedPrior`, built once per body model and bank size and kept in memory and in the cache
     (<cache>/priors/<model_id>-<size>-v<BANK_VERSION>.pt)."""
-    from trainer.prior import MotionPrior
+    from metahmr_trainer.prior import MotionPrior
 
     if MotionPrior.supports(body):
         return MotionPrior(body)

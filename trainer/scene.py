@@ -1,7 +1,7 @@
 """Photo-like training images of one full Anny mesh: looks, lighting, backgrounds, occluders.
 
 The person is the full-topology Anny mesh posed in the camera frame (OpenCV: x right, y down, z
-forward, metres), rasterised by `trainer.raster` and shaded with smooth-normal Lambert lighting
+forward, metres), rasterised by `metahmr_trainer.raster` and shaded with smooth-normal Lambert lighting
 (a directional light from the camera's side of the person plus ambient, a colour tint). Looks:
 "clothed" (skin tone, hair, eyes and mouth, shirt/trousers/shoes split by the bone of largest
 skinning weight per vertex, sleeve and leg lengths, belt height, striped shirts), "grey" (one
@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 import torch
 
-from metahmr_video.camera import project
-from metahmr_video.layout import MEDIAPIPE_33
+from metahmr_video.core.camera import project
+from metahmr_video.core.layout import MEDIAPIPE_33
 from metahmr_video.sinks.render import outward_faces
-from trainer.raster import rasterize, vertex_normals
+from metahmr_trainer.raster import rasterize, vertex_normals
 
 LOOKS = ("clothed", "grey", "parts")
 LOOK_WEIGHTS = (0.7, 0.15, 0.15)

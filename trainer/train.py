@@ -29,9 +29,9 @@ from metahmr_video.model.features import decode, features
 from metahmr_video.model.losses import LossConfig, train_loss
 from metahmr_video.model.regressor import ModelConfig, Regressor
 from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps, pose_shape_rows
-from metahmr_video.rotations import axis_angle_to_rotmat
-from trainer.data import NoiseConfig, evidence_from_body
-from trainer.rendered import data_source
+from metahmr_video.core.rotations import axis_angle_to_rotmat
+from metahmr_trainer.data import NoiseConfig, evidence_from_body
+from metahmr_trainer.rendered import data_source
 
 log = logging.getLogger("metahmr_video.trainer")
 LAST_LAYER = ("dec_pose.", "dec_shape.", "dec_cam.")
@@ -65,10 +65,10 @@ class TrainConfig:
     save_every: int = 200
     cosine: bool = True               # cosine decay of all lrs to 5% over the run
     model: dict = field(default_factory=dict)
-    data: str = "synthetic"           # "synthetic" | "rendered:DIR" (see trainer.rendered.data_source)
+    data: str = "synthetic"           # "synthetic" | "rendered:DIR" (see metahmr_trainer.rendered.data_source)
     rendered_fraction: float = 0.5    # share of each batch from the rendered shards
     rendered_mirror: bool = False     # add the rendered samples' mirror images
-    truncated: float = 0.0            # share of generated people cut off by the frame (trainer.data)
+    truncated: float = 0.0            # share of generated people cut off by the frame (metahmr_trainer.data)
     online: float = 0.0               # share of samples whose steps start from a previous frame's adaptation
     online_steps: int = 3             # steps of that previous frame (from the meta-parameters)
 

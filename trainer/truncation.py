@@ -1,14 +1,14 @@
 """People cut off by the frame: errors on the joints inside the image, by framing.
 
-    python -m trainer.truncation [--checkpoint CK] [--n 150] [--steps 5] [--rendered DIR]
+    python -m metahmr_trainer.truncation [--checkpoint CK] [--n 150] [--steps 5] [--rendered DIR]
     metahmr-video evaluate --splits truncation [--truncation-n 150]   (the default step count)
 
 Two splits:
-- synthetic: n bodies drawn as `trainer.data.fixed_split` draws them (fixed seed), each seen whole
+- synthetic: n bodies drawn as `metahmr_trainer.data.fixed_split` draws them (fixed seed), each seen whole
   and cut by the frame's bottom edge at the chest, waist, hips and knees (`SyntheticData.observe`
   with `cuts`, the detector-like guesses outside the image); the same poses and shapes in every
   framing (bodies not upright enough for some cut are left out), so the groups are paired;
-- rendered: the real detector on rendered bodies (held-out shards of `trainer.render_data`), grouped
+- rendered: the real detector on rendered bodies (held-out shards of `metahmr_trainer.render_data`), grouped
   by their framing (none, chest, waist, hips, knees, portrait).
 Per person, on the 15 standard joints whose true projection lies inside the image (at least 4):
 MPJPE after aligning the centroids of those joints, PA-MPJPE on them (mm), and the depth error of
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from metahmr_video.camera import project
+from metahmr_video.core.camera import project
 
-log = logging.getLogger("trainer.truncation")
+log = logging.getLogger("metahmr_trainer.truncation")
 SPLIT_SEED = 2_000_012_012
 DEFAULT_RENDERED = Path("~/.cache/metahmr_video/rendered/heldout")
 
@@ -38,7 +38,7 @@ def visible_errors(pred: torch.Tensor, gt: torch.Tensor, focal: torch.Tensor, im
     pred, gt [N,K,3] camera-frame metres; focal [N] pixels; img_size [N,2] (width, height) pixels.
     Returns mpjpe and pa_mpjpe (mm) and depth (%, signed), and n_inside [N].
     """
-    from trainer.evaluate import _procrustes
+    from metahmr_trainer.metrics import pa_errors
 
     px = project(gt, focal, img_size / 2)
     inside = ((px >= 0) & (px <= img_size[:, None])).all(-1)
@@ -50,20 +50,20 @@ def visible_errors(pred: torch.Tensor, gt: torch.Tensor, focal: torch.Tensor, im
         p, g = pred[i, m], gt[i, m]
         pc, gc = p.mean(0), g.mean(0)
         out["mpjpe"][i] = ((p - pc) - (g - gc)).norm(dim=-1).mean() * 1000
-        out["pa_mpjpe"][i] = (_procrustes(p[None], g[None])[0] - g).norm(dim=-1).mean() * 1000
+        out["pa_mpjpe"][i] = pa_errors(p[None], g[None])[0].mean() * 1000
         out["depth"][i] = (pc[2] / gc[2] - 1) * 100
     out["n_inside"] = inside.sum(-1)
     return out
 
 
 def synthetic_split(body, n: int, seed: int = SPLIT_SEED):
-    """(Evidence, Target, framing codes into `trainer.data.CUTS`) for n bodies in every framing,
+    """(Evidence, Target, framing codes into `metahmr_trainer.data.CUTS`) for n bodies in every framing,
     concatenated framing by framing; bodies that some cut cannot frame are dropped everywhere."""
-    from trainer.data import CUTS, SyntheticData
-    from trainer.rendered import cat_evidence, cat_target
+    from metahmr_trainer.data import CUTS, SyntheticData
+    from metahmr_trainer.rendered import cat_evidence, cat_target
 
-    from metahmr_video.rotations import axis_angle_to_rotmat
-    from trainer.prior import sample_global_orientation
+    from metahmr_video.core.rotations import axis_angle_to_rotmat
+    from metahmr_trainer.prior import sample_global_orientation
 
     g = torch.Generator().manual_seed(seed)
     data = SyntheticData(body)
@@ -82,7 +82,7 @@ def synthetic_split(body, n: int, seed: int = SPLIT_SEED):
 
 def rendered_split(path: str | Path):
     """(Evidence, Target, framing codes, framing names) of the found samples of rendered shards."""
-    from trainer.rendered import RenderedData
+    from metahmr_trainer.rendered import RenderedData
 
     data = RenderedData(path)
     return (data.evidence, data.target, torch.from_numpy(data.arrays["truncation"]).long(),
@@ -122,7 +122,7 @@ def group_table(err: dict[str, torch.Tensor], codes: torch.Tensor, names: tuple[
 
 def evaluate_truncation(fitter, n: int = 150, steps: int = 5, rendered: str | Path | None = DEFAULT_RENDERED) -> dict:
     """{split: {"step K": group_table}} for the synthetic split and (if its shards exist) the rendered one."""
-    from trainer.data import CUTS
+    from metahmr_trainer.data import CUTS
 
     splits = {"synthetic": (*synthetic_split(fitter.body, n), CUTS)}
     if rendered is not None and Path(rendered).expanduser().is_dir():
@@ -154,7 +154,7 @@ def format_table(res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from metahmr_video.adapt import Fitter
 
-    ap = argparse.ArgumentParser(prog="python -m trainer.truncation", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m metahmr_trainer.truncation", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", help="default: the shipped checkpoint")
     ap.add_argument("--n", type=int, default=150, help="bodies in the synthetic split (each in 5 framings)")
     ap.add_argument("--steps", type=int, default=5)

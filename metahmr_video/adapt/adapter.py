@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
-from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
+from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
 
 
 @dataclass

@@ -28,9 +28,9 @@ import torch
 
 from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps, pose_shape_rows
 from metahmr_video.body import AnnyBody
-from metahmr_video.camera import default_focal
-from metahmr_video.errors import InputError, ModelFileError
-from metahmr_video.layout import STANDARD_JOINTS
+from metahmr_video.core.camera import default_focal
+from metahmr_video.core.errors import InputError, ModelFileError
+from metahmr_video.core.layout import STANDARD_JOINTS
 from metahmr_video.model.checkpoint import (TRAIN_TIME, Checkpoint, MissingCheckpointError, check_body,
                                             default_checkpoint, train_command)
 from metahmr_video.model.features import Evidence, decode, features, project_points

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metahmr_video.quiet import init_warp_quietly
+from metahmr_video.core.quiet import init_warp_quietly
 
 init_warp_quietly()  # before anny uses it: no banner, no CUDA-driver warning on CPU machines
 
 from metahmr_video.body.anny_body import AnnyBody
-from metahmr_video.layout import COCO_17, COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.core.layout import COCO_17, COCO_FROM_MEDIAPIPE, MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.output import BodyOutput
 from metahmr_video.body.smpl_body import SmplBody
 

@@ -19,7 +19,7 @@ import threading
 import torch
 from torch import nn
 
-from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.core.layout import MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.anny_fit import AnnyFitPath
 from metahmr_video.body.output import BodyOutput
 

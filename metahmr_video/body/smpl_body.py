@@ -32,9 +32,9 @@ from smplx.utils import Struct
 from torch import nn
 
 from metahmr_video.body.output import BodyOutput
-from metahmr_video.errors import ModelFileError
-from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
-from metahmr_video.rotations import axis_angle_to_rotmat
+from metahmr_video.core.errors import ModelFileError
+from metahmr_video.core.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.core.rotations import axis_angle_to_rotmat
 
 # smplx's names of the 21 extra-vertex points it appends after the kinematic joints.
 _EXTRA_NAMES = list(JOINT_NAMES[55:76])

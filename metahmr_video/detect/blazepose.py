@@ -19,8 +19,8 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from metahmr_video.errors import ModelFileError
-from metahmr_video.quiet import native_stderr_silenced
+from metahmr_video.core.errors import ModelFileError
+from metahmr_video.core.quiet import native_stderr_silenced
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
@@ -133,7 +133,7 @@ class PoseCandidate:
 def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou: float) -> List[int]:
     """MediaPipe's weighted non-max suppression; averages boxes/points of each cluster in place
     (score-weighted) and returns the kept indices."""
-    from metahmr_video.boxes import box_iou
+    from metahmr_video.core.boxes import box_iou
 
     order = np.argsort(-scores)
     keep: List[int] = []

@@ -19,9 +19,9 @@ import numpy as np
 from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLandmarker, Roi, roi_from_alignment_points
 from metahmr_video.detect.hog import HogPeopleDetector
 from metahmr_video.detect.segment import PersonSegmenter
-from metahmr_video.boxes import box_from_keypoints, box_iou
-from metahmr_video.layout import Landmark
-from metahmr_video.records import Detection, Frame
+from metahmr_video.core.boxes import box_from_keypoints, box_iou
+from metahmr_video.core.layout import Landmark
+from metahmr_video.core.records import Detection, Frame
 
 _HIPS = [Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
 _SHOULDERS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]
@@ -99,7 +99,7 @@ class MultiPersonDetector:
         people = det.detect(frame)                          # list[Detection]
         people = det.detect(next_frame, hints=people)       # re-crop from the last frame
 
-    `times` (a `metahmr_video.profiling.StageTimes`, or None) gets the time of each part of a
+    `times` (a `metahmr_video.core.profiling.StageTimes`, or None) gets the time of each part of a
     call: detect.landmarks, detect.pose_detector, detect.hog, detect.segmentation.
     """
 

@@ -21,11 +21,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from metahmr_video.boxes import box_from_keypoints
-from metahmr_video.errors import InputError
-from metahmr_video.layout import COCO_FROM_MEDIAPIPE, Landmark as L
-from metahmr_video.paths import natural_key
-from metahmr_video.records import Detection, Frame
+from metahmr_video.core.boxes import box_from_keypoints
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.layout import COCO_FROM_MEDIAPIPE, Landmark as L
+from metahmr_video.core.paths import natural_key
+from metahmr_video.core.records import Detection, Frame
 
 # OpenPose BODY_25 order -> MediaPipe index (-1: no MediaPipe counterpart: neck, mid-hip, small toes).
 BODY25_TO_MP = (

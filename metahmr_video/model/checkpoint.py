@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from metahmr_video.errors import ModelFileError
-from metahmr_video.paths import cache_dir
+from metahmr_video.core.errors import ModelFileError
+from metahmr_video.core.paths import cache_dir
 from metahmr_video.model.losses import LossConfig
 from metahmr_video.model.regressor import ModelConfig, Regressor
 
@@ -36,7 +36,7 @@ class MissingCheckpointError(ModelFileError):
 
 def default_checkpoint(body=None) -> Path:
     """The checkpoint used for `body` when none is named: the shipped one for Anny (or None), else
-    <cache>/checkpoints/<body.model_id>.pt (see `metahmr_video.paths.cache_dir`)."""
+    <cache>/checkpoints/<body.model_id>.pt (see `metahmr_video.core.paths.cache_dir`)."""
     if body is None or body.model_id == "anny":
         return SHIPPED
     return cache_dir("checkpoints") / f"{body.model_id}.pt"

@@ -16,9 +16,9 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from metahmr_video.camera import crop_cam_to_full_transl, project
-from metahmr_video.layout import Landmark
-from metahmr_video.rotations import sixd_to_rotmat
+from metahmr_video.core.camera import crop_cam_to_full_transl, project
+from metahmr_video.core.layout import Landmark
+from metahmr_video.core.rotations import sixd_to_rotmat
 
 NUM_LANDMARKS = len(Landmark)
 FEATURE_DIM = NUM_LANDMARKS * 3 + NUM_LANDMARKS + 1 + 3

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from metahmr_video.rotations import rotmat_to_sixd
+from metahmr_video.core.rotations import rotmat_to_sixd
 
 
 @dataclass

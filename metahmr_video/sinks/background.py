@@ -6,7 +6,7 @@ import queue
 import threading
 from typing import Callable
 
-from metahmr_video.records import Frame, PersonBody
+from metahmr_video.core.records import Frame, PersonBody
 
 _END = object()
 

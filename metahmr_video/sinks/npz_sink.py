@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.paths import writable_folder
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.results import FORMAT, PER_FRAME_KEYS
-from metahmr_video.rotations import rotmat_to_axis_angle
+from metahmr_video.core.paths import writable_folder
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.results import FORMAT, PER_FRAME_KEYS
+from metahmr_video.core.rotations import rotmat_to_axis_angle
 
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from metahmr_video.errors import InputError
-from metahmr_video.paths import writable_folder
-from metahmr_video.records import Frame, PersonBody
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.paths import writable_folder
+from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.sinks.render import render_meshes, track_color
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from metahmr_video.records import Frame, PersonBody
-from metahmr_video.errors import InputError
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.core.errors import InputError
 from metahmr_video.sinks.render import render_meshes, side_view, track_color
 
 

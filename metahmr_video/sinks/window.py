@@ -8,8 +8,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from metahmr_video.profiling import StageTimes
-from metahmr_video.records import Frame, PersonBody
+from metahmr_video.core.profiling import StageTimes
+from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.sinks.render import render_meshes, track_color
 
 TITLE = "metahmr-video (q to quit)"

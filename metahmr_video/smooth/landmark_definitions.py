@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from metahmr_video.layout import Landmark
+from metahmr_video.core.layout import Landmark
 from metahmr_video.model.losses import rotation_onto
-from metahmr_video.records import PersonBody
+from metahmr_video.core.records import PersonBody
 
 # Joint centres in MediaPipe's definitions and the body model's alike: MediaPipe's world landmarks are
 # aligned onto the body on these (the torso's landmarks, whose definitions differ, would bend the alignment).

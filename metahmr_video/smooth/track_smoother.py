@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metahmr_video.layout import Landmark
-from metahmr_video.records import PersonBody
+from metahmr_video.core.layout import Landmark
+from metahmr_video.core.records import PersonBody
 from metahmr_video.smooth.one_euro import OneEuroFilter
 from metahmr_video.smooth.rotation_filter import RotationFilter
 

@@ -14,8 +14,8 @@ import queue
 import threading
 from typing import Iterable, Iterator, Union
 
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.records import Frame
 from metahmr_video.sources.images import IMAGE_EXTENSIONS, ImageFolderSource, ImageSource, read_image
 from metahmr_video.sources.video import VideoSource, apply_rotation
 from metahmr_video.sources.webcam import WebcamSource

@@ -8,9 +8,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from metahmr_video.errors import InputError
-from metahmr_video.paths import natural_key
-from metahmr_video.records import Frame
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.paths import natural_key
+from metahmr_video.core.records import Frame
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 

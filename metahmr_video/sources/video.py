@@ -10,8 +10,8 @@ from typing import Iterator, Optional
 import av
 import numpy as np
 
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.records import Frame
 
 log = logging.getLogger(__name__)
 

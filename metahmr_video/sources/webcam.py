@@ -7,8 +7,8 @@ from typing import Any, Callable, Iterator, Optional
 
 import cv2
 
-from metahmr_video.errors import InputError
-from metahmr_video.records import Frame
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.records import Frame
 
 
 class WebcamSource:

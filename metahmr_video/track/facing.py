@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from metahmr_video.layout import MEDIAPIPE_33, Landmark, mirror_index
-from metahmr_video.records import Detection
+from metahmr_video.core.layout import MEDIAPIPE_33, Landmark, mirror_index
+from metahmr_video.core.records import Detection
 
 MIRROR = np.asarray(mirror_index(MEDIAPIPE_33))
 _LEFT = [Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP]

@@ -14,9 +14,9 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
-from metahmr_video.boxes import box_iou
-from metahmr_video.layout import Landmark
-from metahmr_video.records import Detection, TrackedPerson
+from metahmr_video.core.boxes import box_iou
+from metahmr_video.core.layout import Landmark
+from metahmr_video.core.records import Detection, TrackedPerson
 from metahmr_video.track.facing import FacingConfig, FacingFilter
 
 _BONES = [(Landmark[a.upper()], Landmark[b.upper()]) for a, b in [

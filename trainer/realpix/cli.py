@@ -8,7 +8,7 @@ from pathlib import Path
 
 def evaluate_command(args: argparse.Namespace, fitter, extra: dict) -> dict:
     """Run the real-pixel evaluation with the `evaluate` command's options."""
-    from trainer.realpix.evaluate import STEPS, evaluate_realpix, format_table
+    from metahmr_trainer.realpix.evaluate import STEPS, evaluate_realpix, format_table
 
     steps = tuple(k for k in STEPS if k <= args.steps)
     res = evaluate_realpix(fitter, steps=steps, pipeline=not args.no_pipeline_row, checkpoint=args.checkpoint,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.errors import InputError, MetaHMRError
+from metahmr_video.core.errors import InputError, MetaHMRError
 
 WHEEL = "pose2sim==0.10.49"
 DEMO = "Pose2Sim/Demo_SinglePerson"

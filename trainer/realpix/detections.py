@@ -3,7 +3,7 @@
 The detector is `MultiPersonDetector` with the `run` command's settings (`DetectorConfig`
 defaults), run along the video with each frame hinted by the previous frame's people.
 Every person it reports is kept (padded per frame); choosing the evaluated person is the
-reference's job (trainer.realpix.reference).
+reference's job (metahmr_trainer.realpix.reference).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Monocular evaluation on real pixels: every view of the pose2sim demo, each person-frame scored
 against the multi-view reference in that camera's frame.
 
-    from trainer.realpix import load_split, evaluate_realpix, format_table
+    from metahmr_trainer.realpix import load_split, evaluate_realpix, format_table
     split = load_split()                                  # fetch + detect + triangulate, cached
     res = evaluate_realpix(Fitter.load("new.pt"), split)  # rows: MediaPipe, no TTO, EFT, meta, ...
     print(format_table(res))
@@ -9,7 +9,7 @@ against the multi-view reference in that camera's frame.
 
 Samples: (view, frame) pairs where the reference has the chosen person. The reference for view v
 is triangulated WITHOUT view v (its own detections never enter its reference). Every method's 33
-landmarks go through the same 33 -> 15 joint rule (trainer.realpix.joints); the Anny rows also
+landmarks go through the same 33 -> 15 joint rule (metahmr_trainer.realpix.joints); the Anny rows also
 report Anny's own 15 standard joints ("anny_joints"). MPJPE: after subtracting the pelvis, camera
 frame; PA-MPJPE: after a similarity Procrustes alignment; mm. Paired differences against the
 MediaPipe row use blocks of 10 consecutive frames per view as the unit for the standard error
@@ -37,11 +37,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.boxes import box_from_keypoints
-from trainer.realpix.data import DEFAULT_CACHE, Camera, fetch_demo, read_qca
-from trainer.realpix.detections import ViewDetections, cached_detections
-from trainer.realpix.joints import standard_from_landmarks
-from trainer.realpix.reference import Reference, build_reference, undistorted_views
+from metahmr_video.core.boxes import box_from_keypoints
+from metahmr_trainer.metrics import pa_errors
+from metahmr_trainer.realpix.data import DEFAULT_CACHE, Camera, fetch_demo, read_qca
+from metahmr_trainer.realpix.detections import ViewDetections, cached_detections
+from metahmr_trainer.realpix.joints import standard_from_landmarks
+from metahmr_trainer.realpix.reference import Reference, build_reference, undistorted_views
 
 log = logging.getLogger("metahmr_video.realpix")
 STEPS = (0, 1, 2, 3, 5, 10, 20)
@@ -52,16 +53,12 @@ def joint_errors(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Per-sample, per-joint errors in mm for [N,15,3] metres (pelvis = joint 0): after
     subtracting the pelvis (MPJPE) and after a similarity alignment (PA-MPJPE, roma's
     least-squares registration with scale); NaN rows for samples whose prediction is missing."""
-    import roma
-
     mp = np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1) * 1000
     pa = np.full(gt.shape[:2], np.nan)
     ok = np.isfinite(pred).all((1, 2))
     if ok.any():
         p, g = torch.as_tensor(pred[ok], dtype=torch.float64), torch.as_tensor(gt[ok], dtype=torch.float64)
-        R, t, scale = roma.rigid_points_registration(p, g, compute_scaling=True)
-        aligned = scale[:, None, None] * p @ R.transpose(1, 2) + t[:, None]
-        pa[ok] = (aligned - g).norm(dim=-1).numpy() * 1000
+        pa[ok] = pa_errors(p, g).numpy() * 1000
     return mp, pa
 
 
@@ -97,7 +94,7 @@ class RealPixSplit:
     def facing_fixed(self) -> "RealPixSplit":
         """The split as the product's tracker hands it on: each view's frames in order through one
         `FacingFilter` (front/back label flips swapped back in kp2d, conf and world)."""
-        from metahmr_video.records import Detection
+        from metahmr_video.core.records import Detection
         from metahmr_video.track.facing import FacingFilter
 
         kp2d, conf, world = self.kp2d.copy(), self.conf.copy(), self.world.copy()
@@ -128,7 +125,7 @@ class RealPixSplit:
         own [S,15,3] joints, camera frame metres (NaN rows = no output). Returns means, per-view
         and per-joint PA means, the pelvis position error (absolute=True: methods that place the
         body in the camera frame) and the per-sample errors ("_pa", "_mp")."""
-        from metahmr_video.layout import STANDARD_JOINTS
+        from metahmr_video.core.layout import STANDARD_JOINTS
 
         pred = np.asarray(standard_from_landmarks(landmarks) if joints15 is None else joints15, np.float64)
         gt = self.gt if reference == "loo" else self.gt_all
@@ -225,7 +222,7 @@ def _config_key(config=None) -> str:
     import hashlib
     import json
 
-    from metahmr_video.config import Config, config_dict
+    from metahmr_video.app.config import Config, config_dict
 
     cfg = Config() if config is None else config
     return hashlib.sha1(json.dumps(config_dict(cfg), sort_keys=True).encode()).hexdigest()[:8]
@@ -270,7 +267,7 @@ def online_row(fitter, split: RealPixSplit, steps: int | None = None) -> dict:
 
 def optimisation_row(body, split: RealPixSplit) -> np.ndarray:
     """Landmarks [S,33,3] of Anny fitted to the world landmarks + 2D (no network)."""
-    from trainer.realpix.optfit import fit_landmarks
+    from metahmr_trainer.realpix.optfit import fit_landmarks
 
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     size = np.maximum(split.boxes[:, 2] - split.boxes[:, 0], split.boxes[:, 3] - split.boxes[:, 1])
@@ -282,7 +279,7 @@ def optimisation_row(body, split: RealPixSplit) -> np.ndarray:
 def floor_fit(body, split: RealPixSplit) -> dict:
     """The joint-definition floor: Anny fitted to the reference landmarks themselves (3D, body
     landmarks); its landmarks [S,33,3] and Anny's own standard joints [S,15,3]."""
-    from trainer.realpix.optfit import fit_landmarks
+    from metahmr_trainer.realpix.optfit import fit_landmarks
 
     w = np.zeros((len(split), 33), np.float32)
     w[:, [0, 7, 8] + list(range(11, 17)) + list(range(23, 33))] = 1.0
@@ -297,8 +294,8 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
     the chosen person in each view's video; NaN where it gave none."""
     from tqdm import tqdm
 
-    from metahmr_video.config import Config
-    from metahmr_video.runner import Runner
+    from metahmr_video.app.config import Config
+    from metahmr_video.app.runner import Runner
     from metahmr_video.sources import open_source
     from metahmr_video.track.facing import MIRROR
 
@@ -367,7 +364,7 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
         opt = cached_arrays(ours, "optimisation", lambda: {"landmarks": optimisation_row(body, ours)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
     if pipeline:
-        from metahmr_video.config import Config
+        from metahmr_video.app.config import Config
 
         plain = Config()
         plain.definitions.landmarks = []

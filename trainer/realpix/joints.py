@@ -1,4 +1,4 @@
-"""MediaPipe-33 landmarks -> the 15 standard joints (metahmr_video.layout.STANDARD_JOINTS).
+"""MediaPipe-33 landmarks -> the 15 standard joints (metahmr_video.core.layout.STANDARD_JOINTS).
 
 Twelve joints are landmarks themselves (hips, knees, ankles, shoulders, elbows, wrists; in Anny
 they are the same bone heads as its standard joints). The other three are combinations:
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metahmr_video.layout import MEDIAPIPE_33, STANDARD_JOINTS
+from metahmr_video.core.layout import MEDIAPIPE_33, STANDARD_JOINTS
 
 _I = {n: i for i, n in enumerate(MEDIAPIPE_33)}
 _PAIRS = {"pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),

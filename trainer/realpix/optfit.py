@@ -16,8 +16,8 @@ from __future__ import annotations
 import roma
 import torch
 
-from metahmr_video.camera import project
-from metahmr_video.rotations import rotmat_to_sixd, sixd_to_rotmat
+from metahmr_video.core.camera import project
+from metahmr_video.core.rotations import rotmat_to_sixd, sixd_to_rotmat
 
 _HIPS = (23, 24)
 _TORSO = [11, 12, 23, 24]

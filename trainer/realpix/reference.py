@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.realpix.data import Camera
-from trainer.realpix.detections import ViewDetections
-from trainer.realpix.joints import standard_from_landmarks
-from trainer.realpix.triangulate import Triangulation, project, robust_triangulate, triangulate, undistort
+from metahmr_trainer.realpix.data import Camera
+from metahmr_trainer.realpix.detections import ViewDetections
+from metahmr_trainer.realpix.joints import standard_from_landmarks
+from metahmr_trainer.realpix.triangulate import Triangulation, project, robust_triangulate, triangulate, undistort
 
 BODY = list(range(11, 17)) + list(range(23, 29))  # shoulders, elbows, wrists, hips, knees, ankles
 _MID_PAIRS = [(11, 12), (23, 24), (25, 26), (27, 28)]  # shoulders, hips, knees, ankles
@@ -64,7 +64,7 @@ class Reference:
     def uncertainty(self) -> dict:
         """The reference's own spread: leave-one-view-out vs all views (mm, per standard joint and
         mean, and per left-out view) and the reprojection error in pixels (used views)."""
-        from metahmr_video.layout import STANDARD_JOINTS
+        from metahmr_video.core.layout import STANDARD_JOINTS
 
         full = self.joints()
         d = np.stack([np.linalg.norm(self.joints(v) - full, axis=-1) * 1000 for v in range(len(self.loo))])  # [V,F,15]
@@ -149,7 +149,7 @@ def mirror_labels(P: np.ndarray, x: np.ndarray, conf: np.ndarray, thr: np.ndarra
     """Mirror a view's left/right labels per group where the mirror fits the other views'
     triangulation under `gain` x the error of the labels as given. x [V,33,2], conf [V,33];
     returns (x, conf, mirrored [V,3] bool)."""
-    from metahmr_video.layout import MEDIAPIPE_33, mirror_index
+    from metahmr_video.core.layout import MEDIAPIPE_33, mirror_index
 
     mir = np.array(mirror_index(MEDIAPIPE_33))
     V = len(x)

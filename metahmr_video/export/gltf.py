@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.sinks.export.animation import TrackAnimation
+from metahmr_video.export.animation import TrackAnimation
 
 _FLOAT, _UINT, _USHORT, _UBYTE = 5126, 5125, 5123, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963

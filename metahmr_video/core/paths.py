@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from metahmr_video.errors import InputError
+from metahmr_video.core.errors import InputError
 
 
 def natural_key(name: str) -> list[object]:
@@ -32,7 +32,7 @@ def install_command(extra: str, root: str | Path | None = None) -> str:
     itself, `pip install -e '.[extra]'` (or the checkout's path when run from elsewhere); from an
     installed wheel, `pip install 'metahmr-video[extra]'`. root: the folder holding the package
     (default: this one's)."""
-    root = Path(root).resolve() if root is not None else Path(__file__).resolve().parent.parent
+    root = Path(root).resolve() if root is not None else Path(__file__).resolve().parents[2]
     if (root / "pyproject.toml").is_file():
         target = "." if Path.cwd().resolve() == root else str(root)
         return f"pip install -e '{target}[{extra}]'"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.errors import MetaHMRError
-from metahmr_video.paths import install_command
-from metahmr_video.sinks.export.animation import TrackAnimation
+from metahmr_video.core.errors import MetaHMRError
+from metahmr_video.core.paths import install_command
+from metahmr_video.export.animation import TrackAnimation
 
 FBX_OPTIONS = dict(
     axis_forward="-Z", axis_up="Y", add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=False,

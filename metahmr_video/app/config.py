@@ -13,7 +13,7 @@ import yaml
 
 from metahmr_video.adapt import AdaptConfig
 from metahmr_video.detect import DetectorConfig
-from metahmr_video.errors import InputError
+from metahmr_video.core.errors import InputError
 from metahmr_video.smooth import DefinitionsConfig, SmootherConfig
 from metahmr_video.track import TrackerConfig
 

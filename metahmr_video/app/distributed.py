@@ -25,8 +25,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metahmr_video.config import Config, config_dict
-from metahmr_video.errors import InputError, MetaHMRError
+from metahmr_video.app.config import Config, config_dict
+from metahmr_video.core.errors import InputError, MetaHMRError
 
 MANIFEST = "metahmr-video-done.jsonl"
 
@@ -44,7 +44,7 @@ class VideoWorker:
     """One worker process: the models load once (in `__init__`), then `process` runs videos."""
 
     def __init__(self, config: Config) -> None:
-        from metahmr_video.runner import Runner
+        from metahmr_video.app.runner import Runner
 
         self.config = config
         self.runner = Runner(config)
@@ -55,7 +55,7 @@ class VideoWorker:
 
     def process(self, path: str, out_dir: str, formats: list[str], rig: str | None) -> dict:
         """Run one video into out_dir (+ its exports); returns its summary line and every file written."""
-        from metahmr_video.runner import export_video, result_name, run_input
+        from metahmr_video.app.runner import export_video, result_name, run_input
 
         source, out = Path(path), Path(out_dir)
         summary = run_input(self.runner, source, out, show_progress=False)
@@ -211,7 +211,7 @@ def run_distributed(inputs: list[Path], out_dir: Path, config: Config, address: 
     """
     from tqdm import tqdm
 
-    from metahmr_video.paths import writable_folder
+    from metahmr_video.core.paths import writable_folder
 
     formats = list(formats or [])
     out_dir = Path(out_dir)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.errors import InputError, MetaHMRError
-from metahmr_video.paths import install_command, writable_folder
-from metahmr_video.results import Results, load_results
+from metahmr_video.core.errors import InputError, MetaHMRError
+from metahmr_video.core.paths import install_command, writable_folder
+from metahmr_video.core.results import Results, load_results
 from metahmr_video.sinks.render import body_faces, track_color
 
 

@@ -1,6 +1,6 @@
 """Animation export of results NPZ files: FBX (through Blender's `bpy`, optional), BVH and GLB (no Blender).
 
->>> from metahmr_video.sinks.export import export
+>>> from metahmr_video.export import export
 >>> export("out/clip.npz", "glb", "out/clip.glb")            # [Path('out/clip_track1.glb'), ...]
 
 Axes, units and bone names per format: see each writer's module docstring and docs/export.md.
@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from metahmr_video.errors import InputError
-from metahmr_video.paths import writable_folder
-from metahmr_video.results import Results, load_results
-from metahmr_video.sinks.export.animation import SkinnedMesh, TrackAnimation, camera_to_world, track_animation
-from metahmr_video.sinks.export.rigs import RIGS
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.paths import writable_folder
+from metahmr_video.core.results import Results, load_results
+from metahmr_video.export.animation import SkinnedMesh, TrackAnimation, camera_to_world, track_animation
+from metahmr_video.export.rigs import RIGS
 
 FORMATS = ("fbx", "bvh", "glb")
 _UP = {"fbx": "z_up", "bvh": "y_up", "glb": "y_up"}
@@ -85,7 +85,7 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     if body_model_path is not None and not Path(body_model_path).is_file():
         raise InputError(f"{body_model_path}: body model file not found")
     if fmt == "fbx":
-        from metahmr_video.sinks.export.fbx import import_bpy
+        from metahmr_video.export.fbx import import_bpy
         import_bpy()  # fail before any work when the extra is missing
     paths = output_paths(out, fmt, ids, per_track, stem)
     for folder in {p.parent for p in paths.values()}:
@@ -97,13 +97,13 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
         group = [anims[key]] if key is not None else [anims[t] for t in ids]
         try:
             if fmt == "bvh":
-                from metahmr_video.sinks.export.bvh import write_bvh
+                from metahmr_video.export.bvh import write_bvh
                 write_bvh(group[0], path, units=bvh_units)
             elif fmt == "glb":
-                from metahmr_video.sinks.export.gltf import write_glb
+                from metahmr_video.export.gltf import write_glb
                 write_glb(group, path, with_mesh=mesh)
             else:
-                from metahmr_video.sinks.export.fbx import write_fbx
+                from metahmr_video.export.fbx import write_fbx
                 write_fbx(group, path, with_mesh=mesh, options=fbx_options)
         except PermissionError:
             raise InputError(f"{path}: cannot write the output file (permission denied)") from None

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.errors import InputError
-from metahmr_video.results import Results, TrackResult
+from metahmr_video.core.errors import InputError
+from metahmr_video.core.results import Results, TrackResult
 
 UP_AXES = ("y_up", "z_up")
 
@@ -250,7 +250,7 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     `body_model_path` (the user's model file) when given; without it the skeleton is recovered from
     the stored joints and there is no mesh.
     """
-    from metahmr_video.sinks.export.rigs import RIGS
+    from metahmr_video.export.rigs import RIGS
 
     if up not in UP_AXES:
         raise InputError(f"unknown up axis {up!r}; use one of {', '.join(UP_AXES)}")
@@ -273,7 +273,7 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
                              f"cmu_mb rig has {len(rest['names'])}")
         root = track.transl.astype(np.float64)
         if rig is not None:
-            from metahmr_video.sinks.export.rigs import retarget
+            from metahmr_video.export.rigs import retarget
 
             source, rest = _skeleton(rest), _anny_rest(shape, with_mesh, rig)
             pose, offset = retarget(pose, source, _skeleton(rest))
@@ -314,7 +314,7 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
 
 
 def _skeleton(rest: dict):
-    from metahmr_video.sinks.export.rigs import Skeleton
+    from metahmr_video.export.rigs import Skeleton
 
     return Skeleton(rest["names"], rest["parents"], rest["heads"], rest["tails"], rest["deforming"])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def _cmd_export(args: argparse.Namespace) -> int:
     """Export the tracks of a results NPZ; user errors raise InputError / MetaHMRError (one line)."""
-    from metahmr_video.sinks.export import export
+    from metahmr_video.export import export
 
     paths = export(args.results, args.format, args.output, per_track=not args.single_file, tracks=args.tracks,
                    mesh=not args.no_mesh, body_model_path=args.body_model, bvh_units=args.bvh_units, rig=args.rig)

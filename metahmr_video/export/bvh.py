@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.sinks.export.animation import TrackAnimation
+from metahmr_video.export.animation import TrackAnimation
 
 EULER_ORDER = "ZXY"
 UNITS = {"cm": 100.0, "m": 1.0}

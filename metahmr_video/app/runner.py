@@ -12,12 +12,12 @@ from threadpoolctl import threadpool_limits
 
 from metahmr_video.adapt import Adapter, Fitter, pose_bodies
 from metahmr_video.body import load_body
-from metahmr_video.camera import default_focal, intrinsics
-from metahmr_video.config import Config, config_dict
+from metahmr_video.core.camera import default_focal, intrinsics
+from metahmr_video.app.config import Config, config_dict
 from metahmr_video.detect import MultiPersonDetector
-from metahmr_video.errors import InputError
-from metahmr_video.pipeline import Pipeline, RunSummary
-from metahmr_video.profiling import StageTimes
+from metahmr_video.core.errors import InputError
+from metahmr_video.app.pipeline import Pipeline, RunSummary
+from metahmr_video.core.profiling import StageTimes
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
 from metahmr_video.track import Tracker
@@ -58,7 +58,7 @@ def list_inputs(path: str | Path, images: str = "auto") -> list[Path]:
     a video) or each image (independent photos). `images`: "sequence", "photos", or "auto":
     a sequence when the names are numbered frames (`is_numbered_sequence`), else photos.
     Raises InputError when there is nothing to do."""
-    from metahmr_video.paths import natural_key
+    from metahmr_video.core.paths import natural_key
     from metahmr_video.sources import IMAGE_EXTENSIONS
 
     path = Path(path)
@@ -169,7 +169,7 @@ class Runner:
         `out_dir/<stem>.npz` (one frame; fps 0) and, when enabled, `<stem>_overlay.png`."""
         import time
 
-        from metahmr_video.records import Frame
+        from metahmr_video.core.records import Frame
         from metahmr_video.sinks import OverlayImageSink
         from metahmr_video.sources import read_image
 
@@ -204,7 +204,7 @@ def result_name(path: Path) -> str:
 
 def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None = None) -> list[Path]:
     """Export out_dir/<name>.npz's tracks as animation files beside it (`run --export`); the paths."""
-    from metahmr_video.sinks.export import export
+    from metahmr_video.export import export
 
     return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig)]
 

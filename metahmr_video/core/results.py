@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_video.errors import InputError
+from metahmr_video.core.errors import InputError
 
 FORMAT = "metahmr-video/1"
 # Per-frame arrays of a track: NPZ key (= TrackResult field) -> PersonBody attribute. Pose and shape
@@ -75,7 +75,7 @@ def load_results(path: str | Path) -> Results:
             if body.startswith("smpl"):
                 import torch
 
-                from metahmr_video.rotations import axis_angle_to_rotmat
+                from metahmr_video.core.rotations import axis_angle_to_rotmat
                 params = {k: npz[p + k] for k in ("global_orient", "body_pose", "betas")}
                 aa = np.concatenate([params["global_orient"][:, None],
                                      params["body_pose"].reshape(len(params["body_pose"]), -1, 3)], axis=1)

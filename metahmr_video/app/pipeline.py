@@ -28,9 +28,9 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from metahmr_video import interrupts
-from metahmr_video.profiling import StageTimes
-from metahmr_video.records import Detection, Frame, PersonBody, TrackedPerson
+from metahmr_video.app import interrupts
+from metahmr_video.core.profiling import StageTimes
+from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
 from metahmr_video.sinks.background import BackgroundWriter
 from metahmr_video.sources import prefetch
 

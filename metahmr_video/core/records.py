@@ -2,7 +2,7 @@
 
 Conventions: pixel coordinates are full-frame, x to the right, y down, origin at the top-left
 corner of the top-left pixel; keypoints follow MediaPipe's 33-landmark pose layout
-(``metahmr_video.layout.Landmark``); 3D positions are metres in the camera frame (OpenCV: x right,
+(``metahmr_video.core.layout.Landmark``); 3D positions are metres in the camera frame (OpenCV: x right,
 y down, z forward).
 """
 

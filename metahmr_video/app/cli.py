@@ -8,8 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
-from metahmr_video import interrupts
-from metahmr_video.errors import MetaHMRError
+from metahmr_video.app import interrupts
+from metahmr_video.core.errors import MetaHMRError
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our own messages say what went wrong
 
@@ -20,7 +20,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
     from metahmr_video.body import load_body
-    from metahmr_video.rotations import axis_angle_to_rotmat
+    from metahmr_video.core.rotations import axis_angle_to_rotmat
 
     body = load_body(args.body)
     rotvec = torch.zeros(1, body.num_bones, 3)
@@ -43,7 +43,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _load_config(args: argparse.Namespace):
-    from metahmr_video.config import load_config
+    from metahmr_video.app.config import load_config
 
     cfg = load_config(args.config)
     if getattr(args, "body", None) is not None:
@@ -85,20 +85,20 @@ def _ensure_checkpoint(cfg, yes: bool) -> None:
             raise MissingCheckpointError(f"{missing}; train it later with: {train_command(body)}")
     else:
         print(f"metahmr-video: {missing}; training it now ({TRAIN_TIME})", file=sys.stderr)
-    from trainer.cli import train_for_body
+    from metahmr_trainer.cli import train_for_body
 
     train_for_body(body.model_path, default_checkpoint(body))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Process videos, image sequences and photos into per-input results."""
-    from metahmr_video.errors import InputError
-    from metahmr_video.profiling import StageTimes
-    from metahmr_video.runner import Runner, export_video, list_inputs, result_name, run_input
+    from metahmr_video.core.errors import InputError
+    from metahmr_video.core.profiling import StageTimes
+    from metahmr_video.app.runner import Runner, export_video, list_inputs, result_name, run_input
 
     cfg = _load_config(args)
     if args.rig is not None:
-        from metahmr_video.sinks.export import RIGS
+        from metahmr_video.export import RIGS
 
         if args.rig not in RIGS:
             raise InputError(f"unknown rig {args.rig!r}; use one of {', '.join(RIGS)}")
@@ -111,7 +111,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         open_source(str(inputs[0]))  # a bad single input fails here, before models load
     _ensure_checkpoint(cfg, args.yes)
     if args.ray is not None:
-        from metahmr_video.distributed import run_distributed
+        from metahmr_video.app.distributed import run_distributed
 
         batch = run_distributed(inputs, args.output, cfg, address=args.ray or None, workers=args.workers,
                                 formats=args.export, rig=args.rig, show_progress=not args.quiet)
@@ -157,8 +157,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_webcam(args: argparse.Namespace) -> int:
     """Live: camera frames -> bodies, shown in a window (q ends) and written to OUT/webcam.npz."""
-    from metahmr_video.profiling import StageTimes
-    from metahmr_video.runner import Runner, run_webcam
+    from metahmr_video.core.profiling import StageTimes
+    from metahmr_video.app.runner import Runner, run_webcam
     from metahmr_video.sources import WebcamSource
 
     cfg = _load_config(args)
@@ -176,9 +176,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     """Run benchmarks/run_all.py of the source checkout (benchmarks are not installed)."""
     import subprocess
 
-    from metahmr_video.errors import InputError
+    from metahmr_video.core.errors import InputError
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run_all.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "run_all.py"
     if not script.is_file():
         raise InputError("the benchmarks ship with the source checkout (benchmarks/run_all.py); install with pip -e")
     cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else []) + (["--readme"] if args.readme else [])
@@ -188,7 +188,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 def _cmd_meshes(args: argparse.Namespace) -> int:
     """Results NPZ -> one PLY/OBJ mesh per track and frame (viz extra)."""
-    from metahmr_video.viz import write_meshes
+    from metahmr_video.app.viz import write_meshes
 
     paths = write_meshes(args.results, args.output, fmt=args.format, every=args.every)
     print(f"wrote {len(paths)} meshes to {args.output}")
@@ -197,7 +197,7 @@ def _cmd_meshes(args: argparse.Namespace) -> int:
 
 def _cmd_view(args: argparse.Namespace) -> int:
     """Play the results' meshes in an open3d window (viz extra, needs a display)."""
-    from metahmr_video.viz import view
+    from metahmr_video.app.viz import view
 
     view(args.results)
     return 0
@@ -205,7 +205,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
-    p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/config.py)")
+    p.add_argument("--config", type=Path, help="YAML/JSON config (see metahmr_video/app/config.py)")
     p.add_argument("--body", metavar="FILE", help="body model: 'anny' (default) or your SMPL/SMPL-X model file "
                                                   "(.pkl/.npz); its checkpoint is trained on first use")
     p.add_argument("--yes", action="store_true", help="train a missing SMPL/SMPL-X checkpoint without asking")
@@ -221,7 +221,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="print milliseconds per frame by stage and the worst frame at the end")
     p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
                    help="also export each video's tracks as animation files (fbx needs the fbx extra)")
-    from metahmr_video.sinks.export.cli import add_rig_option
+    from metahmr_video.export.cli import add_rig_option
 
     add_rig_option(p)
 
@@ -284,13 +284,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     bench.add_argument("--only", help="comma-separated benchmark names, e.g. pipeline,adaptation")
     bench.add_argument("--readme", action="store_true", help="also rewrite README.md's speed tables with the results")
     bench.set_defaults(func=_cmd_benchmark)
-    from metahmr_video.sinks.export.cli import add_export_command
+    from metahmr_video.export.cli import add_export_command
 
     command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
     if command in TRAINER_COMMANDS:
-        from trainer.cli import add_commands
+        from metahmr_trainer.cli import add_commands
 
-        add_commands(sub)
+        add_commands(sub, TRAINER_COMMANDS)
     else:
         for name, text in TRAINER_COMMANDS.items():
             sub.add_parser(name, help=text)
