@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.app.config import Config
+from metahmr_video.app.config import Config, override
 from metahmr_video.core.records import Frame
 from metahmr_video.app.runner import Runner
 from metahmr_video.sources import VideoSource
@@ -55,9 +55,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/memory.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    cfg = Config()
-    cfg.adapt.steps = args.steps
-    cfg.adapt.checkpoint = args.checkpoint
+    cfg = override(Config(), {"adapt.steps": args.steps, "adapt.checkpoint": args.checkpoint})
     runner = Runner(cfg)
     src = VideoSource(CLIP)
     clip = list(src)

@@ -123,11 +123,10 @@ class _Boxes:
 def pipeline_recall(config: DetectorConfig, labels: Dict[int, List[List[float]]]) -> Tuple[int, int, int, Dict[int, int]]:
     """The pipeline (this detector config, default tracker and smoother, TTO with 0 steps) over the
     clip up to its last labelled frame: (found, reported, labelled person-frames, misses per frame)."""
-    from metahmr_video.app.config import Config
+    from metahmr_video.app.config import Config, override
     from metahmr_video.app.runner import Runner
 
-    cfg = Config()
-    cfg.detector, cfg.adapt.steps = config, 0
+    cfg = override(Config(detector=config), {"adapt.steps": 0})
     runner = Runner(cfg)
     src = VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=max(labels) + 1)
     sink = _Boxes()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from metahmr_video.app.config import Config
+from metahmr_video.app.config import Config, override
 from metahmr_video.core.profiling import StageTimes
 from metahmr_video.app.runner import Runner
 from metahmr_video.sinks import NpzSink
@@ -78,9 +78,9 @@ def pipeline(runner: Runner, frames, steps: int | None, out_dir: Path) -> tuple[
     pipeline as `run` builds it, with `steps` TTO steps per person like `run --steps` (None: the
     defaults, the frame budget `AdaptConfig.frame_steps` included). The start: the detector's
     settle period (`DetectorConfig.settle_frames`) and the frame before it."""
-    default = runner.config.adapt.frame_steps
-    runner.steps = runner.fitter.resolve_steps(steps)
-    runner.config.adapt.frame_steps = default if steps is None else None
+    before = runner.config
+    if steps is not None:
+        runner.config = override(before, {"adapt.steps": steps, "adapt.frame_steps": None})
     times = StageTimes()
     w, h = frames[0].width, frames[0].height
     focal = float((w * w + h * h) ** 0.5)
@@ -89,7 +89,7 @@ def pipeline(runner: Runner, frames, steps: int | None, out_dir: Path) -> tuple[
     start = time.perf_counter()
     summary = runner.pipeline(focal, times=times).run(iter(frames), [sink])
     fps = summary.frames / (time.perf_counter() - start)
-    runner.config.adapt.frame_steps = default
+    runner.config = before
     cpu_ms = 1e3 * (time.process_time() - cpu) / len(frames)
     steady = times.summary(skip=runner.config.detector.settle_frames + 1)["worst_gap"]
     return fps, times.summary()["worst_gap"]["ms"], cpu_ms, steady["ms"] if steady else float("nan"), times
@@ -116,15 +116,14 @@ def measure(runner: Runner, frames, rounds: int, out_dir: Path, extra_steps: lis
         *row, times = pipeline(runner, frames, None, out_dir)
         rows[default].append(tuple(row))
         if serial:
-            runner.config.overlap = False
+            runner.config = override(runner.config, {"overlap": False})
             rows[f"pipeline, K = {k}, stages not overlapped"].append(pipeline(runner, frames, None, out_dir)[:4])
-            runner.config.overlap = True
+            runner.config = override(runner.config, {"overlap": True})
         if one_thread is not None:
             rows[f"pipeline, K = {k}, detector on 1 thread"].append(pipeline(one_thread, frames, None, out_dir)[:4])
-            one_thread.config.overlap = False
+            one_thread.config = override(one_thread.config, {"overlap": False})
             rows[f"pipeline, K = {k}, detector on 1 thread, not overlapped"].append(pipeline(one_thread, frames, None, out_dir)[:4])
-            one_thread.config.overlap = True
-    runner.steps = k
+            one_thread.config = override(one_thread.config, {"overlap": True})
     table = []
     for name, vals in rows.items():
         ratio = {ref: statistics.median(v[0] / r[0] for v, r in zip(vals, rows[ref]))
@@ -163,14 +162,11 @@ def main() -> None:
     parser.add_argument("--one-thread", action="store_true",
                         help="also the pipeline with the detector's LiteRT on 1 thread, overlapped and not")
     args = parser.parse_args()
-    cfg = Config()
-    cfg.device = args.device
+    cfg = override(Config(), {"device": args.device})
     runner = Runner(cfg)
     one_thread = None
     if args.one_thread:
-        cfg1 = Config()
-        cfg1.device, cfg1.detector.num_threads = args.device, 1
-        one_thread = Runner(cfg1)
+        one_thread = Runner(override(cfg, {"detector.num_threads": 1}))
     print(f"device: {runner.device}, torch threads {torch.get_num_threads()}, TTO steps default "
           f"{runner.fitter.default_steps}; median of {args.rounds} rounds, ratios within a round\n")
     results = {}

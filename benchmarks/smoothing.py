@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt import pose_bodies
+from metahmr_video.adapt import BodyPoser
 from metahmr_video.core.camera import default_focal
 from metahmr_video.app.config import Config
 from metahmr_video.core.records import PersonBody
@@ -110,11 +110,11 @@ def record_clip(frames: int) -> tuple[list[PersonBody], float, torch.nn.Module]:
 
 def replay(raw: list[PersonBody], config: SmootherConfig, body) -> list[PersonBody]:
     """The recorded bodies through a fresh smoother, frame by frame, then re-posed from the smoothed
-    parameters as the pipeline stores them (`pose_bodies`)."""
-    sm = TrackSmoother(config)
+    parameters as the pipeline stores them (`BodyPoser`)."""
+    sm, poser = TrackSmoother(config), BodyPoser(body)
     out = []
     for _, people in itertools.groupby(sorted(raw, key=lambda p: p.frame_index), key=lambda p: p.frame_index):
-        out += pose_bodies(body, sm(list(people)))
+        out += poser(sm(list(people)))
     return out
 
 

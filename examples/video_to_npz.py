@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metahmr_video.adapt import Adapter, Fitter, pose_bodies
+from metahmr_video.adapt import Adapter, BodyPoser, Fitter
 from metahmr_video.core.camera import default_focal, intrinsics
 from metahmr_video.detect import MultiPersonDetector
 from metahmr_video.app.pipeline import Pipeline
@@ -28,7 +28,7 @@ focal = default_focal(source.width, source.height)                   # pixels; C
 fitter = Fitter.load()                                                # the shipped meta-checkpoint
 tracker = Tracker()                                                   # tracks confirmed on their 2nd hit
 pipe = Pipeline(MultiPersonDetector(), tracker, Adapter(fitter, focal=focal), TrackSmoother(),
-                functools.partial(pose_bodies, fitter.body),         # joints from the smoothed parameters
+                BodyPoser(fitter.body),                              # joints from the smoothed parameters
                 hold=tracker.min_hits - 1)                           # offline: tracks from their 1st frame
 meta = dict(body_model="anny", joint_names=fitter.body.bone_names, fps=source.fps,
             image_size=[source.width, source.height], intrinsics=intrinsics(source.width, source.height, focal).tolist())

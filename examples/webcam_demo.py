@@ -9,13 +9,12 @@ from pathlib import Path
 
 
 def main() -> int:
-    from metahmr_video.app.config import Config
+    from metahmr_video.app.config import Config, override
     from metahmr_video.core.errors import MetaHMRError
     from metahmr_video.app.runner import Runner, run_webcam
     from metahmr_video.sources import WebcamSource
 
-    config = Config()
-    config.adapt.steps = 3            # fewer TTO steps: more frames per second live
+    config = override(Config(), {"adapt.steps": 3})  # fewer TTO steps: more frames per second live
     try:
         camera = WebcamSource(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
         summary = run_webcam(Runner(config), camera, Path("results"), window=True)

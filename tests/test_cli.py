@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pytest
 
+from metahmr_video.app.config import override
 from metahmr_video.core.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,8 @@ def test_photos_are_independent_at_their_own_size(runner, tmp_path):
 
     from metahmr_video.app.runner import run_input
 
-    runner.config.output.overlay = True
+    default = runner.config
+    runner.config = override(default, {"output.overlay": True})
     try:
         for name, size, people in (("astronaut.jpg", (512, 512), 1), ("basketball1.png", (640, 480), 2)):
             summary = run_input(runner, MEDIA / name, tmp_path)
@@ -88,7 +90,7 @@ def test_photos_are_independent_at_their_own_size(runner, tmp_path):
             assert overlay.shape[:2] == size[::-1]
             assert (overlay != cv2.imread(str(MEDIA / name))).any()    # meshes drawn on it
     finally:
-        runner.config.output.overlay = False
+        runner.config = default
 
 
 def _write_mkv(path, frames):
@@ -212,3 +214,46 @@ def test_a_photo_gets_its_own_steps_and_no_frame_budget(runner):
     argv = ["run", "x.jpg", "--steps", "4"]
     cfg = _load_config(build_parser(argv).parse_args(argv))
     assert (cfg.adapt.steps, cfg.adapt.photo_steps, cfg.adapt.frame_steps) == (4, 4, None)
+
+
+def test_every_command_and_option_explains_itself():
+    """`metahmr-video CMD --help` opens with a one-line description and every option has help text."""
+    import argparse
+
+    from metahmr_video.app.cli import build_parser
+
+    for cmd in ["demo", "run", "webcam", "meshes", "view", "benchmark", "export", "train", "evaluate"]:
+        sub = next(a for a in build_parser([cmd])._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[cmd]
+        assert parser.description and "\n" not in parser.description.strip(), cmd
+        assert [a.dest for a in parser._actions if not a.help] == [], cmd
+
+
+def test_a_run_without_people_does_not_report_a_reprojection_error():
+    from metahmr_video.app.pipeline import RunSummary
+
+    assert RunSummary(frames=1, seconds=0.5).line() == "1 frames, no person found, 2.0 fps"
+    line = RunSummary(frames=2, tracks={1}, person_frames=2, reproj_sum=6.0, seconds=1.0).line()
+    assert "mean reprojection error 3.0 px" in line
+
+
+def test_a_wrong_type_in_a_config_is_one_line_naming_the_key(tmp_path):
+    from metahmr_video.app.config import load_config
+    from metahmr_video.core.errors import InputError
+
+    for text, message in (("tracker:\n  min_hits: two\n", "config: tracker.min_hits must be int, got 'two'"),
+                          ("adapt:\n  steps: 2.5\n", "config: adapt.steps must be int or null, got 2.5"),
+                          ("overlap: 1\n", "config: overlap must be bool, got 1"),
+                          ("definitions:\n  landmarks: [3]\n", "config: definitions.landmarks must be list, got [3]")):
+        (tmp_path / "c.yaml").write_text(text)
+        with pytest.raises(InputError) as err:
+            load_config(tmp_path / "c.yaml")
+        assert str(err.value) == message
+    (tmp_path / "c.yaml").write_text("adapt:\n  focal: 800\n  steps: null\ntracker:\n  facing:\n    max_skip: 3\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.adapt.focal == 800 and cfg.tracker.facing.max_skip == 3
+    with pytest.raises(Exception):  # frozen: settings change only by building a new config
+        cfg.adapt.steps = 3
+    assert override(cfg, {"adapt.steps": 3}).adapt.steps == 3 and cfg.adapt.steps is None
+    with pytest.raises(InputError, match="config: output.overlay must be bool"):
+        override(cfg, {"output.overlay": "yes"})

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from metahmr_video.app.cli import main
-from metahmr_video.app.config import Config
+from metahmr_video.app.config import Config, override
 from metahmr_video.app.distributed import MANIFEST, VideoWorker, is_complete, run_distributed, settings_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,8 +85,7 @@ def test_what_counts_as_complete(clips, serial, tmp_path):
     assert is_complete(record, clip, fingerprint, out)
     assert not is_complete(None, clip, fingerprint, out)                                   # never finished
     assert not is_complete(record, clip, settings_fingerprint(Config(), ["bvh"], "mixamo"), out)   # new settings
-    other = Config()
-    other.adapt.steps = 9
+    other = override(Config(), {"adapt.steps": 9})
     assert not is_complete(record, clip, settings_fingerprint(other, ["bvh"], None), out)
     os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 1))                                # source changed
     assert not is_complete(record, clip, fingerprint, out)
@@ -106,3 +105,23 @@ def test_ray_missing_says_how_to_install(clips, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)
     assert main(["run", str(clips[0].parent), "-o", str(tmp_path), "--ray"]) == 2
     assert "pip install 'metahmr-video[ray]'" in capsys.readouterr().err
+
+
+def test_ray_over_photos_with_overlay_reports_the_files_it_wrote(tmp_path, capsys):
+    """Photos get PNG overlays; the worker reports the files the sinks wrote (it once named them
+    itself, reported `a_overlay.mp4` for a photo, and died on the missing file)."""
+    import shutil
+
+    pytest.importorskip("ray")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(ROOT / "examples" / "media" / "astronaut.jpg", photos / "a.jpg")
+    out = tmp_path / "out"
+    assert main(["run", str(photos), "-o", str(out), "-q", "--overlay", "--ray", "--workers", "1"]) == 0
+    assert "1 done, 0 already complete, 0 failed" in capsys.readouterr().out
+    manifest = [line for line in (out / MANIFEST).read_text().splitlines() if line]
+    import json
+
+    outputs = json.loads(manifest[0])["outputs"]
+    assert sorted(outputs) == ["a.npz", "a_overlay.png"]
+    assert all(outputs[n] == (out / n).stat().st_size > 0 for n in outputs)

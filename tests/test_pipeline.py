@@ -354,6 +354,7 @@ def test_folder_with_a_corrupt_video_processes_the_rest(tmp_path):
     assert "skipped" in r.stderr and "broken.mp4" in r.stderr and "Traceback" not in r.stderr
     assert load_results(tmp_path / "out" / "short.npz").meta["num_frames"] == 12
     assert not (tmp_path / "out" / "broken.npz").exists()
+    assert r.stdout.splitlines()[-1] == "2 inputs: 1 done, 0 damaged (partial results kept), 1 skipped"
 
 
 def _cli(*args, **kw):

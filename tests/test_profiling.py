@@ -98,7 +98,7 @@ def test_live_window_status_shows_fps_and_latency(monkeypatch):
     monkeypatch.setattr(cv2, "waitKey", lambda ms: -1)
     clock = FakeClock()
     times = StageTimes(clock)
-    win = LiveWindow(lambda people: people, np.zeros((0, 3), int), 500.0, (32, 24), times)
+    win = LiveWindow(np.zeros((0, 3), int), 500.0, (32, 24), times)
     image = np.full((48, 64, 3), 90, np.uint8)
     for i in range(5):  # a frame every 40 ms, shown 65 ms after it entered detection
         times.start(i)

@@ -161,12 +161,12 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
                    help="plain: supervised regressor only; meta: meta-train from --init; all: both (shipped recipe)")
     t.add_argument("--init", help="plain checkpoint to start meta-training from (stage meta)")
     t.add_argument("--work-dir", help="where intermediate checkpoints go (default: next to --out)")
-    t.add_argument("--plain-iterations", type=int, default=SHIPPED_RECIPE["plain_iterations"])
-    t.add_argument("--meta-iterations", type=int, default=SHIPPED_RECIPE["meta_iterations"])
-    t.add_argument("--batch-plain", type=int, default=SHIPPED_RECIPE["batch_plain"])
-    t.add_argument("--batch-meta", type=int, default=SHIPPED_RECIPE["batch_meta"])
+    t.add_argument("--plain-iterations", type=int, default=SHIPPED_RECIPE["plain_iterations"], help="supervised iterations of the plain regressor (stage plain)")
+    t.add_argument("--meta-iterations", type=int, default=SHIPPED_RECIPE["meta_iterations"], help="outer iterations of meta-training (stage meta)")
+    t.add_argument("--batch-plain", type=int, default=SHIPPED_RECIPE["batch_plain"], help="people per batch, plain stage")
+    t.add_argument("--batch-meta", type=int, default=SHIPPED_RECIPE["batch_meta"], help="people per batch, meta stage")
     t.add_argument("--meta-lr", type=float, default=1e-4, help="outer Adam lr")
-    t.add_argument("--inner-steps", type=int, default=3)
+    t.add_argument("--inner-steps", type=int, default=3, help="TTO steps per sample inside meta-training")
     t.add_argument("--inner-lr", type=float, default=0.1, help="fixed inner lr / initial learned rate")
     t.add_argument("--rates-lr", type=float, default=3e-3, help="Adam lr of the learned log step sizes")
     t.add_argument("--rates-clamp", type=float, default=4.0, help="log step sizes stay within log(inner lr) +- this")
@@ -177,15 +177,15 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
     t.add_argument("--dual", action="store_true",
                    help="train the auxiliary network f_u and use its pseudo targets in L_test (off in the shipped recipe)")
     t.add_argument("--no-dual", action="store_true", help="single-network meta (the default; kept for clarity)")
-    t.add_argument("--w-pseudo", type=float, default=0.1)
+    t.add_argument("--w-pseudo", type=float, default=0.1, help="L_test weight of the auxiliary network's pseudo targets (with --dual)")
     t.add_argument("--w-world", type=float, default=0.0,
                    help="L_test weight of the detector's world landmarks (similarity-aligned, robust; 0: 2D only)")
-    t.add_argument("--w-step0", type=float, default=1.0)
-    t.add_argument("--default-steps", type=int, default=5)
+    t.add_argument("--w-step0", type=float, default=1.0, help="outer-loss weight of the prediction before any inner step")
+    t.add_argument("--default-steps", type=int, default=5, help="TTO steps stored in the checkpoint as its default")
     t.add_argument("--eft-lr", type=float, help="EFT lr (default: selected on generated data from --eft-lrs)")
-    t.add_argument("--eft-lrs", default="0.03,0.1,0.3")
-    t.add_argument("--width", type=int, default=384)
-    t.add_argument("--head-width", type=int, default=256)
+    t.add_argument("--eft-lrs", default="0.03,0.1,0.3", help="comma-separated EFT lrs tried when --eft-lr is not given")
+    t.add_argument("--width", type=int, default=384, help="regressor hidden width")
+    t.add_argument("--head-width", type=int, default=256, help="regressor output head width")
     t.add_argument("--data", default="synthetic",
                    help="'synthetic' (generated on the fly) or 'rendered:DIR': mix in the real detector's output on "
                         "rendered bodies from the shards in DIR (python -m metahmr_trainer.render_data)")
@@ -196,9 +196,9 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
     t.add_argument("--online", type=float, default=0.0,
                    help="share of samples whose inner steps start from the adaptation of the same person a moment "
                         "before (online meta-training, E34)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--device", default="cpu")
+    t.add_argument("--seed", type=int, default=0, help="random seed of data and weights")
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.add_argument("--restart", action="store_true", help="ignore saved training state (default: resume)")
     t.set_defaults(func=cmd_train)
 
@@ -208,7 +208,7 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
                                         "cached one for --body FILE); also supplies no-TTO and EFT")
     e.add_argument("--single", help="a single-network meta checkpoint (trained with --no-dual)")
     e.add_argument("--extra", action="append", help="NAME=CHECKPOINT: more meta checkpoints to compare")
-    e.add_argument("--steps", type=int, default=20)
+    e.add_argument("--steps", type=int, default=20, help="TTO steps of the error curves (0..steps)")
     e.add_argument("--no-baselines", action="store_true", help="skip the no-TTO and EFT rows (faster)")
     e.add_argument("--n", type=int, default=600, help="people per split")
     e.add_argument("--splits", default="real,synthetic",
@@ -217,9 +217,9 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
     e.add_argument("--truncation-n", type=int, default=150,
                    help="truncation: generated bodies, each seen whole and cut at 4 levels")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
-    e.add_argument("--out-dir", default="results/evaluate")
-    e.add_argument("--threads", type=int, default=2)
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--out-dir", default="results/evaluate", help="where results.json and curves.png go")
+    e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    e.add_argument("--device", default="cpu", help="cpu or cuda")
     from metahmr_trainer.realpix.cli import add_options as add_realpix_options
 
     add_realpix_options(e)
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (python -m metahmr_trainer.cli train ...), same commands as metahmr-video."""
     import sys
     parser = argparse.ArgumentParser(prog="python -m metahmr_trainer.cli")
-    add_commands(parser.add_subparsers(dest="command", required=True))
+    add_commands(parser.add_subparsers(dest="command", required=True),
+                 {"train": "train a meta-checkpoint", "evaluate": "error against TTO steps"})
     args = parser.parse_args(argv)
     try:
         return args.func(args)

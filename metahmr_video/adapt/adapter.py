@@ -12,7 +12,7 @@ from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
 from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
 
 
-@dataclass
+@dataclass(frozen=True)
 class AdaptConfig:
     """body: 'anny' or the path of an SMPL/SMPL-X model file (.pkl/.npz); steps: TTO steps per person
     and frame (None: the checkpoint's default); checkpoint: path or None for the body's own (the
@@ -143,25 +143,3 @@ class Adapter:
             if prev is not None and prev[3] is not None:
                 weight[i], bias[i] = prev[3]
         return self.fitter.next_carry((weight, bias), self.config.carry)
-
-
-def pose_bodies(body: torch.nn.Module, people: list[PersonBody], vertices: bool = False) -> list[PersonBody]:
-    """Set `joints` and `keypoints3d` (and with `vertices` the mesh `vertices`; metres, camera frame)
-    of each person from its (smoothed) pose, shape and translation, in one batched body-model call:
-    what the results store is then exactly the body model's output for the stored parameters (for
-    SMPL, what `smplx.create(path)(**params)` gives)."""
-    if not people:
-        return people
-    device = next(iter(body.buffers())).device
-    pose = torch.from_numpy(np.stack([p.pose for p in people])).to(device)
-    shape = torch.from_numpy(np.stack([p.shape for p in people])).to(device)
-    transl = torch.from_numpy(np.stack([p.transl for p in people])).to(device)
-    with torch.no_grad():
-        out = body(pose, shape, transl, return_vertices=vertices)
-    joints, keypoints = out.joints.cpu().numpy(), out.keypoints.cpu().numpy()
-    verts = out.vertices.cpu().numpy() if vertices else [None] * len(people)
-    for p, j, k, v in zip(people, joints, keypoints, verts):
-        p.joints, p.keypoints3d = j, k
-        if vertices:
-            p.vertices = v
-    return people

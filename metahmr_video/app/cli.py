@@ -43,24 +43,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _load_config(args: argparse.Namespace):
-    from metahmr_video.app.config import load_config
+    from metahmr_video.app.config import load_config, override
 
     cfg = load_config(args.config)
+    changes: dict[str, object] = {}
     if getattr(args, "body", None) is not None:
-        cfg.adapt.body = str(args.body)
+        changes["adapt.body"] = str(args.body)
     if args.device is not None:
-        cfg.device = args.device
+        changes["device"] = args.device
     if getattr(args, "steps", None) is not None:  # exactly these steps per person, however many people
-        cfg.adapt.steps, cfg.adapt.frame_steps, cfg.adapt.photo_steps = args.steps, None, args.steps
+        changes.update({"adapt.steps": args.steps, "adapt.frame_steps": None, "adapt.photo_steps": args.steps})
     if getattr(args, "checkpoint", None) is not None:
-        cfg.adapt.checkpoint = str(args.checkpoint)
-    if getattr(args, "overlay", False):
-        cfg.output.overlay = True
+        changes["adapt.checkpoint"] = str(args.checkpoint)
+    if getattr(args, "overlay", False) or getattr(args, "side_view", False):
+        changes["output.overlay"] = True
     if getattr(args, "side_view", False):
-        cfg.output.overlay = cfg.output.side_view = True
+        changes["output.side_view"] = True
     if getattr(args, "vertices", False):
-        cfg.output.vertices = True
-    return cfg
+        changes["output.vertices"] = True
+    return override(cfg, changes)
 
 
 def _ensure_checkpoint(cfg, yes: bool) -> None:
@@ -123,7 +124,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runner = Runner(cfg)
         if {"glb", "fbx"} & set(args.export) and runner.body.name == "anny":
             load_anny(DEFAULT_RIG, FULL_TOPOLOGY)  # the exported meshes
-    failed = 0
+    done, skipped, damaged = 0, 0, 0
     for path in inputs:
         times = StageTimes() if args.profile else None
         try:
@@ -132,7 +133,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if args.debug or len(inputs) == 1:
                 raise
             print(f"metahmr-video: skipped {path}: {exc}", file=sys.stderr)
-            failed += 1
+            skipped += 1
             continue
         written = list(summary.outputs)
         if cfg.output.npz and summary.person_frames:
@@ -146,13 +147,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if summary.interrupted:
             return 130
         if summary.truncated:
-            damaged = (f"{path} is truncated or damaged; the results cover the {summary.frames} frames that "
+            message = (f"{path} is truncated or damaged; the results cover the {summary.frames} frames that "
                        "decoded")
             if len(inputs) == 1:
-                raise InputError(damaged)
-            print(f"metahmr-video: {damaged}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+                raise InputError(message)
+            print(f"metahmr-video: {message}", file=sys.stderr)
+            damaged += 1
+        else:
+            done += 1
+    if len(inputs) > 1:
+        print(f"{len(inputs)} inputs: {done} done, {damaged} damaged (partial results kept), {skipped} skipped")
+    return 1 if skipped or damaged else 0
 
 
 def _cmd_webcam(args: argparse.Namespace) -> int:
@@ -245,7 +250,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="pose the body model and write a mesh (no video needed)")
-    demo.add_argument("-o", "--output", type=Path, default=Path("results"))
+    demo.add_argument("-o", "--output", type=Path, default=Path("results"), help="output folder")
     demo.add_argument("--body", default="anny", help="'anny', 'anny-full' or a path to an SMPL/SMPL-X file")
     demo.set_defaults(func=_cmd_demo)
     run = sub.add_parser("run", help="videos, image sequences or photos -> NPZ (+ overlay MP4/PNG)",
@@ -265,19 +270,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cam = sub.add_parser("webcam", help="live camera -> mesh over the image in a window, results to OUT/webcam.npz")
     cam.add_argument("--camera", type=int, default=0, help="OpenCV camera index")
     cam.add_argument("--no-window", action="store_true", help="headless: only write results")
-    cam.add_argument("--width", type=int)
-    cam.add_argument("--height", type=int)
+    cam.add_argument("--width", type=int, help="requested camera frame width, pixels (default: the camera's)")
+    cam.add_argument("--height", type=int, help="requested camera frame height, pixels (default: the camera's)")
     cam.add_argument("--max-frames", type=int, help="stop after this many frames")
     _add_run_options(cam)
     cam.set_defaults(func=_cmd_webcam)
     meshes = sub.add_parser("meshes", help="results NPZ -> PLY/OBJ mesh files per track and frame (viz extra)")
-    meshes.add_argument("results", type=Path)
-    meshes.add_argument("-o", "--output", type=Path, required=True)
-    meshes.add_argument("--format", choices=["ply", "obj"], default="ply")
+    meshes.add_argument("results", type=Path, help="a results .npz written by `metahmr-video run`")
+    meshes.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    meshes.add_argument("--format", choices=["ply", "obj"], default="ply", help="mesh file format")
     meshes.add_argument("--every", type=int, default=1, help="every n-th frame")
     meshes.set_defaults(func=_cmd_meshes)
     viewer = sub.add_parser("view", help="play the results' meshes in a window (viz extra)")
-    viewer.add_argument("results", type=Path)
+    viewer.add_argument("results", type=Path, help="a results .npz written by `metahmr-video run`")
     viewer.set_defaults(func=_cmd_view)
     bench = sub.add_parser("benchmark", help="run every benchmark; one markdown report in benchmarks/results/")
     bench.add_argument("--quick", action="store_true", help="short runs (smoke test)")
@@ -295,6 +300,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         for name, text in TRAINER_COMMANDS.items():
             sub.add_parser(name, help=text)
     add_export_command(sub)
+    for action in sub._choices_actions:  # every sub-command's --help opens with its one-line summary
+        command_parser = sub.choices[action.dest]
+        if not command_parser.description:
+            command_parser.description = action.help[0].upper() + action.help[1:] + "."
     return parser
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from metahmr_video.smooth import DefinitionsConfig, SmootherConfig
 from metahmr_video.track import TrackerConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutputConfig:
     """npz: per-video results; overlay: mesh-over-frame MP4; side_view: add a side panel to it;
     vertices: store vertices in the NPZ (float16); flush_every_s: NPZ rewrite period."""
@@ -30,7 +32,7 @@ class OutputConfig:
     flush_every_s: float = 5.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """device: cpu, cuda or auto. threads: torch's CPU threads and numpy's BLAS threads; per-frame
     batches are small, and on a busy 2-core machine two OpenMP threads made one adaptation step 30x
@@ -50,6 +52,31 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
+def _type_name(hint) -> str:
+    return " or ".join("null" if a is type(None) else getattr(a, "__name__", str(a)) for a in (typing.get_args(hint)
+                       if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)))
+
+
+def _accepts(hint, value) -> bool:
+    """Whether a config value (from YAML/JSON) fits a field's annotation (int also fits float;
+    a bool fits only bool)."""
+    origin = typing.get_origin(hint)
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        return any(_accepts(a, value) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is typing.Any:
+        return True
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return isinstance(value, (list, tuple)) and all(any(_accepts(a, v) for a in args) or not args for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
 def _build(cls, data: dict, where: str):
     if not isinstance(data, dict):
         raise InputError(f"config: '{where or 'top level'}' must be a mapping")
@@ -57,10 +84,17 @@ def _build(cls, data: dict, where: str):
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise InputError(f"config: unknown key(s) {', '.join((where + '.' if where else '') + u for u in unknown)}")
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in data.items():
         default = getattr(cls(), key)
-        kwargs[key] = _build(type(default), value, f"{where}.{key}".strip(".")) if dataclasses.is_dataclass(default) else value
+        name = f"{where}.{key}".strip(".")
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, name)
+        elif not _accepts(hints[key], value):
+            raise InputError(f"config: {name} must be {_type_name(hints[key])}, got {value!r}")
+        else:
+            kwargs[key] = tuple(value) if isinstance(default, tuple) else value
     return cls(**kwargs)
 
 
@@ -77,6 +111,25 @@ def load_config(path: str | Path | None) -> Config:
     except (ValueError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({str(exc).splitlines()[0]})") from None
     return _build(Config, data or {}, "")
+
+
+def override(cfg, changes: dict[str, object]):
+    """A copy of a (frozen) config with dotted keys replaced, each value type-checked like a config
+    file's: `override(cfg, {"adapt.steps": 3, "output.overlay": True})`."""
+    for dotted, value in changes.items():
+        cfg = _replace(cfg, dotted.split("."), value, dotted)
+    return cfg
+
+
+def _replace(obj, path: list[str], value, dotted: str):
+    if not dataclasses.is_dataclass(obj) or path[0] not in {f.name for f in dataclasses.fields(obj)}:
+        raise InputError(f"config: unknown key {dotted}")
+    if len(path) > 1:
+        return dataclasses.replace(obj, **{path[0]: _replace(getattr(obj, path[0]), path[1:], value, dotted)})
+    hint = typing.get_type_hints(type(obj))[path[0]]
+    if not dataclasses.is_dataclass(value) and not _accepts(hint, value):
+        raise InputError(f"config: {dotted} must be {_type_name(hint)}, got {value!r}")
+    return dataclasses.replace(obj, **{path[0]: value})
 
 
 def config_dict(cfg: Config) -> dict:

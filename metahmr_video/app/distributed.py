@@ -61,17 +61,15 @@ class VideoWorker:
         summary = run_input(self.runner, source, out, show_progress=False)
         if summary.interrupted:
             raise MetaHMRError(f"{source}: interrupted after {summary.frames} frames")
-        name = result_name(source)
-        o = self.config.output
-        written = ([out / f"{name}.npz"] if o.npz else []) + ([out / f"{name}_overlay.mp4"] if o.overlay else [])
-        if o.npz:
-            written += export_video(out, name, formats, rig)
+        written = list(summary.outputs)  # what the sinks wrote (Runner.sinks_for names them)
+        if self.config.output.npz and summary.person_frames:
+            written += export_video(out, result_name(source), formats, rig)
         return dict(line=summary.line(), outputs=[str(p) for p in written])
 
 
 @dataclass
 class BatchSummary:
-    """What a distributed run did: videos done, skipped as complete, failed (with the reason), retries."""
+    """What a distributed run did: inputs done, skipped as complete, failed (with the reason), retries."""
 
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -79,7 +77,7 @@ class BatchSummary:
     retries: int = 0
 
     def line(self) -> str:
-        return (f"{len(self.done)} videos done, {len(self.skipped)} already complete, {len(self.failed)} failed, "
+        return (f"{len(self.done)} done, {len(self.skipped)} already complete, {len(self.failed)} failed, "
                 f"{self.retries} retries")
 
 

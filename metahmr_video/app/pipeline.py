@@ -89,13 +89,15 @@ class RunSummary:
 
     def line(self) -> str:
         state = " (interrupted: results kept up to here)" if self.interrupted else ""
+        if not self.person_frames:
+            return f"{self.frames} frames, no person found, {self.fps:.1f} fps{state}"
         return (f"{self.frames} frames, {len(self.tracks)} tracks, {self.person_frames} person-frames, "
                 f"mean reprojection error {self.mean_reproj_error:.1f} px, {self.fallbacks} fallbacks, "
                 f"{self.fps:.1f} fps{state}")
 
 
 class Pipeline:
-    """Wires the stages; `mesher` (e.g. `functools.partial(pose_bodies, body)`) is called on the
+    """Wires the stages; `poser` (e.g. `BodyPoser(body)`) is called on the
     smoothed people: it poses the body model with their smoothed parameters (joints, keypoints and,
     when a sink needs them, vertices), so that stored joints match stored parameters;
     `definitions` (e.g. `LandmarkDefinitions`) then gives the posed people's landmarks MediaPipe's
@@ -105,9 +107,9 @@ class Pipeline:
     `StageTimes` that each stage's calls are added to (None: not timed)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
-                 mesher: Callable | None = None, hold: int = 0, overlap: bool = True,
+                 poser: Callable | None = None, hold: int = 0, overlap: bool = True,
                  times: StageTimes | None = None, definitions: PostStage | None = None) -> None:
-        self.detector, self.tracker, self.adapter, self.smoother, self.mesher = detector, tracker, adapter, smoother, mesher
+        self.detector, self.tracker, self.adapter, self.smoother, self.poser = detector, tracker, adapter, smoother, poser
         self.definitions = definitions
         self.hold = max(0, int(hold))
         self.overlap, self.times = overlap, times
@@ -137,7 +139,7 @@ class Pipeline:
 
     def bodies(self, frame: Frame, tracked: list[TrackedPerson]) -> list[tuple[Frame, list[PersonBody]]]:
         """Adapt and smooth a frame's tracked people; returns the frames whose people are final
-        (this one when `hold` is 0, else the one `hold` frames back), not yet posed by `mesher`."""
+        (this one when `hold` is 0, else the one `hold` frames back), not yet posed by `poser`."""
         self._confirmed.update(t.track_id for t in tracked if t.confirmed)
         with self._section("adapt", frame):
             bodies = self.adapter(frame, tracked)
@@ -149,11 +151,11 @@ class Pipeline:
         return [self._release() for _ in range(len(self._pending) - self.hold)]
 
     def mesh(self, frame: Frame, people: list[PersonBody]) -> list[PersonBody]:
-        """`mesher`, then `definitions`, on a final frame's people (in frame order)."""
-        if self.mesher is None:
+        """`poser`, then `definitions`, on a final frame's people (in frame order)."""
+        if self.poser is None:
             return people
         with self._section("mesh", frame):
-            people = self.mesher(people)
+            people = self.poser(people)
             return self.definitions(people) if self.definitions is not None else people
 
     def step(self, frame: Frame) -> list[tuple[Frame, list[PersonBody]]]:
@@ -190,8 +192,9 @@ class Pipeline:
             foreground: Sequence[Sink] = ()) -> RunSummary:
         """Stream `frames` through the stages into `sinks`. Ctrl-C (KeyboardInterrupt) ends the run
         cleanly with summary.interrupted; every sink is closed whatever happens. `foreground`
-        sinks (e.g. a window: GUI toolkits want one thread) are written in the calling thread, with
-        the people before `mesher`."""
+        sinks (e.g. a window: GUI toolkits want one thread) are written in the calling thread; they
+        and `sinks` get the same posed records (posed once: in the calling thread when there is a
+        foreground sink, else beside the writing, in its thread)."""
         self.reset()
         summary = RunSummary()
         start = time.perf_counter()
@@ -200,7 +203,8 @@ class Pipeline:
             perceived = prefetch(perceived, depth=1)
 
         def write(frame: Frame, people: list[PersonBody]) -> None:
-            people = self.mesh(frame, people)
+            if not foreground:
+                people = self.mesh(frame, people)
             with self._section("sinks", frame):
                 for sink in sinks:
                     sink.write(frame, people)
@@ -221,6 +225,8 @@ class Pipeline:
 
         def emit(ready: list[tuple[Frame, list[PersonBody]]]) -> None:
             for frame, people in ready:
+                if foreground:
+                    people = self.mesh(frame, people)
                 for sink in foreground:
                     sink.write(frame, people)
                 (writer.write if writer is not None else write)(frame, people)

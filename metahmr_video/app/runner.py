@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from metahmr_video.adapt import Adapter, Fitter, pose_bodies
+from metahmr_video.adapt import Adapter, BodyPoser, Fitter
 from metahmr_video.body import load_body
 from metahmr_video.core.camera import default_focal, intrinsics
 from metahmr_video.app.config import Config, config_dict
@@ -86,7 +86,10 @@ def is_photo(path: Path) -> bool:
 
 
 class Runner:
-    """Loads detector, tracker, fitter and body once; `process` runs one input into `out_dir`."""
+    """Builds every stage once from a frozen `Config`; `process` runs one input into `out_dir`.
+    The settings read per input (`output`, `overlap`, `definitions`, and `adapt`'s steps and
+    focal) may change between inputs by replacing `config` (e.g. `config.override`); the models,
+    detector, tracker and smoother keep the settings they were built with."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -97,10 +100,9 @@ class Runner:
         # first: a bad body model file or checkpoint fails fast
         body = None if a.body == "anny" else load_body(a.body)
         self.fitter = Fitter.load(a.checkpoint, device=self.device, body=body, max_batch=a.max_batch)
-        self.steps = self.fitter.resolve_steps(a.steps)
         self.detector = MultiPersonDetector(config.detector)
         self.tracker = Tracker(config.tracker)
-        self.smoother = TrackSmoother(config.smoothing)
+        self.smoother = TrackSmoother(config.smoothing, points=False)  # the BodyPoser re-poses them
         self.body = self.fitter.body
         # Process-wide, like torch's threads: numpy's and scipy's BLAS (loaded by now) on as many
         # threads, and the models' objects out of the garbage collector's way (its full passes
@@ -109,29 +111,35 @@ class Runner:
         gc.collect()
         gc.freeze()
 
+    @property
+    def steps(self) -> int:
+        """TTO steps per person and frame (`adapt.steps`, or the checkpoint's default)."""
+        return self.fitter.resolve_steps(self.config.adapt.steps)
+
     @functools.cached_property
     def faces(self) -> np.ndarray:
         """Outward faces of the fitting mesh, for drawing (computed once per process)."""
         return body_faces(self.body)
 
     def pipeline(self, focal: float, live: bool = False, times: StageTimes | None = None,
-                 photo: bool = False) -> Pipeline:
+                 photo: bool = False, vertices: bool = False) -> Pipeline:
         """The stages for one input at this focal length (pixels). Offline (not `live`) the output
         is held back so that each track is reported from its first detection (`Pipeline.hold`).
         `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
         detector, HOG) included. `photo`: every person gets `AdaptConfig.photo_steps` (no frame
-        budget, and no next frame to carry the adaptation to)."""
+        budget, and no next frame to carry the adaptation to). `vertices`: pose the meshes too (for a
+        foreground sink that draws them; the overlay and `output.vertices` ask for them anyway)."""
         o = self.config.output
         a = self.config.adapt
         adapt = dataclasses.replace(a, steps=self.steps)
         if photo:
-            steps = self.steps if a.photo_steps is None else self.fitter.resolve_steps(a.photo_steps)
+            steps = adapt.steps if a.photo_steps is None else self.fitter.resolve_steps(a.photo_steps)
             adapt = dataclasses.replace(adapt, steps=steps, frame_steps=None, carry=0.0)
         adapter = Adapter(self.fitter, adapt, focal=focal)
-        mesher = functools.partial(pose_bodies, self.body, vertices=o.overlay or o.vertices)
+        poser = BodyPoser(self.body, vertices=vertices or o.overlay or o.vertices)
         hold = 0 if live else self.tracker.min_hits - 1
         self.detector.times = times
-        return Pipeline(self.detector, self.tracker, adapter, self.smoother, mesher, hold=hold,
+        return Pipeline(self.detector, self.tracker, adapter, self.smoother, poser, hold=hold,
                         overlap=self.config.overlap, times=times,
                         definitions=LandmarkDefinitions(self.config.definitions))
 
@@ -146,44 +154,47 @@ class Runner:
                     steps=self.steps,
                     config=config_dict(self.config))
 
-    def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
-                progress=None, times: StageTimes | None = None) -> RunSummary:
-        """Run `frames` (an iterable of Frame of size width x height) into `out_dir/<name>.npz`
-        (and `<name>_overlay.mp4` when enabled); the summary lists the files written. `times`: see
-        `pipeline`."""
+    def sinks_for(self, name: str, out_dir: Path, width: int, height: int, fps: float, focal: float,
+                  photo: bool = False) -> list:
+        """The sinks of one input, the one place that names its output files: `out_dir/<name>.npz`
+        (when `output.npz`) and the overlay, `<name>_overlay.mp4` for a video or `<name>_overlay.png`
+        for a photo (when `output.overlay`). Sizes in pixels; fps 0 for a photo."""
+        from metahmr_video.sinks import OverlayImageSink
+
         o = self.config.output
-        focal = self.config.adapt.focal or default_focal(width, height)
         sinks = []
         if o.npz:
             sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal),
                                  flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
-        if o.overlay:
+        if o.overlay and photo:
+            sinks.append(OverlayImageSink(out_dir / f"{name}_overlay.png", self.faces, focal, (width / 2, height / 2)))
+        elif o.overlay:
             sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, self.faces, focal, (width / 2, height / 2),
                                           with_side_view=o.side_view))
+        return sinks
+
+    def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
+                progress=None, times: StageTimes | None = None) -> RunSummary:
+        """Run `frames` (an iterable of Frame of size width x height) into `sinks_for(name, ...)`;
+        the summary lists the files written. `times`: see `pipeline`."""
+        focal = self.config.adapt.focal or default_focal(width, height)
+        sinks = self.sinks_for(name, out_dir, width, height, fps, focal)
         summary = self.pipeline(focal, times=times).run(frames, sinks, progress=progress)
         summary.outputs = [s.path for s in sinks]
         return summary
 
     def photo(self, path: Path, out_dir: Path) -> RunSummary:
         """One image as an independent photo (native size, no tracking or smoothing) into
-        `out_dir/<stem>.npz` (one frame; fps 0) and, when enabled, `<stem>_overlay.png`."""
+        `sinks_for(<stem>, ..., photo=True)`: `<stem>.npz` (one frame; fps 0), `<stem>_overlay.png`."""
         import time
 
         from metahmr_video.core.records import Frame
-        from metahmr_video.sinks import OverlayImageSink
         from metahmr_video.sources import read_image
 
         start = time.perf_counter()
         frame = Frame(index=0, time_s=0.0, image=read_image(path))
-        o = self.config.output
         focal = self.config.adapt.focal or default_focal(frame.width, frame.height)
-        sinks = []
-        if o.npz:
-            sinks.append(NpzSink(out_dir / f"{path.stem}.npz", self.meta(path.name, frame.width, frame.height, 0.0, focal),
-                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
-        if o.overlay:
-            sinks.append(OverlayImageSink(out_dir / f"{path.stem}_overlay.png", self.faces, focal,
-                                          (frame.width / 2, frame.height / 2)))
+        sinks = self.sinks_for(path.stem, out_dir, frame.width, frame.height, 0.0, focal, photo=True)
         try:
             people = self.pipeline(focal, photo=True).still(frame)
             for sink in sinks:
@@ -257,10 +268,9 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
     sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
                      flush_every_s=o.flush_every_s, keep_vertices=o.vertices)]
     times = times if times is not None or not window else StageTimes()
-    shown = [LiveWindow(functools.partial(pose_bodies, runner.body, vertices=True), runner.faces, focal,
-                        (width / 2, height / 2), times)] if window else []
+    shown = [LiveWindow(runner.faces, focal, (width / 2, height / 2), times)] if window else []
     try:
-        return runner.pipeline(focal, live=True, times=times).run(iter(source), sinks, foreground=shown)
+        return runner.pipeline(focal, live=True, times=times, vertices=window).run(iter(source), sinks, foreground=shown)
     finally:
         if hasattr(source, "close"):
             source.close()

@@ -54,7 +54,7 @@ def _to_detection(res: LandmarkResult, source: str, width: int, height: int) -> 
                      visibility=res.visibility[:33], presence=res.presence[:33])
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectorConfig:
     """min_score: pose-present probability to accept a person. tiles: n x n tiles for the pose
     detector besides the whole image (0 = whole image only; small people need 2). use_blazepose /

@@ -3,8 +3,6 @@ figures, frames per second and latency."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
-
 import cv2
 import numpy as np
 
@@ -27,20 +25,20 @@ def draw_status(image: np.ndarray, text: str) -> np.ndarray:
 class LiveWindow:
     """A foreground sink (`Pipeline.run(..., foreground=[window])`) that shows each frame.
 
-    mesher(people) attaches vertices; faces/focal/center: the camera and mesh (pixels). With
+    Its people come posed, with vertices (`Runner.pipeline(..., vertices=True)`): the same records
+    the other sinks get. faces/focal/center: the camera and mesh (pixels). With
     `times` (the pipeline's `StageTimes`), the status line shows frames per second over the last
     `window` frames shown and the latency of the shown frame (ms from entering detection to
     display); `status` holds the last line. q or Esc ends the run (KeyboardInterrupt).
     """
 
-    def __init__(self, mesher: Callable[[list[PersonBody]], list[PersonBody]], faces: np.ndarray, focal: float,
-                 center: tuple[float, float], times: StageTimes | None = None, window: int = 30) -> None:
-        self.mesher, self.faces, self.focal, self.center, self.times = mesher, faces, focal, center, times
+    def __init__(self, faces: np.ndarray, focal: float, center: tuple[float, float], times: StageTimes | None = None,
+                 window: int = 30) -> None:
+        self.faces, self.focal, self.center, self.times = faces, focal, center, times
         self._shown: deque[float] = deque(maxlen=max(2, window))
         self.status = ""
 
     def write(self, frame: Frame, people: list[PersonBody]) -> None:
-        people = self.mesher(people)
         image = render_meshes(frame.image, [(p.vertices, track_color(p.track_id)) for p in people], self.faces,
                               self.focal, self.center)
         if self.times is not None:

@@ -26,7 +26,7 @@ ALIGN = [Landmark.LEFT_ELBOW, Landmark.RIGHT_ELBOW, Landmark.LEFT_WRIST, Landmar
          Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE, Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DefinitionsConfig:
     """landmarks: the MediaPipe landmark names whose definition is taken from MediaPipe (empty:
     off); min_conf: a frame updates a landmark's offset only where the detector saw it with at
@@ -70,10 +70,10 @@ def world_offsets(keypoints: np.ndarray, world: np.ndarray, frames: np.ndarray |
 class LandmarkDefinitions:
     """Per track, the running mean of `world_offsets` of the configured landmarks (frames where
     the detector saw them, bodies that did not fall back), added to `keypoints3d` in the body's
-    current frame. Call it on posed people (after the mesher), in frame order.
+    current frame. Call it on posed people (after the `BodyPoser`), in frame order.
 
     >>> definitions = LandmarkDefinitions()
-    >>> people = definitions(mesher(smoother(adapter(frame, tracked))))
+    >>> people = definitions(poser(smoother(adapter(frame, tracked))))
     """
 
     def __init__(self, config: DefinitionsConfig | None = None) -> None:

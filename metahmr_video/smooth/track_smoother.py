@@ -18,7 +18,7 @@ BODY_LANDMARKS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT
                   Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE, Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SmootherConfig:
     """One-Euro settings (cutoffs in Hz, betas in s per unit of speed) for rotations (quaternion
     units), the translation's image-plane direction (x/z, y/z: precise, can move fast) and its
@@ -97,12 +97,16 @@ class TrackSmoother:
     Fallback (diverged) frames do not enter the shape consensus. Partial evidence counts less,
     depth outliers are bridged and the root moves no faster than a person can (`SmootherConfig`).
 
+    `points=False` leaves joints and 3D keypoints as they come, for a pipeline that poses the body
+    from the smoothed parameters afterwards (`BodyPoser` replaces them: filtering them is wasted).
+
     >>> smoother = TrackSmoother()
     >>> smoothed = [smoother(people_of_frame) for people_of_frame in frames]   # list[PersonBody] each
     """
 
-    def __init__(self, config: SmootherConfig | None = None) -> None:
+    def __init__(self, config: SmootherConfig | None = None, points: bool = True) -> None:
         self.config = config or SmootherConfig()
+        self.points = bool(points)
         self.tracks: dict[int, _TrackState] = {}
 
     def _weight(self, state: _TrackState, p: PersonBody, log_depth: float) -> float:
@@ -162,14 +166,13 @@ class TrackSmoother:
             depth = float(np.exp(state.depth(ray_depth[2:], p.time_s, w)[0]))
             transl = self._bounded(state, ray, depth, p.time_s)
             state.last_t, state.last_transl = p.time_s, transl
-            out.append(dataclasses.replace(
-                p,
-                pose=state.rot(p.pose, p.time_s, w),
-                transl=transl,
-                joints=(state.joints(p.joints - p.transl, p.time_s, w) + transl).astype(np.float32),
-                keypoints3d=(state.keypoints3d(p.keypoints3d - p.transl, p.time_s, w) + transl).astype(np.float32),
-                shape=shape,
-            ))
+            points = {}
+            if self.points:  # articulation filtered relative to the root, then moved with the smoothed root
+                points = dict(joints=(state.joints(p.joints - p.transl, p.time_s, w) + transl).astype(np.float32),
+                              keypoints3d=(state.keypoints3d(p.keypoints3d - p.transl, p.time_s, w)
+                                           + transl).astype(np.float32))
+            out.append(dataclasses.replace(p, pose=state.rot(p.pose, p.time_s, w), transl=transl, shape=shape,
+                                           **points))
         return out
 
     def reset(self) -> None:

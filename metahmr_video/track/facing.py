@@ -31,7 +31,7 @@ _LEFT = [Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP]
 _RIGHT = [Landmark.RIGHT_SHOULDER, Landmark.RIGHT_HIP]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FacingConfig:
     """enabled: fix flips at all. turn_cost: cost of a sudden half turn between two frames;
     swap_cost: cost of one frame with swapped labels; max_turn_deg: free turning per frame (12:

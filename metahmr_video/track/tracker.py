@@ -99,7 +99,7 @@ class _Track:
         return _z_to_box(self.kf.x[:4, 0])
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackerConfig:
     """Counts are frames. min_hits: detections in a row before a track is reported. max_age:
     frames a track survives without a detection (reported as `predicted` for up to `max_coast` of

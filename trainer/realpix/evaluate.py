@@ -294,14 +294,13 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
     the chosen person in each view's video; NaN where it gave none."""
     from tqdm import tqdm
 
-    from metahmr_video.app.config import Config
+    from metahmr_video.app.config import Config, override
     from metahmr_video.app.runner import Runner
     from metahmr_video.sources import open_source
     from metahmr_video.track.facing import MIRROR
 
-    cfg = Config() if config is None else config
-    cfg.adapt.checkpoint = None if checkpoint is None else str(checkpoint)
-    cfg.adapt.steps = steps
+    cfg = override(Config() if config is None else config,
+                   {"adapt.checkpoint": None if checkpoint is None else str(checkpoint), "adapt.steps": steps})
     runner = Runner(cfg)
     out = np.full((len(split), 33, 3), np.nan)
     for v, video in enumerate(split.videos):
@@ -315,9 +314,8 @@ def pipeline_row(split: RealPixSplit, checkpoint=None, steps: int | None = None,
                 pass
         source = open_source(str(video))
         frames = tqdm(source, total=len(source), desc=f"run {video.name}", unit="frame", disable=not progress, leave=False)
-        runner.config.adapt.focal = float(split.cams[v].K[0, 0])
         d = split.dets[v]
-        runner.pipeline(runner.config.adapt.focal).run(frames, [Collect()])
+        runner.pipeline(float(split.cams[v].K[0, 0])).run(frames, [Collect()])
         for i in np.flatnonzero(split.view == v):
             f = split.frame[i]
             target = d.keypoints2d[f, split.ref.person[f, v]]
@@ -364,10 +362,9 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
         opt = cached_arrays(ours, "optimisation", lambda: {"landmarks": optimisation_row(body, ours)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
     if pipeline:
-        from metahmr_video.app.config import Config
+        from metahmr_video.app.config import Config, override
 
-        plain = Config()
-        plain.definitions.landmarks = []
+        plain = override(Config(), {"definitions.landmarks": []})
         for name, cfg in (("pipeline (run: tracker + temporal prior + smoother + landmark definitions)", None),
                           ("pipeline, the body's own hips and shoulders (no landmark definitions)", plain)):
             pipe = cached_arrays(split, f"pipeline_{_fit_key(fitter, 'meta')}_{_config_key(cfg)}",
