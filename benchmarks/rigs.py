@@ -24,9 +24,9 @@ import numpy as np
 import roma
 import torch
 
-from metahmr_video.body.anny_body import FULL_TOPOLOGY, load_anny
+from metahmr_video.body.anny_body import FULL_TOPOLOGY, anny_rest_skeleton, load_anny
 from metahmr_video.export import rigs
-from metahmr_video.export.animation import _anny_rest, _skeleton
+from metahmr_video.export.animation import _skeleton
 
 
 def prior_poses(samples: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -95,7 +95,7 @@ def measure(groups, rig: str, steps: int) -> dict:
     src_model, tgt_model = load_anny("cmu_mb", FULL_TOPOLOGY), load_anny(rig, FULL_TOPOLOGY)
     joint_err, vert_err, seconds, frames = [], [], 0.0, 0
     for pose, shape in groups:
-        source, target = _skeleton(_anny_rest(shape, False)), _skeleton(_anny_rest(shape, False, rig))
+        source, target = _skeleton(anny_rest_skeleton(shape)), _skeleton(anny_rest_skeleton(shape, rig))
         start = time.perf_counter()
         local, root = refine(pose, source, target, steps)
         seconds += time.perf_counter() - start

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from metahmr_video.body import BodyModel
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.results import load_results
@@ -57,6 +58,43 @@ def test_npz_round_trip(tmp_path, body):
         np.testing.assert_allclose(back, np.stack([p.pose[0] for p in written[1]]), atol=1e-5)
     else:
         assert res.tracks[1].params["bone_rotations"].shape == (12, 31, 3, 3)
+
+
+class _SixDBody(BodyModel):
+    """A made-up family storing rotations as their first two columns (6D) and shapes in centimetres."""
+
+    stored_names = ("sixd",)
+    param_keys = ("rot6d", "size_cm")
+
+    @classmethod
+    def encode(cls, pose, shape):
+        return dict(rot6d=pose[..., :2].reshape(*pose.shape[:2], 6), size_cm=100.0 * shape)
+
+    @classmethod
+    def decode(cls, params):
+        cols = params["rot6d"].reshape(*params["rot6d"].shape[:2], 3, 2)
+        return np.concatenate([cols, np.cross(cols[..., 0], cols[..., 1])[..., None]], -1), params["size_cm"] / 100.0
+
+
+def test_new_family_registered_once_round_trips(tmp_path, monkeypatch):
+    import metahmr_video.body as body
+
+    monkeypatch.setattr(body, "FAMILIES", (*body.FAMILIES, _SixDBody))
+    rng = np.random.default_rng(3)
+    people = [_person(1, i, rng, joints=5) for i in range(4)]
+    sink = NpzSink(tmp_path / "clip.npz", dict(body_model="sixd"))
+    for i, p in enumerate(people):
+        sink.write(_frame(i), [p])
+    sink.close()
+    tr = load_results(tmp_path / "clip.npz").tracks[1]
+    pose, shape = np.stack([p.pose for p in people]), np.stack([p.shape for p in people])
+    assert sorted(tr.params) == ["rot6d", "size_cm"]
+    np.testing.assert_allclose(tr.params["rot6d"][2, 4], pose[2, 4, :, :2].ravel())
+    np.testing.assert_allclose(tr.params["size_cm"], 100.0 * shape, rtol=1e-6)
+    np.testing.assert_allclose(tr.pose, pose, atol=1e-6)
+    np.testing.assert_allclose(tr.shape, shape, rtol=1e-6)
+    with pytest.raises(InputError, match="unknown body model 'other'"):
+        NpzSink(tmp_path / "other.npz", dict(body_model="other"))
 
 
 def test_npz_periodic_flush_is_loadable_midway(tmp_path):

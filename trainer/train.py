@@ -176,7 +176,7 @@ class Trainer:
                           lr=cfg.inner_lr, eft_lr=cfg.eft_lr, default_steps=cfg.default_steps, body=self.body.model_id,
                           info={"train": cfg.to_dict(), "iterations": self.iteration,
                                 "last": self.history[-1] if self.history else {},
-                                **({"body_file": self.body.model_path.name} if hasattr(self.body, "model_path") else {})})
+                                **({"body_file": self.body.model_path.name} if self.body.model_path is not None else {})})
 
     # -- one iteration ------------------------------------------------------------------------
     def step(self, ev, target) -> dict:

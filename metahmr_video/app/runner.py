@@ -146,9 +146,9 @@ class Runner:
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body
         model_file = dict(body_model_path=str(body.model_path), body_model_id=body.model_id) \
-            if hasattr(body, "model_path") else {}
+            if body.model_path is not None else {}
         return dict(body_model=body.name, **model_file, joint_names=list(body.joint_names),
-                    shape_names=list(getattr(body, "shape_names", [])), parents=list(body.parents),
+                    shape_names=list(body.shape_names), parents=list(body.parents),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
                     intrinsics=intrinsics(width, height, focal).tolist(), source=source_name,
                     steps=self.steps,

@@ -16,11 +16,14 @@ import functools
 import sys
 import threading
 
+from pathlib import Path
+
+import numpy as np
 import torch
-from torch import nn
 
 from metahmr_video.core.layout import MEDIAPIPE_33, STANDARD_JOINTS
 from metahmr_video.body.anny_fit import AnnyFitPath
+from metahmr_video.body.base import BodyModel, RestSkeleton
 from metahmr_video.body.output import BodyOutput
 
 DEFAULT_RIG = "cmu_mb"
@@ -141,7 +144,28 @@ def _select_landmark_vertices(vertices: torch.Tensor, heads: dict[str, torch.Ten
     return chosen
 
 
-class AnnyBody(nn.Module):
+def anny_rest_skeleton(shape: np.ndarray, rig: str = DEFAULT_RIG, topology: str = FIT_TOPOLOGY,
+                       with_mesh: bool = False) -> RestSkeleton:
+    """Anny's rest skeleton with this rig and topology for one phenotype vector [6], Anny's frame
+    (metres; each bone's rest frame has Y along the bone, except the root's), and its skinned mesh."""
+    model = load_anny(rig, topology)
+    with torch.no_grad():
+        out = model(pose_parameters=None, phenotype_kwargs=torch.as_tensor(shape, dtype=torch.float32)[None],
+                    return_bone_ends=True)
+    weight = np.zeros(len(model.bone_labels))
+    np.add.at(weight, model.vertex_bone_indices.numpy().ravel(), model.vertex_bone_weights.double().numpy().ravel())
+    rest = RestSkeleton(names=list(model.bone_labels), parents=[int(p) for p in model.bone_parents],
+                        heads=out["rest_bone_heads"][0].double().numpy(), tails=out["rest_bone_tails"][0].double().numpy(),
+                        z_axes=out["rest_bone_poses"][0, :, :3, 2].double().numpy(), deforming=weight > 0)
+    if with_mesh:
+        rest.vertices = out["rest_vertices"][0].double().numpy()
+        rest.faces = model.get_triangular_faces().numpy().astype(np.int64)
+        rest.skin_indices = model.vertex_bone_indices.numpy().astype(np.int64)
+        rest.skin_weights = model.vertex_bone_weights.double().numpy()
+    return rest
+
+
+class AnnyBody(BodyModel):
     """Anny, batched over people, differentiable in pose and shape; see the module docstring.
 
     >>> body = AnnyBody()                                  # cmu_mb rig, reduced fitting mesh
@@ -151,6 +175,9 @@ class AnnyBody(nn.Module):
 
     name = "anny"
     model_id = "anny"  # what a checkpoint records as the body it was trained for
+    stored_names = ("anny",)
+    param_keys = ("bone_rotations", "phenotypes")
+    retargetable = True
     # An upright Anny body facing the camera: x_c = x, y_c = -z, z_c = y (OpenCV camera frame).
     cam_from_body = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     shape_center = 0.5
@@ -226,6 +253,29 @@ class AnnyBody(nn.Module):
         with torch.no_grad():
             eye = torch.eye(3, device=self.kp_bone.device).expand(1, self.num_bones, 3, 3)
             return self(eye, return_vertices=False).joints[0]
+
+    def rest_skeleton(self, shape: np.ndarray, with_mesh: bool = False, rig: str | None = None) -> RestSkeleton:
+        """The rest skeleton for phenotypes `shape` [6] (see `anny_rest_skeleton`); with_mesh: the full
+        mesh (13,718 vertices) and its skinning; rig: another Anny rig ("mixamo", "game_engine")."""
+        return anny_rest_skeleton(shape, rig or self.rig, FULL_TOPOLOGY if with_mesh else self.topology, with_mesh)
+
+    @classmethod
+    def encode(cls, pose: np.ndarray, shape: np.ndarray) -> dict[str, np.ndarray]:
+        """bone_rotations [T, J, 3, 3] (local-ref) and phenotypes [T, 6] in [0, 1], as they are."""
+        return dict(bone_rotations=pose, phenotypes=shape)
+
+    @classmethod
+    def decode(cls, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return params["bone_rotations"], params["phenotypes"]
+
+    @classmethod
+    def for_results(cls, meta: dict, num_shape: int, model_path: Path | None = None) -> AnnyBody:
+        return cls()
+
+    @classmethod
+    def default_skeleton(cls, num_bones: int) -> tuple[list[str], list[int]]:
+        body = cls()
+        return body.joint_names[:num_bones], body.parents[:num_bones]
 
     def forward(self, pose: torch.Tensor, shape: torch.Tensor | None = None,
                 transl: torch.Tensor | None = None, return_vertices: bool = True) -> BodyOutput:

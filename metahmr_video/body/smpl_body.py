@@ -29,13 +29,16 @@ import torch
 from smplx.joint_names import JOINT_NAMES
 from smplx.lbs import batch_rigid_transform, blend_shapes, lbs
 from smplx.utils import Struct
-from torch import nn
 
+from metahmr_video.body.base import BodyModel, RestSkeleton
 from metahmr_video.body.output import BodyOutput
 from metahmr_video.core.errors import ModelFileError
 from metahmr_video.core.layout import MEDIAPIPE_33, STANDARD_JOINTS
-from metahmr_video.core.rotations import axis_angle_to_rotmat
+from metahmr_video.core.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
+# SMPL's 24 joints (SMPL-X shares the first 22) and their parents, the same in every model file.
+_SMPL_NAMES = list(JOINT_NAMES[:22]) + ["left_hand", "right_hand"]
+_SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 # smplx's names of the 21 extra-vertex points it appends after the kinematic joints.
 _EXTRA_NAMES = list(JOINT_NAMES[55:76])
 
@@ -85,7 +88,7 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class SmplBody(nn.Module):
+class SmplBody(BodyModel):
     """SMPL or SMPL-X (chosen from the file's contents, any file name), batched; see the module docstring.
 
     >>> body = SmplBody("models/SMPL_NEUTRAL.pkl")
@@ -99,6 +102,8 @@ class SmplBody(nn.Module):
     # Betas are standard deviations; about 4 of them span what Anny's phenotypes do over [0, 1]
     # (losses divide shape differences by this, Anny's being 1).
     shape_scale = 4.0
+    stored_names = ("smpl", "smplx")
+    param_keys = ("global_orient", "body_pose", "betas")
 
     def __init__(self, model_path: str | Path, num_betas: int = 10) -> None:
         super().__init__()
@@ -124,9 +129,9 @@ class SmplBody(nn.Module):
         self.num_body_joints = 23 if self.name == "smpl" else 21
         self.num_bones = self.num_body_joints + 1
         self.num_shape = num_betas
+        self.shape_names: list[str] = []  # betas have no names
         num_joints = model.J_regressor.shape[0]
-        self.joint_names = (list(JOINT_NAMES[:22]) + ["left_hand", "right_hand"] if self.name == "smpl"
-                            else list(JOINT_NAMES[:num_joints]))
+        self.joint_names = list(_SMPL_NAMES) if self.name == "smpl" else list(JOINT_NAMES[:num_joints])
         self.parents = [int(p) for p in model.parents]
         # Joints beyond the posed bones (SMPL-X hands, jaw, eyes) keep smplx.create's default pose.
         mean = getattr(model, "pose_mean", None)
@@ -179,6 +184,58 @@ class SmplBody(nn.Module):
         with torch.no_grad():
             eye = torch.eye(3, device=self.kp_joint.device).expand(1, self.num_bones, 3, 3)
             return self(eye, return_vertices=False).joints[0]
+
+    def rest_skeleton(self, shape: np.ndarray, with_mesh: bool = False) -> RestSkeleton:
+        """The posed bones' rest skeleton for betas `shape` [S] (SMPL's frame, metres; the root at J_0(betas),
+        `root_offset`); with_mesh: the mesh, the weights of bones not posed (SMPL-X hands, jaw, eyes)
+        handed to their nearest posed ancestor, 8 influences at most per vertex."""
+        m, n = self.model, self.num_bones
+        betas = np.zeros(m.shapedirs.shape[-1])
+        betas[:len(shape)] = shape[:len(betas)]
+        v = m.v_template.double().numpy() + np.einsum("vck,k->vc", m.shapedirs.double().numpy(), betas)
+        heads = (m.J_regressor.double().numpy() @ v)[:n]
+        rest = RestSkeleton(names=self.joint_names[:n], parents=self.parents[:n], heads=heads,
+                            root_offset=heads[0])
+        if with_mesh:
+            w = m.lbs_weights.double().numpy()
+            owner = np.arange(w.shape[1])
+            for j in range(w.shape[1]):
+                a = j
+                while a >= n:
+                    a = self.parents[a]
+                owner[j] = a
+            merged = np.zeros((len(v), n))
+            np.add.at(merged.T, owner, w.T)
+            k = min(8, n)
+            idx = np.argsort(-merged, 1)[:, :k]
+            wk = np.take_along_axis(merged, idx, 1)
+            keep = wk.sum(0) > 0
+            idx, wk = idx[:, keep], wk[:, keep]
+            rest.vertices, rest.faces = v, m.faces_tensor.numpy().astype(np.int64)
+            rest.skin_indices, rest.skin_weights = idx, wk / wk.sum(1, keepdims=True)
+        return rest
+
+    @classmethod
+    def encode(cls, pose: np.ndarray, shape: np.ndarray) -> dict[str, np.ndarray]:
+        """global_orient [T, 3] and body_pose [T, 3 * (J - 1)] axis-angle (radians), betas [T, S]: the
+        keys WHAM / 4D-Humans users know."""
+        aa = rotmat_to_axis_angle(torch.from_numpy(np.ascontiguousarray(pose))).numpy()
+        return dict(global_orient=aa[:, 0], body_pose=aa[:, 1:].reshape(len(aa), -1), betas=shape)
+
+    @classmethod
+    def decode(cls, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        aa = np.concatenate([params["global_orient"][:, None],
+                             params["body_pose"].reshape(len(params["body_pose"]), -1, 3)], axis=1)
+        return axis_angle_to_rotmat(torch.from_numpy(aa)).numpy(), params["betas"]
+
+    @classmethod
+    def for_results(cls, meta: dict, num_shape: int, model_path: Path | None = None) -> SmplBody | None:
+        return None if model_path is None else cls(model_path, num_betas=num_shape)
+
+    @classmethod
+    def default_skeleton(cls, num_bones: int) -> tuple[list[str], list[int]]:
+        names = _SMPL_NAMES[:num_bones] if num_bones <= len(_SMPL_NAMES) else [f"joint_{i}" for i in range(num_bones)]
+        return names, _SMPL_PARENTS[:num_bones]
 
     def root_offset(self, shape: torch.Tensor) -> torch.Tensor:
         """[B, 3] J_0(betas): the pelvis of the shaped rest model; the posed pelvis is transl + this."""

@@ -12,7 +12,7 @@ from metahmr_video.core.errors import InputError
 
 FORMAT = "metahmr-video/1"
 # Per-frame arrays of a track: NPZ key (= TrackResult field) -> PersonBody attribute. Pose and shape
-# are stored under the body model's own keys (see `metahmr_video.sinks.npz_sink.body_params`).
+# are stored under the body family's own keys (`metahmr_video.body.BodyModel.encode`).
 PER_FRAME_KEYS = {"frame_ids": "frame_index", "time_s": "time_s", "transl": "transl", "joints": "joints",
                   "keypoints3d": "keypoints3d", "keypoints2d": "keypoints2d", "keypoint_conf": "keypoint_conf",
                   "boxes": "box", "reproj_error": "reproj_error", "fallback": "fallback"}
@@ -66,24 +66,16 @@ def load_results(path: str | Path) -> Results:
         raise InputError(f"{path}: not an NPZ file") from None
     if "meta" not in files or "track_ids" not in files:
         raise InputError(f"{path}: not a metahmr-video results file (no 'meta'/'track_ids')")
+    from metahmr_video.body import body_family  # the body package imports torch: only when loading
+
     meta = json.loads(str(npz["meta"]))
-    body = meta.get("body_model", "anny")
+    family = body_family(meta.get("body_model", "anny"))
     tracks = {}
     for tid in npz["track_ids"].tolist():
         p = f"track_{tid}/"
         try:
-            if body.startswith("smpl"):
-                import torch
-
-                from metahmr_video.core.rotations import axis_angle_to_rotmat
-                params = {k: npz[p + k] for k in ("global_orient", "body_pose", "betas")}
-                aa = np.concatenate([params["global_orient"][:, None],
-                                     params["body_pose"].reshape(len(params["body_pose"]), -1, 3)], axis=1)
-                pose = axis_angle_to_rotmat(torch.from_numpy(aa)).numpy()
-                shape = params["betas"]
-            else:
-                params = {k: npz[p + k] for k in ("bone_rotations", "phenotypes")}
-                pose, shape = params["bone_rotations"], params["phenotypes"]
+            params = {k: npz[p + k] for k in family.param_keys}
+            pose, shape = family.decode(params)
             tracks[tid] = TrackResult(
                 track_id=tid, pose=pose, shape=shape, params=params, **{k: npz[p + k] for k in PER_FRAME_KEYS},
                 vertices=npz[p + "vertices"].astype(np.float32) if p + "vertices" in files else None)

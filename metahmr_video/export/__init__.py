@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from metahmr_video.body import body_family
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.paths import writable_folder
 from metahmr_video.core.results import Results, load_results
@@ -77,10 +78,10 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     if not ids:
         raise InputError("the results hold no tracks to export")
     body = str(results.meta.get("body_model", "anny"))
-    if rig is not None and body.startswith("smpl"):
+    if rig is not None and not body_family(body).retargetable:
         raise InputError(f"--rig {rig} needs Anny results; these are {body} results")
-    if body_model_path is None and str(results.meta.get("body_model", "")).startswith("smpl"):
-        recorded = results.meta.get("body_model_path")      # the run's SMPL file, if it recorded one
+    if body_model_path is None:
+        recorded = results.meta.get("body_model_path")      # the run's model file, if it recorded one
         body_model_path = recorded if recorded and Path(recorded).is_file() else None
     if body_model_path is not None and not Path(body_model_path).is_file():
         raise InputError(f"{body_model_path}: body model file not found")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metahmr_video.body import BodyModel, RestSkeleton, body_family
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.results import Results, TrackResult
 
@@ -30,23 +31,6 @@ _CAMERA_TO = {
     "y_up": np.diag([1.0, -1.0, -1.0]),
     "z_up": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
 }
-# Body model rest frame -> export world. Anny: Z up, facing -Y. SMPL: Y up, facing +Z.
-_REST_TO = {
-    ("anny", "y_up"): np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
-    ("anny", "z_up"): np.eye(3),
-    ("smpl", "y_up"): np.eye(3),
-    ("smpl", "z_up"): np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
-}
-
-SMPL_BONE_NAMES = [
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hand", "right_hand",
-]
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
-
-
 @dataclass
 class SkinnedMesh:
     """A rest-pose mesh in the export frame: vertices [V, 3] metres, faces [F, 3], and per-vertex
@@ -148,31 +132,6 @@ def results_fps(results: Results) -> float:
     return 30.0
 
 
-def _anny_rest(shape: np.ndarray, with_mesh: bool, rig: str = "cmu_mb") -> dict[str, np.ndarray]:
-    """Anny's rest skeleton (and full-topology mesh) with this rig for one phenotype vector, Anny's
-    frame. Also each bone's rest Z axis (its rest frame has Y along the bone, except the root's) and
-    whether it deforms the mesh."""
-    import torch
-
-    from metahmr_video.body.anny_body import FIT_TOPOLOGY, FULL_TOPOLOGY, load_anny
-
-    model = load_anny(rig, FULL_TOPOLOGY if with_mesh else FIT_TOPOLOGY)
-    with torch.no_grad():
-        out = model(pose_parameters=None, phenotype_kwargs=torch.as_tensor(shape, dtype=torch.float32)[None],
-                    return_bone_ends=True)
-    weight = np.zeros(len(model.bone_labels))
-    np.add.at(weight, model.vertex_bone_indices.numpy().ravel(), model.vertex_bone_weights.double().numpy().ravel())
-    rest = dict(heads=out["rest_bone_heads"][0].double().numpy(), tails=out["rest_bone_tails"][0].double().numpy(),
-                z_axes=out["rest_bone_poses"][0, :, :3, 2].double().numpy(), deforming=weight > 0,
-                names=list(model.bone_labels), parents=[int(p) for p in model.bone_parents])
-    if with_mesh:
-        rest.update(vertices=out["rest_vertices"][0].double().numpy(),
-                    faces=model.get_triangular_faces().numpy().astype(np.int64),
-                    indices=model.vertex_bone_indices.numpy().astype(np.int64),
-                    weights=model.vertex_bone_weights.double().numpy())
-    return rest
-
-
 def _tails_from_children(heads: np.ndarray, parents: list[int]) -> np.ndarray:
     """Bone tails: the mean of the children's heads; leaves continue their parent's direction."""
     tails = np.zeros_like(heads)
@@ -188,45 +147,10 @@ def _tails_from_children(heads: np.ndarray, parents: list[int]) -> np.ndarray:
     return tails
 
 
-def _smpl_rest(track: TrackResult, shape: np.ndarray, num_bones: int, model_path: Path | None,
-               with_mesh: bool) -> dict[str, np.ndarray]:
-    """SMPL's rest skeleton in its own frame (Y up, facing +Z), from the model file when given,
-    else recovered exactly from the stored joints and rotations (skeleton only, no mesh)."""
-    parents = list(SMPL_PARENTS[:num_bones])
-    if model_path is not None:
-        from metahmr_video.body.smpl_body import SmplBody
-
-        model = SmplBody(model_path, num_betas=len(shape)).model
-        betas = np.zeros(model.shapedirs.shape[-1])
-        betas[:len(shape)] = shape[:len(betas)]
-        v = model.v_template.double().numpy() + np.einsum("vck,k->vc", model.shapedirs.double().numpy(), betas)
-        heads_all = model.J_regressor.double().numpy() @ v
-        all_parents = [int(p) for p in model.parents.numpy()]
-        all_parents[0] = -1
-        heads = heads_all[:num_bones]
-        rest = dict(heads=heads, parents=parents)
-        if with_mesh:
-            w = model.lbs_weights.double().numpy()
-            # Bones not animated (SMPL-X hands, jaw, eyes) hand their weights to the nearest exported ancestor.
-            owner = np.arange(w.shape[1])
-            for j in range(w.shape[1]):
-                a = j
-                while a >= num_bones:
-                    a = all_parents[a]
-                owner[j] = a
-            merged = np.zeros((len(v), num_bones))
-            np.add.at(merged.T, owner, w.T)
-            k = min(8, num_bones)
-            idx = np.argsort(-merged, 1)[:, :k]
-            wk = np.take_along_axis(merged, idx, 1)
-            keep = wk.sum(0) > 0
-            idx, wk = idx[:, keep], wk[:, keep]
-            rest.update(vertices=v, faces=model.faces_tensor.numpy().astype(np.int64), indices=idx,
-                        weights=wk / wk.sum(1, keepdims=True), root_offset=heads[0])
-        else:
-            rest.update(root_offset=heads[0])
-        return rest
-    # Recover the rest offsets: J_c - J_p = G_p (rest_c - rest_p), averaged over frames.
+def _rest_from_joints(track: TrackResult, names: list[str], parents: list[int]) -> RestSkeleton:
+    """The rest skeleton recovered exactly from the stored joints and rotations (no model file, no
+    mesh): J_c - J_p = G_p (rest_c - rest_p), averaged over frames; the root at the origin."""
+    num_bones = len(parents)
     rot = track.pose[:, :num_bones].astype(np.float64)
     g = np.empty_like(rot)
     for c, p in enumerate(parents):
@@ -237,7 +161,12 @@ def _smpl_rest(track: TrackResult, shape: np.ndarray, num_bones: int, model_path
         if p >= 0:
             off = np.einsum("tji,tj->ti", g[:, p], joints[:, c] - joints[:, p])
             heads[c] = heads[p] + off.mean(0)
-    return dict(heads=heads, parents=parents, root_offset=None)
+    return RestSkeleton(names=names, parents=parents, heads=heads)
+
+
+def _rest_to(family: type[BodyModel], up: str) -> np.ndarray:
+    """[3, 3] the family's rest frame -> export world `up` (through the camera frame it faces)."""
+    return _CAMERA_TO[up] @ family.cam_from_body.double().numpy() + 0.0  # + 0.0: no negative zeros
 
 
 def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh: bool = True,
@@ -257,66 +186,64 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     if rig is not None and rig not in RIGS:
         raise InputError(f"unknown rig {rig!r}; use one of {', '.join(RIGS)}")
     track = results.tracks[track_id]
-    body = str(results.meta.get("body_model", "anny"))
-    family = "smpl" if body.startswith("smpl") else "anny"
-    if rig is not None and family != "anny":
-        raise InputError(f"--rig {rig} needs Anny results; these are {body} results")
-    a, b = _CAMERA_TO[up], _REST_TO[(family, up)]
+    name = str(results.meta.get("body_model", "anny"))
+    family = body_family(name)
+    if rig is not None and not family.retargetable:
+        raise InputError(f"--rig {rig} needs Anny results; these are {name} results")
+    a, b = _CAMERA_TO[up], _rest_to(family, up)
     shape = np.median(track.shape.astype(np.float64), axis=0)
     pose = track.pose.astype(np.float64)
+    num_bones = pose.shape[1]
     notes = []
-    z_axes = None
-    if family == "anny":
-        rest = _anny_rest(shape, with_mesh and rig is None)
-        if pose.shape[1] != len(rest["names"]):
-            raise InputError(f"track {track_id}: {pose.shape[1]} bones in the results, but Anny's "
-                             f"cmu_mb rig has {len(rest['names'])}")
+    body = family.for_results(results.meta, len(shape), Path(body_model_path) if body_model_path else None)
+    if body is None:
+        names, parents = family.default_skeleton(num_bones)
+        meta_names = results.meta.get("joint_names") or []
+        names = list(meta_names[:num_bones]) if len(meta_names) >= num_bones else names
+        rest = _rest_from_joints(track, names, parents)
+        root = track.joints[:, 0].astype(np.float64)
+        notes.append(f"no {name} model file given: skeleton recovered from the stored joints, no mesh")
+    else:
+        if num_bones != body.num_bones:
+            raise InputError(f"track {track_id}: {num_bones} bones in the results, but the {name} body "
+                             f"has {body.num_bones}")
+        rest = body.rest_skeleton(shape, with_mesh and rig is None)
         root = track.transl.astype(np.float64)
+        if rest.root_offset is not None:
+            root = root + rest.root_offset  # smplx: transl moves every point
         if rig is not None:
             from metahmr_video.export.rigs import retarget
 
-            source, rest = _skeleton(rest), _anny_rest(shape, with_mesh, rig)
+            source, rest = _skeleton(rest), body.rest_skeleton(shape, with_mesh, rig=rig)
             pose, offset = retarget(pose, source, _skeleton(rest))
             root = root + offset
-            notes.append(f"motion carried from Anny's cmu_mb rig onto its {rig} rig")
-        names, parents = rest["names"], rest["parents"]
-        tails, z_axes = rest["tails"], rest["z_axes"] @ b.T
-    else:
-        num_bones = pose.shape[1]
-        path = Path(body_model_path) if body_model_path else None
-        rest = _smpl_rest(track, shape, num_bones, path, with_mesh and path is not None)
-        parents = rest["parents"]
-        meta_names = results.meta.get("joint_names") or []
-        names = list(meta_names[:num_bones]) if len(meta_names) >= num_bones else \
-            (SMPL_BONE_NAMES[:num_bones] if num_bones <= 24 else [f"joint_{i}" for i in range(num_bones)])
-        if len(set(names)) != len(names):
-            names = [f"{n}_{i}" for i, n in enumerate(names)]
-        if rest["root_offset"] is not None:
-            root = track.transl.astype(np.float64) + rest["root_offset"]  # smplx: transl moves every point
-        else:
-            root = track.joints[:, 0].astype(np.float64)
-            notes.append("no SMPL model file given: skeleton recovered from the stored joints, no mesh")
-        tails = _tails_from_children(rest["heads"], parents)
-    heads = rest["heads"] @ b.T
+            notes.append(f"motion carried from the fitted rig onto {name}'s {rig} rig")
+    names, parents = list(rest.names), list(rest.parents)
+    if len(set(names)) != len(names):
+        names = [f"{n}_{i}" for i, n in enumerate(names)]
+    tails = rest.tails if rest.tails is not None else _tails_from_children(rest.heads, parents)
+    z_axes = None if rest.z_axes is None else rest.z_axes @ b.T
+    heads = rest.heads @ b.T
     tails = tails @ b.T
     rotations = b @ pose @ b.T
     top = parents.index(-1)
     rotations[:, top] = a @ pose[:, top] @ b.T
     mesh = None
-    if "vertices" in rest:
-        mesh = SkinnedMesh(rest["vertices"] @ b.T, rest["faces"], rest["indices"], rest["weights"])
+    if rest.vertices is not None:
+        mesh = SkinnedMesh(rest.vertices @ b.T, rest.faces, rest.skin_indices, rest.skin_weights)
     order = np.argsort(track.frame_ids, kind="stable")
     return TrackAnimation(
-        track_id=int(track_id), body_model=body, up=up, bone_names=list(names), parents=list(parents),
+        track_id=int(track_id), body_model=name, up=up, bone_names=list(names), parents=list(parents),
         rest_heads=heads, rest_tails=tails, frames=track.frame_ids[order].astype(np.int64),
         fps=results_fps(results), rotations=rotations[order], root_positions=(root @ a.T)[order],
         mesh=mesh, notes=notes, rest_z_axes=z_axes)
 
 
-def _skeleton(rest: dict):
+def _skeleton(rest: RestSkeleton):
+    """The rigs module's view of a rest skeleton."""
     from metahmr_video.export.rigs import Skeleton
 
-    return Skeleton(rest["names"], rest["parents"], rest["heads"], rest["tails"], rest["deforming"])
+    return Skeleton(rest.names, rest.parents, rest.heads, rest.tails, rest.deforming)
 
 
 def camera_to_world(points: np.ndarray, up: str) -> np.ndarray:

@@ -52,8 +52,8 @@ def check_body(ckpt: "Checkpoint", body) -> None:
     if ckpt.body == body.model_id:
         return
     trained = ckpt.body + (f" ({ckpt.info['body_file']})" if ckpt.info.get("body_file") else "")
-    target = f"{body.model_id} ({body.model_path.name})" if hasattr(body, "model_path") else body.model_id
-    hint = f"; train one with: {train_command(body)}" if hasattr(body, "model_path") else ""
+    target = f"{body.model_id} ({body.model_path.name})" if body.model_path is not None else body.model_id
+    hint = f"; train one with: {train_command(body)}" if body.model_path is not None else ""
     raise ModelFileError(f"this checkpoint was trained for body model {trained}, not for {target}{hint}")
 
 

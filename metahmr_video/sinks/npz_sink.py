@@ -9,25 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from metahmr_video.body import body_family
 from metahmr_video.core.paths import writable_folder
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import FORMAT, PER_FRAME_KEYS
-from metahmr_video.core.rotations import rotmat_to_axis_angle
-
-
-
-def body_params(body_name: str, pose: np.ndarray, shape: np.ndarray) -> dict[str, np.ndarray]:
-    """Model-specific parameter arrays for [T, J, 3, 3] rotations and [T, S] shapes.
-
-    SMPL/SMPL-X: global_orient [T, 3] and body_pose [T, 3 * (J - 1)] axis-angle (radians), betas
-    [T, S] — the keys WHAM / 4D-Humans users know. Anny: bone_rotations [T, J, 3, 3] (local-ref)
-    and phenotypes [T, 6] in [0, 1].
-    """
-    if body_name.startswith("smpl"):
-        import torch
-        aa = rotmat_to_axis_angle(torch.from_numpy(np.ascontiguousarray(pose))).numpy()
-        return dict(global_orient=aa[:, 0], body_pose=aa[:, 1:].reshape(len(aa), -1), betas=shape)
-    return dict(bone_rotations=pose, phenotypes=shape)
 
 
 class NpzSink:
@@ -36,13 +21,15 @@ class NpzSink:
     cheap) and, compressed, on `close()`.
 
     meta: JSON-serialisable facts about the run (body model name, joint names, fps, image size,
-    intrinsics, source path...). It must hold "body_model".
+    intrinsics, source path...). It must hold "body_model": pose and shape are stored under that
+    family's own keys (`BodyModel.encode`).
     """
 
     def __init__(self, path: str | Path, meta: dict, flush_every_s: float = 5.0,
                  keep_vertices: bool = False) -> None:
         self.path = Path(path)
         writable_folder(self.path.parent)
+        self.family = body_family(meta["body_model"])
         self.meta = dict(meta, format=FORMAT)
         self.flush_every_s = flush_every_s
         self.keep_vertices = keep_vertices
@@ -71,7 +58,7 @@ class NpzSink:
             prefix = f"track_{tid}/"
             for key in PER_FRAME_KEYS:
                 arrays[prefix + key] = np.asarray(t[key])
-            for key, value in body_params(self.meta["body_model"], np.stack(t["pose"]), np.stack(t["shape"])).items():
+            for key, value in self.family.encode(np.stack(t["pose"]), np.stack(t["shape"])).items():
                 arrays[prefix + key] = value
             if t.get("vertices"):
                 arrays[prefix + "vertices"] = np.stack(t["vertices"])
