@@ -135,6 +135,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         (Path(args.out_dir) / "truncation.json").write_text(json.dumps(res, indent=1))
         if not splits:
             return 0
+    if "hardpose" in splits:
+        from metahmr_trainer.hardpose import evaluate_hardpose, write_results
+        from metahmr_trainer.hardpose import format_table as hardpose_table
+
+        splits.remove("hardpose")
+        res = evaluate_hardpose(ours, n_per_category=args.hardpose_n)
+        print(hardpose_table(res["summary"]))
+        write_results(res, Path(args.out_dir))
+        if not splits:
+            return 0
     if "realpix" in splits:
         from metahmr_trainer.realpix.cli import evaluate_command
 
@@ -213,9 +223,11 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
     e.add_argument("--n", type=int, default=600, help="people per split")
     e.add_argument("--splits", default="real,synthetic",
                    help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md), "
-                        "truncation (people cut off by the frame, trainer/truncation.py)")
+                        "truncation (people cut off by the frame, trainer/truncation.py), hardpose (rendered "
+                        "hard poses seen by the real detector, trainer/hardpose.py)")
     e.add_argument("--truncation-n", type=int, default=150,
                    help="truncation: generated bodies, each seen whole and cut at 4 levels")
+    e.add_argument("--hardpose-n", type=int, default=30, help="hardpose: rendered people per pose category")
     e.add_argument("--cache-dir", default="~/.cache/metahmr-video/bvh", help="where the bvhtools sdist is fetched")
     e.add_argument("--out-dir", default="results/evaluate", help="where results.json and curves.png go")
     e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
