@@ -218,7 +218,7 @@ def test_optimisation_fit_recovers_a_known_body(anny_body):
 
     from metahmr_video.core.camera import project as project_px
     from metahmr_video.core.rotations import axis_angle_to_rotmat
-    from metahmr_trainer.realpix.optfit import fit_landmarks
+    from metahmr_video.adapt.landmark_fit import fit_landmarks
 
     g = torch.Generator().manual_seed(0)
     n, nb = 2, anny_body.num_bones

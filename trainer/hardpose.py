@@ -422,9 +422,7 @@ def fit_as_photo(fitter, split: dict[str, np.ndarray], **overrides) -> tuple[np.
     from metahmr_trainer.rendered import stored_detection
 
     a = found_samples(split)
-    base = AdaptConfig()
-    config = dataclasses.replace(base, steps=fitter.resolve_steps(base.photo_steps), frame_steps=None, carry=0.0,
-                                 **overrides)
+    config = dataclasses.replace(AdaptConfig().for_photo(), **overrides)
     kp3d = np.zeros((len(a["found"]), 33, 3), np.float32)
     for i in range(len(kp3d)):
         w, h = (int(v) for v in a["image_size"][i])
@@ -523,11 +521,14 @@ def format_table(summary: dict[str, dict]) -> str:
 
 def evaluate_hardpose(fitter, n_per_category: int = 30, seed: int = 0, cache_dir: Path = DEFAULT_CACHE,
                       refresh: bool = False) -> dict:
-    """Build (or load) the split, score the input and `fitter`'s photo fit: {'summary': `Evaluation.summary`,
+    """Build (or load) the split, score the input, `fitter`'s network alone (TTO from the
+    meta-parameters) and the photo fit as `run --photos` does it (the network or the landmark fit,
+    whichever explains the evidence better): {'summary': `Evaluation.summary`,
     'per_sample': {method: {pa, err2d}} over the found samples, with their 'category'}."""
     split = build_split(n_per_category, seed, cache_dir, refresh)
     ev = Evaluation(split)
-    ev.score_method("ours (photo fit)", *fit_as_photo(fitter, split))
+    ev.score_method("ours, network only", *fit_as_photo(fitter, split, landmark_start="never"))
+    ev.score_method("ours (run --photos)", *fit_as_photo(fitter, split))
     return {"n_per_category": n_per_category, "seed": seed, "summary": ev.summary(),
             "per_sample": {"category": ev.found["category"].tolist(),
                            **{m: {k: v.tolist() for k, v in s.items()} for m, s in ev.scores.items()}}}

@@ -3,13 +3,16 @@ of them batched (see `metahmr_video.adapt.fitter`), starting from the meta-param
 first frame and from the track's own adaptation in its previous frame after that (online)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
+from metahmr_video.core.errors import InputError
 from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
+
+LANDMARK_STARTS = ("photos", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,11 @@ class AdaptConfig:
     camera rows start from the meta-parameters every frame; 0: every frame starts from the
     meta-parameters, as in the paper; checkpoints that adapt more than the last layer always do);
     photo_steps: TTO steps per person in a photo (an independent still image: no previous frame to
-    build on and no frame rate to keep; every person gets them; None: `steps`)."""
+    build on and no frame rate to keep; every person gets them; None: `steps`); landmark_start:
+    where each person is also fitted to their landmarks by optimisation alone, the body that
+    explains the evidence better being kept (`Fitter.fit(landmark_start=True)`, ~300 body-model
+    steps a person): "photos" (photos only: no previous frame to start from), "always" (video
+    frames too; slow) or "never"."""
 
     body: str = "anny"
     steps: int | None = None
@@ -40,6 +47,18 @@ class AdaptConfig:
     prior_max_gap_s: float = 0.25
     carry: float = 1.0
     photo_steps: int | None = 20
+    landmark_start: str = "photos"
+
+    def __post_init__(self) -> None:
+        if self.landmark_start not in LANDMARK_STARTS:
+            raise InputError(f"adapt.landmark_start must be one of {', '.join(LANDMARK_STARTS)}, "
+                             f"got {self.landmark_start!r}")
+
+    def for_photo(self) -> "AdaptConfig":
+        """The settings of a photo (an independent still image): `photo_steps` for every person (no
+        frame budget), nothing carried to a next frame, and the landmark start unless it is "never"."""
+        return replace(self, steps=self.steps if self.photo_steps is None else self.photo_steps, frame_steps=None,
+                       carry=0.0, landmark_start="never" if self.landmark_start == "never" else "always")
 
 
 def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -90,7 +109,8 @@ class Adapter:
         carry = float(self.config.carry) > 0 and self.fitter.supports_carry()
         res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps(len(dets)),
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight,
-                              carry=self._carry(frame, people) if carry else None, return_carry=carry)
+                              carry=self._carry(frame, people) if carry else None, return_carry=carry,
+                              landmark_start=self.config.landmark_start == "always")
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,

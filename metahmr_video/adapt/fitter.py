@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from metahmr_video.adapt.landmark_fit import evidence_residual, fit_evidence_landmarks
 from metahmr_video.adapt.steps import body_forward, inner_steps, last_layer_steps, pose_shape_rows
 from metahmr_video.body import AnnyBody
 from metahmr_video.core.camera import default_focal
@@ -49,7 +50,9 @@ class FitResult:
     position; SMPL/SMPL-X: smplx's transl, see `SmplBody`); joints [N,K,3] the body's joints, named
     by `joint_names` (Anny: cmu_mb bone heads; SMPL: its kinematic joints); keypoints3d [N,33,3] MediaPipe-33 points;
     keypoints2d_pred [N,33,2] pixels; reproj_error [N] mean confidence-weighted pixel error;
-    fallback [N] bool (True: un-adapted prediction used); carry: with `fit(..., return_carry=True)`,
+    fallback [N] bool (True: un-adapted prediction used); from_landmarks [N] bool (True: the
+    optimisation fit to the landmarks explained the evidence better and is reported, see
+    `fit(landmark_start=)`); carry: with `fit(..., return_carry=True)`,
     each person's adaptation after the last step as offsets of the regressor's last layer (weight
     [N,P,H], bias [N,P]; zero for fallbacks), for `fit(..., carry=)` on their next frame, else None.
     """
@@ -64,6 +67,7 @@ class FitResult:
     fallback: torch.Tensor
     joint_names: list[str]
     standard_joint_indices: list[int]
+    from_landmarks: torch.Tensor | None = None
     carry: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def named_joints(self) -> dict[str, torch.Tensor]:
@@ -178,7 +182,7 @@ class Fitter:
 
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
-            carry: tuple | None = None, return_carry: bool = False) -> FitResult:
+            carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
@@ -186,7 +190,12 @@ class Fitter:
         carry: optional (weight [N,P,H], bias [N,P]) from an earlier `FitResult.carry`: each person's
         steps start from that adaptation instead of the meta-parameters (zeros: from the
         meta-parameters); return_carry: fill `FitResult.carry`. Both need start="meta" and a
-        checkpoint that adapts only the last layer (`supports_carry`)."""
+        checkpoint that adapts only the last layer (`supports_carry`).
+        landmark_start: also fit each person's body to their landmarks by optimisation alone
+        (`landmark_fit`: world landmarks + 2D, no network; ~300 body-model steps) and report, per
+        person, whichever of the two explains the evidence better (`evidence_residual`: 2D
+        reprojection + distance to the world landmarks); for photos, where a regressor's start far
+        from an unusual pose leaves the fit in the wrong basin (E37)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
@@ -196,7 +205,8 @@ class Fitter:
         if carry is not None:
             carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in carry)
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
-                                 prior_weight=prior_weight, carry=carry, return_carry=return_carry)
+                                 prior_weight=prior_weight, carry=carry, return_carry=return_carry,
+                                 landmark_start=landmark_start)
 
     def supports_carry(self, start: str = "meta") -> bool:
         """Whether fits can carry a person's adaptation to their next frame (`fit(carry=)`): the
@@ -215,6 +225,24 @@ class Fitter:
             return c.plain, None, c.eft_lr, replace(c.loss_config, w_pseudo=0.0)
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
 
+    def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor):
+        """The people's bodies fitted to their landmarks by optimisation alone, kept where they explain
+        the evidence better than the adapted network's (`evidence_residual`) for people with world
+        landmarks and finite evidence: (params, body output, pixels [N,33,2], from_landmarks [N])."""
+        pose, shape, transl = fit_evidence_landmarks(self.body, ev)
+        alt = replace(params, pose=pose, shape=shape, transl=transl)
+        alt_out = body_forward(self.body, alt)
+        alt_px = project_points(alt_out.keypoints, ev)
+        better = (evidence_residual(alt_out.keypoints, alt_px, ev) < evidence_residual(out.keypoints, px, ev))
+        use = better & ok & (ev.has_world > 0) & torch.isfinite(alt_out.joints).flatten(1).all(-1)
+
+        def pick(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return torch.where(use.reshape(-1, *([1] * (a.dim() - 1))), b, a)
+        params = replace(params, pose=pick(params.pose, pose), shape=pick(params.shape, shape),
+                         transl=pick(params.transl, transl))
+        out = replace(out, joints=pick(out.joints, alt_out.joints), keypoints=pick(out.keypoints, alt_out.keypoints))
+        return params, out, pick(px, alt_px), use
+
     def next_carry(self, carry: tuple, keep: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """What people's next frame starts from (`fit(carry=)`), given their adaptation so far
         (`FitResult.carry`: weight [N,P,H], bias [N,P]): `keep` x it in the rows of the last layer
@@ -226,10 +254,10 @@ class Fitter:
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
                      prior_weight: float = 0.0, carry: tuple | None = None,
-                     return_carry: bool = False) -> FitResult:
+                     return_carry: bool = False, landmark_start: bool = False) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
         with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
-        prior/prior_weight, carry/return_carry: see `fit`."""
+        prior/prior_weight, carry/return_carry, landmark_start: see `fit`."""
         if (carry is not None or return_carry) and not self.supports_carry(start):
             raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
                              "that adapts only the last layer")
@@ -241,7 +269,7 @@ class Fitter:
         invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
         part = lambda a, i: None if a is None else tuple(t[i:i + chunk] for t in a)  # noqa: E731
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
-                                 part(prior, i), prior_weight, part(carry, i), return_carry)
+                                 part(prior, i), prior_weight, part(carry, i), return_carry, landmark_start)
                  for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "carry"}
         if return_carry:
@@ -252,7 +280,7 @@ class Fitter:
 
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
                    prior: tuple | None = None, prior_weight: float = 0.0, carry: tuple | None = None,
-                   return_carry: bool = False) -> dict:
+                   return_carry: bool = False, landmark_start: bool = False) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body = self.body
         x = features(ev)
@@ -304,10 +332,13 @@ class Fitter:
                                                         (p0.pose, p0.shape, p0.transl, p0.crop_cam))))
                 out = body_forward(body, params)
             px = project_points(out.keypoints, ev)
+            from_landmarks = torch.zeros_like(bad)
+            if landmark_start:
+                params, out, px, from_landmarks = self._landmark_start(ev, params, out, px, ok=~(bad | invalid))
             res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
-                   "fallback": (bad | invalid).cpu()}
+                   "fallback": (bad | invalid).cpu(), "from_landmarks": from_landmarks.cpu()}
             if return_carry:
                 if new_carry is None:  # no steps: the adaptation stays where it was
                     w, b = net.last_layer()

@@ -249,6 +249,23 @@ def fitter_rows(fitter, split: RealPixSplit, steps=STEPS, starts=("plain", "meta
     return out
 
 
+def photo_row(fitter, split: RealPixSplit) -> dict:
+    """{"landmarks" [S,33,3], "reproj_px" [S], "from_landmarks" [S]}: each person-frame fitted as
+    `run --photos` fits a photo (`AdaptConfig.for_photo`: its steps, the landmark start, each
+    person's test loss anchored to their own first prediction with the temporal prior's weight, as
+    the Adapter does for a person without a previous body); no tracker or smoother; true camera."""
+    from metahmr_video.adapt import AdaptConfig
+
+    cfg = AdaptConfig().for_photo()
+    ev = split.evidence()
+    n, body = len(ev), fitter.body
+    none = (torch.zeros(n, body.num_bones, 3, 3), torch.zeros(n, body.num_shape), torch.zeros(n, dtype=torch.bool))
+    r = fitter.fit_evidence(ev, steps=cfg.steps, prior=none, prior_weight=cfg.temporal_prior,
+                            landmark_start=cfg.landmark_start == "always")
+    return {"landmarks": r.keypoints3d.numpy(), "reproj_px": r.reproj_error.numpy(),
+            "from_landmarks": r.from_landmarks.numpy()}
+
+
 def online_row(fitter, split: RealPixSplit, steps: int | None = None) -> dict:
     """{"landmarks" [S,33,3]}: meta at `steps` (None: the default) on each view's person-frames in
     order, each frame's steps starting from the previous frame's adaptation (`Fitter.next_carry`,
@@ -267,7 +284,7 @@ def online_row(fitter, split: RealPixSplit, steps: int | None = None) -> dict:
 
 def optimisation_row(body, split: RealPixSplit) -> np.ndarray:
     """Landmarks [S,33,3] of Anny fitted to the world landmarks + 2D (no network)."""
-    from metahmr_trainer.realpix.optfit import fit_landmarks
+    from metahmr_video.adapt.landmark_fit import fit_landmarks
 
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     size = np.maximum(split.boxes[:, 2] - split.boxes[:, 0], split.boxes[:, 3] - split.boxes[:, 1])
@@ -279,7 +296,7 @@ def optimisation_row(body, split: RealPixSplit) -> np.ndarray:
 def floor_fit(body, split: RealPixSplit) -> dict:
     """The joint-definition floor: Anny fitted to the reference landmarks themselves (3D, body
     landmarks); its landmarks [S,33,3] and Anny's own standard joints [S,15,3]."""
-    from metahmr_trainer.realpix.optfit import fit_landmarks
+    from metahmr_video.adapt.landmark_fit import fit_landmarks
 
     w = np.zeros((len(split), 33), np.float32)
     w[:, [0, 7, 8] + list(range(11, 17)) + list(range(23, 33))] = 1.0
@@ -361,6 +378,11 @@ def evaluate_realpix(fitter, split: RealPixSplit | None = None, steps=STEPS, opt
     if optimisation:
         opt = cached_arrays(ours, "optimisation", lambda: {"landmarks": optimisation_row(body, ours)}, refresh)
         preds["optimisation only (Anny fit to world + 2D)"] = (opt["landmarks"], None, {})
+        photo = cached_arrays(ours, f"photo_{_fit_key(fitter, 'meta')}_{_config_key()}", lambda: photo_row(fitter, ours),
+                              refresh)
+        preds["each frame as a photo (run --photos: meta @20 or the landmark fit)"] = (
+            photo["landmarks"], None, {"reproj_px": round(float(photo["reproj_px"].mean()), 1),
+                                       "landmark_fit_kept": round(float(photo["from_landmarks"].mean()), 2)})
     if pipeline:
         from metahmr_video.app.config import Config, override
 

@@ -1,15 +1,17 @@
-"""Anny fitted to landmarks by optimisation alone (no network), batched over people.
+"""A body fitted to landmarks by optimisation alone (no network), batched over people.
 
-Used twice by the real-pixel evaluation: (1) the optimisation-only baseline, Anny fitted to
-MediaPipe's world landmarks (root-relative 3D) plus the 2D landmarks through the true camera;
-(2) the joint-definition floor, Anny fitted to the 3D reference landmarks themselves.
+The product uses it as a second start for photos (`Fitter.fit_evidence(..., landmark_start=True)`):
+the body fitted to MediaPipe's world landmarks (root-relative 3D) plus the 2D landmarks through the
+camera, kept for a person when it explains that evidence better than the adapted network. The
+real-pixel evaluation uses it as the optimisation-only baseline and, fitted to the 3D reference
+landmarks themselves, as the joint-definition floor.
 
 Unknowns: bone rotations (6D; bone 0 = global orientation in the camera frame), phenotypes, and
 the pelvis position (camera frame, metres). Loss, per person: confidence-weighted mean distance
 of the body's hip-centred MediaPipe-33 keypoints to the hip-centred 3D targets (metres) + w_2d x
 the mean weighted pixel distance of the projected keypoints to the 2D targets, divided by the
-person's box size + light pulls of the non-root bones to the rest pose and of the phenotypes to
-neutral. Adam; the global orientation starts from a Kabsch fit of the rest torso to the targets'.
+person's box size + light pulls of the non-root bones to the rest pose and of the shape to the
+body's neutral one (`shape_center`, in `shape_scale` units; kept within `shape_bounds`). Adam; the global orientation starts from a Kabsch fit of the rest torso to the targets'.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 
 from metahmr_video.core.camera import project
 from metahmr_video.core.rotations import rotmat_to_sixd, sixd_to_rotmat
+from metahmr_video.model.features import Evidence
 
 _HIPS = (23, 24)
 _TORSO = [11, 12, 23, 24]
@@ -39,13 +42,13 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
     n = target3d.shape[0]
     tgt = torch.nan_to_num(target3d.float())
     w3d = torch.where(torch.isfinite(target3d).all(-1), w3d.float(), torch.zeros_like(w3d.float()))
-    eye = torch.eye(3).expand(1, body.num_bones, 3, 3)
+    eye = torch.eye(3, device=tgt.device).expand(1, body.num_bones, 3, 3)
     with torch.no_grad():
         rest = body(eye, return_vertices=False).keypoints
         rel_rest = (rest - _mid_hip(rest))[:, _TORSO].expand(n, -1, -1)
         rel_tgt = (tgt - _mid_hip(tgt))[:, _TORSO]
         r0, _ = roma.rigid_points_registration(rel_rest, rel_tgt)
-        transl0 = torch.zeros(n, 3)
+        transl0 = torch.zeros(n, 3, device=tgt.device)
         if kp2d is not None:
             # depth from the ratio of 3D to 2D torso size, centred on the 2D mid-hip ray
             size3 = (rel_tgt - rel_tgt.mean(1, keepdim=True)).norm(dim=-1).mean(-1)
@@ -57,14 +60,15 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
     six = rotmat_to_sixd(eye.expand(n, -1, -1, -1)).clone()
     six[:, 0] = rotmat_to_sixd(r0)
     six.requires_grad_(True)
-    shape = torch.full((n, body.num_shape), 0.5, requires_grad=True)
+    shape = torch.full((n, body.num_shape), float(body.shape_center), device=tgt.device, requires_grad=True)
+    lo, hi = body.shape_bounds
     transl = transl0.clone().requires_grad_(True)
-    eye6 = rotmat_to_sixd(torch.eye(3))
+    eye6 = rotmat_to_sixd(torch.eye(3, device=tgt.device))
     opt = torch.optim.Adam([six, shape, transl], lr=lr)
     wsum = w3d.sum(-1).clamp(min=1e-6)
     for it in range(iters):
         pose = sixd_to_rotmat(six)
-        out = body(pose, shape.clamp(0, 1), transl, return_vertices=False)
+        out = body(pose, shape.clamp(lo, hi), transl, return_vertices=False)
         kp = out.keypoints
         rel = kp - _mid_hip(kp)
         loss = ((rel - (tgt - _mid_hip(tgt))).norm(dim=-1) * w3d).sum(-1) / wsum
@@ -72,7 +76,7 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
             px = project(kp, focal, center)
             d2 = (px - torch.nan_to_num(kp2d.float())).norm(dim=-1) / box_size[:, None]
             loss = loss + w_2d * (d2 * w2d).sum(-1) / w2d.sum(-1).clamp(min=1e-6)
-        loss = loss + w_pose * ((six[:, 1:] - eye6) ** 2).sum(-1).mean(-1) + w_shape * ((shape - 0.5) ** 2).sum(-1)
+        loss = loss + w_pose * ((six[:, 1:] - eye6) ** 2).sum(-1).mean(-1) + w_shape * (((shape - body.shape_center) / body.shape_scale) ** 2).sum(-1)
         opt.zero_grad()
         loss.sum().backward()
         opt.step()
@@ -80,5 +84,28 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
             for g in opt.param_groups:
                 g["lr"] = lr * 0.2
     with torch.no_grad():
-        pose, shape = sixd_to_rotmat(six), shape.clamp(0, 1)
+        pose, shape = sixd_to_rotmat(six), shape.clamp(lo, hi)
         return body(pose, shape, transl, return_vertices=False), (pose, shape, transl.detach())
+
+
+def fit_evidence_landmarks(body, ev: Evidence, iters: int = 300) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`fit_landmarks` on a fitter's evidence (world landmarks weighted by their visibility, 2D by
+    confidence, through the evidence's camera): (pose [N,J,3,3], shape [N,S], transl [N,3] metres,
+    camera frame)."""
+    with torch.enable_grad():
+        _, params = fit_landmarks(body, ev.world, ev.world_vis, ev.kp2d, ev.conf, ev.focal, ev.img_center,
+                                  ev.box_size, iters=iters)
+    return params
+
+
+def evidence_residual(keypoints3d: torch.Tensor, keypoints_px: torch.Tensor, ev: Evidence,
+                      w_world: float = 1.0) -> torch.Tensor:
+    """How badly bodies explain their evidence [N]: the confidence-weighted mean pixel distance of
+    their projected landmarks to the 2D landmarks, in units of the box size, + w_world x the
+    visibility-weighted mean distance (metres) of their hip-centred landmarks [N,33,3] to the
+    hip-centred world landmarks (for people that have them)."""
+    d2 = (keypoints_px - ev.kp2d).norm(dim=-1) / ev.box_size[:, None]
+    r = (d2 * ev.conf).sum(-1) / ev.conf.sum(-1).clamp(min=1e-6)
+    d3 = ((keypoints3d - _mid_hip(keypoints3d)) - (ev.world - _mid_hip(ev.world))).norm(dim=-1)
+    r3 = (d3 * ev.world_vis).sum(-1) / ev.world_vis.sum(-1).clamp(min=1e-6)
+    return r + w_world * ev.has_world * r3
