@@ -54,9 +54,9 @@ def anny_build_session():
     MakeHuman assets, 552 MB, and the uncompacted models, 20-210 MB each); the parsed assets are
     computed once for every build of the block (a run that exports meshes builds the fitting and
     the full mesh from one parse, every rig from one parse of the rig-independent blendshapes). A
-    parse also caches the phenotype blendshapes of the rigs' joint
-    vertices (9 MB), from which a rig's first model is derived from another rig's cached model of
-    the same topology without a parse (`anny_rig_cache`). Relies on anny 0.6's cache decorator
+    parse also caches the phenotype blendshapes of the rigs' joint vertices (9 MB), from which a
+    rig's first model is derived from another rig's cached model of the same topology without a
+    parse (`anny_rig_cache`). Relies on anny 0.6's cache decorator
     keeping the plain function as `__wrapped__` (anny is pinned); without it, Anny caches as it
     always does."""
     import anny.models as models
@@ -81,7 +81,7 @@ def anny_build_session():
             data = parse(template_vertices=template_vertices, world_transformation=world_transformation, dtype=dtype)
             anny_rig_cache.save_joint_blendshapes(data, anny_rig_cache.base_mesh_groups())
             last_parse[:] = [(template_vertices.clone(), data)]
-        return copy.deepcopy(last_parse[0][1])
+        return last_parse[0][1]  # read only: each build gets its own copy from `load_in_memory`
 
     def compact_or_derived(**kwargs):
         path = anny_rig_cache.compact_cache_file(**kwargs)
