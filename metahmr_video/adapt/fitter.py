@@ -195,7 +195,7 @@ class Fitter:
         (`landmark_fit`: world landmarks + 2D, no network; ~300 body-model steps) and report, per
         person, whichever of the two explains the evidence better (`evidence_residual`: 2D
         reprojection + distance to the world landmarks); for photos, where a regressor's start far
-        from an unusual pose leaves the fit in the wrong basin (E37)."""
+        from an unusual pose leaves the fit in the wrong basin (E39)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)

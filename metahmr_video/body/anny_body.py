@@ -56,26 +56,51 @@ def anny_build_session():
     5 MB for the fitting mesh, 49 MB for the full one), not their intermediates (the parsed
     MakeHuman assets, 552 MB, and the uncompacted models, 20-210 MB each); the parsed assets are
     computed once for every build of the block (a run that exports meshes builds the fitting and
-    the full mesh from one parse). Relies on anny 0.6's cache decorator keeping the plain function
-    as `__wrapped__` (anny is pinned); without it, Anny caches as it always does."""
+    the full mesh from one parse, every rig from one parse of the rig-independent blendshapes). A
+    parse also caches the phenotype blendshapes of the rigs' joint vertices (9 MB), from which a
+    rig's first model is derived from another rig's cached model of the same topology without a
+    parse (`anny_rig_cache`). Relies on anny 0.6's cache decorator
+    keeping the plain function as `__wrapped__` (anny is pinned); without it, Anny caches as it
+    always does."""
     import anny.models as models
     import anny.models.full_model as full_model
 
-    build, load = models.build_model_data, full_model.load_data
-    if getattr(load, "_in_memory", False) or not (hasattr(build, "__wrapped__") and hasattr(load, "__wrapped__")):
+    from metahmr_video.body import anny_rig_cache
+
+    build, load, compact = models.build_model_data, full_model.load_data, models.build_compact_model_data
+    if getattr(load, "_in_memory", False) or not all(hasattr(f, "__wrapped__") for f in (build, load, compact)):
         yield
         return
+    parse = full_model.load_all_blendshapes
     parsed = functools.lru_cache(maxsize=None)(load.__wrapped__)
 
     def load_in_memory(*args, **kwargs):
         return copy.deepcopy(parsed(*args, **kwargs))  # a fresh copy per build, as from the cache
 
-    load_in_memory._in_memory = True
+    last_parse: list = []  # [(template vertices, parsed blendshapes)]: one parse for every rig
+
+    def parse_once(template_vertices, world_transformation, dtype):
+        if not (last_parse and torch.equal(last_parse[0][0], template_vertices)):
+            data = parse(template_vertices=template_vertices, world_transformation=world_transformation, dtype=dtype)
+            anny_rig_cache.save_joint_blendshapes(data, anny_rig_cache.base_mesh_groups())
+            last_parse[:] = [(template_vertices.clone(), data)]
+        return last_parse[0][1]  # read only: each build gets its own copy from `load_in_memory`
+
+    def compact_or_derived(**kwargs):
+        path = anny_rig_cache.compact_cache_file(**kwargs)
+        if not path.exists() and (data := anny_rig_cache.derive_compact_model_data(**kwargs)) is not None:
+            data.save_safetensors(path)
+        return compact(**kwargs)
+
+    load_in_memory._in_memory, load_in_memory.__wrapped__ = True, load.__wrapped__
     models.build_model_data, full_model.load_data = build.__wrapped__, load_in_memory
+    compact_or_derived.__wrapped__ = compact.__wrapped__
+    full_model.load_all_blendshapes, models.build_compact_model_data = parse_once, compact_or_derived
     try:
         yield
     finally:
         models.build_model_data, full_model.load_data = build, load
+        full_model.load_all_blendshapes, models.build_compact_model_data = parse, compact
 
 
 @functools.lru_cache(maxsize=None)
