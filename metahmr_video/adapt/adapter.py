@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from metahmr_video.adapt.fitter import MAX_BATCH, Fitter
+from metahmr_video.adapt.fitter import LANDMARK_RESIDUAL, MAX_BATCH, Fitter
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
 
@@ -35,7 +35,8 @@ class AdaptConfig:
     where each person is also fitted to their landmarks by optimisation alone, the body that
     explains the evidence better being kept (`Fitter.fit(landmark_start=True)`, ~300 body-model
     steps a person): "photos" (photos only: no previous frame to start from), "always" (video
-    frames too; slow) or "never"."""
+    frames too; slow) or "never"; landmark_residual: the mean reprojection error, in box sizes,
+    above which a network body counts as not explaining its 2D evidence (only those are refitted)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -48,6 +49,7 @@ class AdaptConfig:
     carry: float = 1.0
     photo_steps: int | None = 20
     landmark_start: str = "photos"
+    landmark_residual: float = LANDMARK_RESIDUAL
 
     def __post_init__(self) -> None:
         if self.landmark_start not in LANDMARK_STARTS:
@@ -110,7 +112,8 @@ class Adapter:
         res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps(len(dets)),
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight,
                               carry=self._carry(frame, people) if carry else None, return_carry=carry,
-                              landmark_start=self.config.landmark_start == "always")
+                              landmark_start=self.config.landmark_start == "always",
+                              landmark_residual=self.config.landmark_residual)
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,

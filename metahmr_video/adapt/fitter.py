@@ -39,6 +39,9 @@ from metahmr_video.model.losses import reproj_px
 from metahmr_video.model.regressor import LAST_LAYER, Regressor
 
 MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crowds)
+# A network body whose mean reprojection exceeds this share of the person's box leaves its 2D evidence
+# unexplained: the landmark start may replace it (E39: chosen on rendered hard poses, checked on real pixels).
+LANDMARK_RESIDUAL = 0.03
 
 
 @dataclass
@@ -182,7 +185,8 @@ class Fitter:
 
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
-            carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False) -> FitResult:
+            carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False,
+            landmark_residual: float = LANDMARK_RESIDUAL) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
@@ -192,10 +196,11 @@ class Fitter:
         meta-parameters); return_carry: fill `FitResult.carry`. Both need start="meta" and a
         checkpoint that adapts only the last layer (`supports_carry`).
         landmark_start: also fit each person's body to their landmarks by optimisation alone
-        (`landmark_fit`: world landmarks + 2D, no network; ~300 body-model steps) and report, per
-        person, whichever of the two explains the evidence better (`evidence_residual`: 2D
-        reprojection + distance to the world landmarks); for photos, where a regressor's start far
-        from an unusual pose leaves the fit in the wrong basin (E39)."""
+        (`landmark_fit`: world landmarks + 2D, no network; ~300 body-model steps) and report it for
+        a person whose adapted network body leaves their 2D evidence unexplained (mean reprojection
+        above `landmark_residual` of the box size) when it explains the evidence better
+        (`evidence_residual`: 2D reprojection + distance to the world landmarks); for photos, where
+        a regressor's start far from an unusual pose leaves the fit in the wrong basin (E39)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
@@ -206,7 +211,7 @@ class Fitter:
             carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in carry)
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
                                  prior_weight=prior_weight, carry=carry, return_carry=return_carry,
-                                 landmark_start=landmark_start)
+                                 landmark_start=landmark_start, landmark_residual=landmark_residual)
 
     def supports_carry(self, start: str = "meta") -> bool:
         """Whether fits can carry a person's adaptation to their next frame (`fit(carry=)`): the
@@ -225,23 +230,32 @@ class Fitter:
             return c.plain, None, c.eft_lr, replace(c.loss_config, w_pseudo=0.0)
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
 
-    def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor):
-        """The people's bodies fitted to their landmarks by optimisation alone, kept where they explain
-        the evidence better than the adapted network's (`evidence_residual`) for people with world
-        landmarks and finite evidence: (params, body output, pixels [N,33,2], from_landmarks [N])."""
-        pose, shape, transl = fit_evidence_landmarks(self.body, ev)
-        alt = replace(params, pose=pose, shape=shape, transl=transl)
-        alt_out = body_forward(self.body, alt)
-        alt_px = project_points(alt_out.keypoints, ev)
-        better = (evidence_residual(alt_out.keypoints, alt_px, ev) < evidence_residual(out.keypoints, px, ev))
-        use = better & ok & (ev.has_world > 0) & torch.isfinite(alt_out.joints).flatten(1).all(-1)
+    def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor, residual: float):
+        """For people with finite evidence and world landmarks whose adapted network body leaves
+        more than `residual` (box sizes) of their 2D evidence unexplained: their bodies fitted to
+        the landmarks by optimisation alone, kept where they explain the evidence better
+        (`evidence_residual`). Returns (params, body output, pixels [N,33,2], from_landmarks [N])."""
+        unexplained = ok & (ev.has_world > 0) & (evidence_residual(out.keypoints, px, ev, w_world=0.0) > residual)
+        idx = unexplained.nonzero()[:, 0]
+        use = torch.zeros_like(unexplained)
+        if len(idx) == 0:
+            return params, out, px, use
+        sub = ev.index(idx)
+        pose, shape, transl = fit_evidence_landmarks(self.body, sub)
+        alt_out = self.body(pose, shape, transl, return_vertices=False)
+        alt_px = project_points(alt_out.keypoints, sub)
+        better = evidence_residual(alt_out.keypoints, alt_px, sub) < evidence_residual(out.keypoints[idx], px[idx], sub)
+        keep = better & torch.isfinite(alt_out.joints).flatten(1).all(-1)
+        use[idx[keep]] = True
 
-        def pick(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            return torch.where(use.reshape(-1, *([1] * (a.dim() - 1))), b, a)
-        params = replace(params, pose=pick(params.pose, pose), shape=pick(params.shape, shape),
-                         transl=pick(params.transl, transl))
-        out = replace(out, joints=pick(out.joints, alt_out.joints), keypoints=pick(out.keypoints, alt_out.keypoints))
-        return params, out, pick(px, alt_px), use
+        def put(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            a = a.clone()
+            a[idx[keep]] = b[keep]
+            return a
+        params = replace(params, pose=put(params.pose, pose), shape=put(params.shape, shape),
+                         transl=put(params.transl, transl))
+        out = replace(out, joints=put(out.joints, alt_out.joints), keypoints=put(out.keypoints, alt_out.keypoints))
+        return params, out, put(px, alt_px), use
 
     def next_carry(self, carry: tuple, keep: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """What people's next frame starts from (`fit(carry=)`), given their adaptation so far
@@ -254,10 +268,11 @@ class Fitter:
     def fit_evidence(self, ev: Evidence, steps: int | None = None, start: str = "meta",
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
                      prior_weight: float = 0.0, carry: tuple | None = None,
-                     return_carry: bool = False, landmark_start: bool = False) -> FitResult:
+                     return_carry: bool = False, landmark_start: bool = False,
+                     landmark_residual: float = LANDMARK_RESIDUAL) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
         with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
-        prior/prior_weight, carry/return_carry, landmark_start: see `fit`."""
+        prior/prior_weight, carry/return_carry, landmark_start/landmark_residual: see `fit`."""
         if (carry is not None or return_carry) and not self.supports_carry(start):
             raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
                              "that adapts only the last layer")
@@ -269,7 +284,8 @@ class Fitter:
         invalid = torch.zeros(n, dtype=torch.bool, device=self.device) if invalid is None else invalid
         part = lambda a, i: None if a is None else tuple(t[i:i + chunk] for t in a)  # noqa: E731
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
-                                 part(prior, i), prior_weight, part(carry, i), return_carry, landmark_start)
+                                 part(prior, i), prior_weight, part(carry, i), return_carry,
+                                 landmark_residual if landmark_start else None)
                  for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "carry"}
         if return_carry:
@@ -280,7 +296,7 @@ class Fitter:
 
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
                    prior: tuple | None = None, prior_weight: float = 0.0, carry: tuple | None = None,
-                   return_carry: bool = False, landmark_start: bool = False) -> dict:
+                   return_carry: bool = False, landmark_residual: float | None = None) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body = self.body
         x = features(ev)
@@ -333,8 +349,9 @@ class Fitter:
                 out = body_forward(body, params)
             px = project_points(out.keypoints, ev)
             from_landmarks = torch.zeros_like(bad)
-            if landmark_start:
-                params, out, px, from_landmarks = self._landmark_start(ev, params, out, px, ok=~(bad | invalid))
+            if landmark_residual is not None:
+                params, out, px, from_landmarks = self._landmark_start(ev, params, out, px, ~(bad | invalid),
+                                                                       landmark_residual)
             res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
