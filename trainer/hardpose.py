@@ -395,6 +395,34 @@ def build_split(n_per_category: int = 30, seed: int = 0, cache_dir: Path = DEFAU
     return out
 
 
+def render_photos(categories: list[str], out_dir: Path, seed: int = 0, tries: int = 8) -> list[Path]:
+    """One rendered photo per category, the first of up to `tries` people that the detector finds,
+    as `out_dir/<category>.png` (for `metahmr-video run out_dir --photos --overlay`)."""
+    import cv2
+
+    from metahmr_video.core.camera import project
+    from metahmr_video.core.records import Frame
+    from metahmr_trainer.render_data import RenderConfig, SampleRenderer, _match, true_box
+
+    renderer = SampleRenderer(RenderConfig(truncated=0.0, occluded=0.0))
+    rig = Rig(renderer.fit_body)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in categories:
+        g = torch.Generator().manual_seed(seed * 1009 + list(CATEGORIES).index(name))
+        b = sample_bodies(renderer, rig, name, tries, g)
+        kp2d = project(b["keypoints3d"], b["focal"], b["image_size"] / 2).numpy()
+        for i in range(tries):
+            size = (int(b["image_size"][i, 0]), int(b["image_size"][i, 1]))
+            image, _ = renderer.render(b["vertices"][i], kp2d[i], size, float(b["focal"][i]), False, seed * 7919 + i)
+            dets = renderer.detector.detect(Frame(index=0, time_s=0.0, image=image), hints=(), full=True)
+            if _match(dets, true_box(kp2d[i], size))[0] is not None:
+                written.append(out_dir / f"{name}.png")
+                cv2.imwrite(str(written[-1]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                break
+    return written
+
+
 def _detection_row(det, iou: float, n_det: int) -> dict[str, np.ndarray]:
     """One sample's stored detection (NaN fields when not found)."""
     found = det is not None
@@ -545,8 +573,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", help="ours (default: the shipped Anny checkpoint)")
     p.add_argument("--out-dir", type=Path, default=Path("results/evaluate"), help="where hardpose.json goes")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--photos", type=Path, metavar="DIR",
+                   help="instead: write one rendered photo per category (--categories) into DIR and stop")
+    p.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=list(CATEGORIES), metavar="NAME",
+                   help="with --photos: which categories (default: all)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.photos is not None:
+        print("\n".join(str(w) for w in render_photos(args.categories, args.photos, args.seed)))
+        return 0
     res = evaluate_hardpose(Fitter.load(args.checkpoint), args.n, args.seed, args.cache_dir, args.refresh)
     print(format_table(res["summary"]))
     write_results(res, args.out_dir)
