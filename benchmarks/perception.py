@@ -232,7 +232,7 @@ def main() -> None:
         dets_per_frame.append([p.detection for p in tracked if not p.predicted])
         npeople.append(len(tracked))
     dt = time.perf_counter() - t
-    rows.append((f"detect+track pipeline (full search every {det.full_every}), mean {np.mean(npeople):.1f} people",
+    rows.append((f"detect+track pipeline (full search every {det.config.full_every}), mean {np.mean(npeople):.1f} people",
                  f"{dt / len(frames) * 1e3:.0f} ms/frame"))
     det_every5 = MultiPersonDetector(DetectorConfig(tiles=2, full_every=5, num_threads=args.threads))
     t = time.perf_counter()

@@ -29,7 +29,7 @@ fitter = Fitter.load()                                                # the ship
 tracker = Tracker()                                                   # tracks confirmed on their 2nd hit
 pipe = Pipeline(MultiPersonDetector(), tracker, Adapter(fitter, focal=focal), TrackSmoother(),
                 BodyPoser(fitter.body),                              # joints from the smoothed parameters
-                hold=tracker.min_hits - 1)                           # offline: tracks from their 1st frame
+                hold=tracker.config.min_hits - 1)                    # offline: tracks from their 1st frame
 meta = dict(body_model="anny", joint_names=fitter.body.bone_names, fps=source.fps,
             image_size=[source.width, source.height], intrinsics=intrinsics(source.width, source.height, focal).tolist())
 summary = pipe.run(source, [NpzSink(out, meta)])

@@ -134,7 +134,7 @@ class Runner:
         a = self.config.adapt
         adapter = Adapter(self.fitter, a.for_photo() if photo else a, focal=focal)
         poser = BodyPoser(self.body, vertices=vertices or o.overlay or o.vertices)
-        hold = 0 if live else self.tracker.min_hits - 1
+        hold = 0 if live else self.tracker.config.min_hits - 1
         self.detector.times = times
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, poser, hold=hold,
                         overlap=self.config.overlap, times=times,

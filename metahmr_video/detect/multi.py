@@ -20,6 +20,7 @@ from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLan
 from metahmr_video.detect.hog import HogPeopleDetector
 from metahmr_video.detect.segment import PersonSegmenter
 from metahmr_video.core.boxes import box_from_keypoints, box_iou
+from metahmr_video.core.errors import InputError
 from metahmr_video.core.layout import Landmark
 from metahmr_video.core.records import Detection, Frame
 
@@ -91,6 +92,10 @@ class DetectorConfig:
     num_threads: int = 2
     solo_threads: int | None = 1
 
+    def __post_init__(self) -> None:
+        if self.full_every < 1:
+            raise InputError(f"detector.full_every must be at least 1, got {self.full_every}")
+
 
 class MultiPersonDetector:
     """Multi-person 2D/3D pose from MediaPipe's bundled models (loaded once, reusable).
@@ -112,13 +117,6 @@ class MultiPersonDetector:
         self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=max(1, c.full_every - 1)) if c.use_hog else None
         self.segmenter = (PersonSegmenter(min_area=c.segment_min_area, num_threads=c.num_threads)
                           if c.use_segmentation else None)
-        self.min_score = float(c.min_score)
-        self.tiles = int(c.tiles)
-        self.full_every = max(1, int(c.full_every))
-        self.refine = c.refine
-        self.search_lost = c.search_lost
-        self.dedupe_iou = float(c.dedupe_iou)
-        self.spread_hog, self.settle_frames, self.settled_search_every = c.spread_hog, int(c.settle_frames), int(c.settled_search_every)
         self.times = None
         self.reset()
 
@@ -134,8 +132,8 @@ class MultiPersonDetector:
 
     def _paused(self) -> bool:
         """The search for new people rests: the scene is settled and a round ran recently."""
-        return (self.settled_search_every > 0 and self._settled >= self.settle_frames
-                and self._since_sweep < self.settled_search_every)
+        return (self.config.settled_search_every > 0 and self._settled >= self.config.settle_frames
+                and self._since_sweep < self.config.settled_search_every)
 
     def _hog_schedule(self, full: bool, paused: bool) -> Optional[int] | bool:
         """What HOG searches in a scheduled call: None = the whole pyramid, an int = that slice,
@@ -144,10 +142,10 @@ class MultiPersonDetector:
         (which run the pose detector and segmentation), one slice per call, finest scales first:
         back to back while the scene changes, now and then while it is settled. Without it: the
         whole pyramid on the full-search calls."""
-        if self._calls == 0 or not self.spread_hog or self.full_every < 2:
+        if self._calls == 0 or not self.config.spread_hog or self.config.full_every < 2:
             self._sweeping = False
             return None if full and not paused else False
-        part = self._calls % self.full_every - 1
+        part = self._calls % self.config.full_every - 1
         if part < 0:  # the pose detector's call
             return False
         if part == 0:
@@ -176,7 +174,7 @@ class MultiPersonDetector:
                 found: List[Detection]) -> None:
         h, w = shape[:2]
         for r in results:
-            if r.score >= self.min_score and np.isfinite(r.keypoints).all():
+            if r.score >= self.config.min_score and np.isfinite(r.keypoints).all():
                 found.append(_to_detection(r, source, w, h))
 
     def detect(self, frame: Frame, hints: Sequence[Detection] = (), full: Optional[bool] = True) -> List[Detection]:
@@ -192,7 +190,7 @@ class MultiPersonDetector:
         hog = None if full else False
         if scheduled:
             paused = self._paused()
-            full = (self._calls % self.full_every == 0 and not paused) or not hints
+            full = (self._calls % self.config.full_every == 0 and not paused) or not hints
             hog = self._hog_schedule(full, paused) if self.hog is not None else False
         elif self.hog is None:
             hog = False
@@ -201,7 +199,7 @@ class MultiPersonDetector:
         with self._section("landmarks", frame):
             for hint in hints:
                 res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
-                if res is None or res.score < self.min_score or _drifted(res, hint):
+                if res is None or res.score < self.config.min_score or _drifted(res, hint):
                     # unsure, or the landmarks went to someone beside this person: a tight crop on the
                     # expected box (a crop holding two people confuses the landmark model)
                     x0, y0, x1, y1 = [float(v) for v in hint.box]
@@ -213,7 +211,7 @@ class MultiPersonDetector:
         refound = len(found)
         rois: List[Roi] = []
         sources: List[str] = []
-        if self.hog is not None and self.search_lost:  # someone expected where the landmarks found no one
+        if self.hog is not None and self.config.search_lost:  # someone expected where the landmarks found no one
             with self._section("hog", frame):
                 for hint in hints:
                     if not found or box_iou(hint.box[None], np.stack([d.box for d in found]))[0].max() < 0.3:
@@ -229,7 +227,7 @@ class MultiPersonDetector:
         if full:
             if self.pose_detector is not None:
                 with self._section("pose_detector", frame):
-                    candidates = self.pose_detector(image, tiles=self.tiles)
+                    candidates = self.pose_detector(image, tiles=self.config.tiles)
                 for c in candidates:
                     rois.append(c.roi())
                     sources.append("blazepose")
@@ -268,10 +266,10 @@ class MultiPersonDetector:
         first pass defines must agree with it (junk crops do not); its landmarks are kept unless
         `keep_first`."""
         first = self.landmarker(image, [roi])
-        if not first or first[0].score < self.min_score * 0.5:
+        if not first or first[0].score < self.config.min_score * 0.5:
             return None
         res = first[0]
-        if self.refine:
+        if self.config.refine:
             second = self.landmarker(image, [res.next_roi])
             if not second or not _rois_agree(res.next_roi, second[0].next_roi):
                 return None
@@ -288,7 +286,7 @@ class MultiPersonDetector:
         the other (a part of the person found again), or the same pose."""
         inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
         smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
-        return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.dedupe_iou or inter >= 0.8 * max(smaller, 1e-6)
+        return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inter >= 0.8 * max(smaller, 1e-6)
                     or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:

@@ -35,9 +35,10 @@ class MissingCheckpointError(ModelFileError):
 
 
 def default_checkpoint(body=None) -> Path:
-    """The checkpoint used for `body` when none is named: the shipped one for Anny (or None), else
-    <cache>/checkpoints/<body.model_id>.pt (see `metahmr_video.core.paths.cache_dir`)."""
-    if body is None or body.model_id == "anny":
+    """The checkpoint used for `body` when none is named: the shipped one for a body that ships with
+    us (Anny, or None), else for the user's model file <cache>/checkpoints/<body.model_id>.pt (see
+    `metahmr_video.core.paths.cache_dir`)."""
+    if body is None or body.model_path is None:
         return SHIPPED
     return cache_dir("checkpoints") / f"{body.model_id}.pt"
 

@@ -131,14 +131,7 @@ class Tracker:
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
-        c = self.config = config or TrackerConfig()
-        self.min_hits = int(c.min_hits)
-        self.max_age = int(c.max_age)
-        self.max_coast = int(c.max_coast)
-        self.reid_window = int(c.reid_window)
-        self.match_threshold = float(c.match_threshold)
-        self.reid_threshold = float(c.reid_threshold)
-        self.min_score = float(c.min_score)
+        self.config = config or TrackerConfig()
         self.reset()
 
     def reset(self) -> None:
@@ -195,7 +188,7 @@ class Tracker:
         pass them as detector hints. Keypoint confidences are kept so crops can be built."""
         out = []
         for t in self.tracks:
-            if t.misses > self.max_coast:
+            if t.misses > self.config.max_coast:
                 continue
             x = t.kf.F @ t.kf.x
             out.append(self._moved(t.detection, t.detection.box, _z_to_box(x[:4, 0]), False))
@@ -248,7 +241,7 @@ class Tracker:
         with `tentative`, also the tracks not yet confirmed (`confirmed=False`), so that an offline
         caller can hold them and report a track from its first frame once it is confirmed."""
         self.frame += 1
-        dets = [d for d in detections if d.score >= self.min_score and np.isfinite(d.box).all()]
+        dets = [d for d in detections if d.score >= self.config.min_score and np.isfinite(d.box).all()]
         for t in self.tracks:
             t.last_box = t.box() if t.misses == 0 else t.last_box
             self._predict(t)
@@ -264,7 +257,7 @@ class Tracker:
             rows, cols = linear_sum_assignment(-sim)
             used = set()
             for r, c in zip(rows, cols):
-                if sim[r, c] >= self.match_threshold:
+                if sim[r, c] >= self.config.match_threshold:
                     matched_tracks[tr[r]] = unmatched[c]
                     used.add(unmatched[c])
             unmatched = [j for j in unmatched if j not in used]
@@ -278,7 +271,7 @@ class Tracker:
             t.hit_streak += 1
             t.misses = 0
             t.last_frame = self.frame
-            if t.hit_streak >= self.min_hits:
+            if t.hit_streak >= self.config.min_hits:
                 t.confirmed = True
             if image is not None:
                 a = appearance(image, d)
@@ -294,18 +287,18 @@ class Tracker:
         # deaths: tentative tracks die on their first miss, confirmed ones after max_age
         alive = []
         for t in self.tracks:
-            if (not t.confirmed and t.misses > 0) or t.misses > self.max_age:
+            if (not t.confirmed and t.misses > 0) or t.misses > self.config.max_age:
                 if t.confirmed:
                     self.lost.append(t)
             else:
                 alive.append(t)
         self.tracks = alive
-        self.lost = [t for t in self.lost if self.frame - t.last_frame <= self.reid_window]
+        self.lost = [t for t in self.lost if self.frame - t.last_frame <= self.config.reid_window]
         # births, or re-identification of a recently lost person
         for j in unmatched:
             d = dets[j]
             app = appearance(image, d) if image is not None else None
-            best, best_sim = None, self.reid_threshold
+            best, best_sim = None, self.config.reid_threshold
             for t in self.lost:
                 s = self._reid_similarity(t, d, app)
                 if s > best_sim:
@@ -322,7 +315,7 @@ class Tracker:
             facing = FacingFilter(self.config.facing)
             t = _Track(track_id=self._next_id, kf=kf, detection=facing(d), last_frame=self.frame,
                        appearance=app, bones=bone_lengths(d), last_box=d.box.copy(), facing=facing)
-            t.confirmed = self.min_hits <= 1
+            t.confirmed = self.config.min_hits <= 1
             self._next_id += 1
             self.tracks.append(t)
         out = []
@@ -333,7 +326,7 @@ class Tracker:
                 continue
             if t.misses == 0:
                 out.append(TrackedPerson(t.track_id, t.detection, predicted=False, age=t.age))
-            elif t.misses <= self.max_coast:
+            elif t.misses <= self.config.max_coast:
                 det = self._moved(t.detection, t.last_box, t.box(), True)
                 out.append(TrackedPerson(t.track_id, det, predicted=True, age=t.age))
         out.sort(key=lambda p: p.track_id)
