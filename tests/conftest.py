@@ -14,6 +14,16 @@ MEDIA = Path(__file__).resolve().parent.parent / "examples" / "media"
 CLIP = MEDIA / "pedestrians.mp4"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_anny_parse():
+    """Every Anny model the session builds in this process (default, full mesh, rigs) from one parse
+    of its assets, as `run` does (`anny_build_session`): a cold cache parses once, not per model."""
+    from metahmr_video.body.anny_body import anny_build_session
+
+    with anny_build_session():
+        yield
+
+
 @pytest.fixture(scope="session")
 def anny_body():
     from metahmr_video.body import AnnyBody
