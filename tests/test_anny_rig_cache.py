@@ -51,6 +51,7 @@ def test_derived_rig_model_matches_full_build(private_anny_cache):
     assert torch.equal(derived.vertex_bone_indices, reference.vertex_bone_indices)
     assert torch.equal(derived.vertex_bone_weights, reference.vertex_bone_weights)
     assert torch.equal(derived.faces, reference.faces)
+    assert derived.blendshapes.shape == reference.blendshapes.shape  # the same rank
     g = torch.Generator().manual_seed(0)
     phenotypes = torch.rand(8, 6, generator=g, dtype=torch.float64)
     pose = 0.4 * torch.randn(8, len(reference.metadata.bone_labels), 3, generator=g, dtype=torch.float64)

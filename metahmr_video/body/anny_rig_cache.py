@@ -7,9 +7,10 @@ topology is cached, another rig's model is built by Anny's own pipeline from
 - the phenotype blendshapes of the base-mesh vertices the rigs' joints are regressed from
   (`JOINT_RIGS`; cached once by the first full build, ~9 MB float64), zero elsewhere, which gives
   that rig's exact bone heads/tails and skinning weights, and
-- the cached model's vertex blendshapes, rebuilt as `projection @ basis` (K, V, 3): equal to the
-  parsed ones on every phenotype Anny can reach (the span the compaction keeps), so the compaction
-  that follows finds the same basis up to round-off.
+- the cached model's vertex blendshapes `projection @ basis`: equal to the parsed ones on every
+  phenotype Anny can reach (the span the compaction keeps), so Anny's compaction that follows finds
+  the same basis up to round-off. It runs on their coordinates in an orthonormal basis of the cached
+  basis's row span (r columns instead of 3 V; the bone columns, which raise the rank, as they are).
 Only the default build arguments (no local changes, no facial actions) take this path.
 """
 from __future__ import annotations
@@ -81,13 +82,14 @@ def save_joint_blendshapes(data, groups: dict) -> None:
                    num_vertices=torch.tensor(data.blendshapes.shape[1]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    safetensors.torch.save_file(tensors, tmp, metadata=dict(labels=json.dumps(data.blendshape_labels[:k])))
+    metadata = dict(labels=json.dumps(data.blendshape_labels[:k]), rigs=json.dumps(JOINT_RIGS))
+    safetensors.torch.save_file(tensors, tmp, metadata=metadata)
     tmp.replace(path)
 
 
 def _load_joint_blendshapes():
     """(the cached joint slice as a `BlendshapeData` over the whole base mesh, zero off the joints,
-    its vertex indices), or None."""
+    the rigs whose joints it holds), or None."""
     from anny.models.full_model import BlendshapeData
     from safetensors import safe_open
 
@@ -97,10 +99,11 @@ def _load_joint_blendshapes():
     with safe_open(path, framework="pt") as f:
         t = {k: f.get_tensor(k) for k in f.keys()}
         labels = json.loads(f.metadata()["labels"])
+        rigs = json.loads(f.metadata().get("rigs", json.dumps(JOINT_RIGS)))  # E38's slices: the same rigs
     full = torch.zeros(len(labels), int(t["num_vertices"]), 3, dtype=t["blendshapes"].dtype)
     full[:, t["vertices"]] = t["blendshapes"]
     return BlendshapeData(blendshapes=full, stacked_phenotype_blend_shapes_mask=t["mask"],
-                          local_change_labels=[], facial_action_labels=[], blendshape_labels=labels), t["vertices"]
+                          local_change_labels=[], facial_action_labels=[], blendshape_labels=labels), rigs
 
 
 @contextlib.contextmanager
@@ -127,7 +130,6 @@ def derive_compact_model_data(rig, topology, local_changes, facial_actions, phen
     the cached slice (then Anny builds it the usual way)."""
     import anny.models as models
     from anny.models.model_data import ModelData, RigConfig
-    from anny.models.model_transforms import compact_phenotype_blendshapes
 
     if local_changes != "none" or facial_actions != "none" or rig.base_rig not in JOINT_RIGS:
         return None
@@ -136,16 +138,34 @@ def derive_compact_model_data(rig, topology, local_changes, facial_actions, phen
     sources = [compact_cache_file(rig=RigConfig.from_string(name), **args) for name in JOINT_RIGS]
     source = next((p for p in sources if p.exists()), None)
     loaded = _load_joint_blendshapes() if source is not None else None
-    if loaded is None or not set(_joint_vertices(base_mesh_groups(), (rig.base_rig,)).tolist()) <= set(loaded[1].tolist()):
+    if loaded is None or rig.base_rig not in loaded[1]:
         return None
     src = ModelData.load_safetensors(source)
     with _parse_replaced(loaded[0]):
         data = models.build_model_data(rig=rig, topology=topology, local_changes=local_changes,
                                        facial_actions=facial_actions)
-    k, r = src.phenotype_blendshape_projection.shape
-    if k != data.stacked_phenotype_blend_shapes_mask.shape[0] or not torch.equal(data.template_vertices, src.template_vertices):
+    if src.phenotype_blendshape_projection.shape[0] != data.stacked_phenotype_blend_shapes_mask.shape[0] or not torch.equal(data.template_vertices, src.template_vertices):
         return None
-    vertex_blendshapes = (src.phenotype_blendshape_projection @ src.blendshapes[:r].flatten(1)).reshape(k, -1, 3)
-    data = dataclasses.replace(data, blendshapes=torch.cat([vertex_blendshapes, data.blendshapes[k:]]))
-    return compact_phenotype_blendshapes(data, phenotypes=phenotypes, rank=rank, head_weight=head_weight,
-                                         orientation_weight=orientation_weight)
+    return _compact_in_vertex_span(data, src, phenotypes=phenotypes, rank=rank, head_weight=head_weight,
+                                   orientation_weight=orientation_weight)
+
+
+def _compact_in_vertex_span(data, src, **compact_args):
+    """Anny's compaction of `data` (rig from the joint slice) with vertex blendshapes `projection @ basis` of
+    the compact model `src`, run on their coordinates in an orthonormal basis Q of that basis's row span:
+    the compaction's SVD sees the same rest-state matrix up to an isometry (Q, weights rescaled), so it
+    finds the same singular values and directions, at the cost of r columns instead of 3 V."""
+    from anny.models.model_transforms import compact_phenotype_blendshapes
+
+    projection, r = src.phenotype_blendshape_projection, src.phenotype_blendshape_projection.shape[1]
+    q, upper = torch.linalg.qr(src.blendshapes[:r].flatten(1).T.to(torch.float64))  # basis = upper.T @ q.T
+    n, v = -(-r // 3), data.template_vertices.shape[0]
+    scale = (n / v) ** 0.5  # Anny weights vertex deltas by 1 / (vertex count)
+    coords = torch.zeros(projection.shape[0], 3 * n, dtype=torch.float64)
+    coords[:, :r] = scale * projection.to(torch.float64) @ upper.T
+    reduced = dataclasses.replace(data, template_vertices=data.template_vertices.new_zeros(n, 3),
+                                  blendshapes=coords.reshape(-1, n, 3).to(data.blendshapes.dtype))
+    out = compact_phenotype_blendshapes(reduced, **compact_args)
+    basis = (out.blendshapes.flatten(1)[:, :r].to(torch.float64) / scale) @ q.T
+    return dataclasses.replace(out, template_vertices=data.template_vertices,
+                               blendshapes=basis.reshape(-1, v, 3).to(data.blendshapes.dtype))
