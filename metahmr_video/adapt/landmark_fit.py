@@ -11,7 +11,8 @@ the pelvis position (camera frame, metres). Loss, per person: confidence-weighte
 of the body's hip-centred MediaPipe-33 keypoints to the hip-centred 3D targets (metres) + w_2d x
 the mean weighted pixel distance of the projected keypoints to the 2D targets, divided by the
 person's box size + light pulls of the non-root bones to the rest pose and of the shape to the
-body's neutral one (`shape_center`, in `shape_scale` units; kept within `shape_bounds`). Adam; the global orientation starts from a Kabsch fit of the rest torso to the targets'.
+body's neutral one (`shape_center`, in `shape_scale` units; kept within `shape_bounds`). Adam; the
+global orientation starts from a Kabsch fit of the rest torso to the targets'.
 """
 from __future__ import annotations
 
