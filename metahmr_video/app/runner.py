@@ -128,8 +128,9 @@ class Runner:
         detector, HOG) included. `photo`: every person gets `AdaptConfig.photo_steps` (no frame
         budget, and no next frame to carry the adaptation to), the landmark start
         (`AdaptConfig.landmark_start`), and no landmark definitions (learned from one frame they are
-        noise: 112 -> 118 mm on single frames with motion-capture truth, FACTS). `vertices`: pose the meshes too (for a
-        foreground sink that draws them; the overlay and `output.vertices` ask for them anyway)."""
+        noise: 112 -> 118 mm on single frames with motion-capture truth, FACTS). `vertices`: pose
+        the meshes too (for a foreground sink that draws them; the overlay and `output.vertices` ask
+        for them anyway)."""
         o = self.config.output
         a = self.config.adapt
         adapter = Adapter(self.fitter, a.for_photo() if photo else a, focal=focal)
