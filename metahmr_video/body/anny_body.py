@@ -59,9 +59,9 @@ def anny_build_session():
     the full mesh from one parse, every rig from one parse of the rig-independent blendshapes). A
     parse also caches the phenotype blendshapes of the rigs' joint vertices (9 MB), from which a
     rig's first model is derived from another rig's cached model of the same topology without a
-    parse (`anny_rig_cache`). Relies on anny 0.6's cache decorator
-    keeping the plain function as `__wrapped__` (anny is pinned); without it, Anny caches as it
-    always does."""
+    parse (`anny_rig_cache`). Yields a function telling whether the block has parsed the assets
+    (False in a nested block). Relies on anny 0.6's cache decorator keeping the plain function as
+    `__wrapped__` (anny is pinned); without it, Anny caches as it always does."""
     import anny.models as models
     import anny.models.full_model as full_model
 
@@ -69,7 +69,7 @@ def anny_build_session():
 
     build, load, compact = models.build_model_data, full_model.load_data, models.build_compact_model_data
     if getattr(load, "_in_memory", False) or not all(hasattr(f, "__wrapped__") for f in (build, load, compact)):
-        yield
+        yield lambda: False
         return
     parse = full_model.load_all_blendshapes
     parsed = functools.lru_cache(maxsize=None)(load.__wrapped__)
@@ -97,7 +97,7 @@ def anny_build_session():
     compact_or_derived.__wrapped__ = compact.__wrapped__
     full_model.load_all_blendshapes, models.build_compact_model_data = parse_once, compact_or_derived
     try:
-        yield
+        yield lambda: bool(last_parse)
     finally:
         models.build_model_data, full_model.load_data = build, load
         full_model.load_all_blendshapes, models.build_compact_model_data = parse, compact
