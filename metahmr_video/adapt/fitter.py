@@ -241,8 +241,7 @@ class Fitter:
         if len(idx) == 0:
             return params, out, px, use
         sub = ev.index(idx)
-        pose, shape, transl = fit_evidence_landmarks(self.body, sub)
-        alt_out = self.body(pose, shape, transl, return_vertices=False)
+        alt_out, (pose, shape, transl) = fit_evidence_landmarks(self.body, sub)
         alt_px = project_points(alt_out.keypoints, sub)
         better = evidence_residual(alt_out.keypoints, alt_px, sub) < evidence_residual(out.keypoints[idx], px[idx], sub)
         keep = better & torch.isfinite(alt_out.joints).flatten(1).all(-1)

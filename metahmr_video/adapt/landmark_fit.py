@@ -22,6 +22,7 @@ import torch
 from metahmr_video.core.camera import project
 from metahmr_video.core.rotations import rotmat_to_sixd, sixd_to_rotmat
 from metahmr_video.model.features import Evidence
+from metahmr_video.model.losses import reproj_px
 
 _HIPS = (23, 24)
 _TORSO = [11, 12, 23, 24]
@@ -89,14 +90,13 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
         return body(pose, shape, transl, return_vertices=False), (pose, shape, transl.detach())
 
 
-def fit_evidence_landmarks(body, ev: Evidence, iters: int = 300) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def fit_evidence_landmarks(body, ev: Evidence, iters: int = 300):
     """`fit_landmarks` on a fitter's evidence (world landmarks weighted by their visibility, 2D by
-    confidence, through the evidence's camera): (pose [N,J,3,3], shape [N,S], transl [N,3] metres,
-    camera frame)."""
+    confidence, through the evidence's camera): the fitted bodies' output and (pose [N,J,3,3],
+    shape [N,S], transl [N,3] metres, camera frame)."""
     with torch.enable_grad():
-        _, params = fit_landmarks(body, ev.world, ev.world_vis, ev.kp2d, ev.conf, ev.focal, ev.img_center,
-                                  ev.box_size, iters=iters)
-    return params
+        return fit_landmarks(body, ev.world, ev.world_vis, ev.kp2d, ev.conf, ev.focal, ev.img_center, ev.box_size,
+                             iters=iters)
 
 
 def evidence_residual(keypoints3d: torch.Tensor, keypoints_px: torch.Tensor, ev: Evidence,
@@ -105,8 +105,7 @@ def evidence_residual(keypoints3d: torch.Tensor, keypoints_px: torch.Tensor, ev:
     their projected landmarks to the 2D landmarks, in units of the box size, + w_world x the
     visibility-weighted mean distance (metres) of their hip-centred landmarks [N,33,3] to the
     hip-centred world landmarks (for people that have them)."""
-    d2 = (keypoints_px - ev.kp2d).norm(dim=-1) / ev.box_size[:, None]
-    r = (d2 * ev.conf).sum(-1) / ev.conf.sum(-1).clamp(min=1e-6)
+    r = reproj_px(keypoints_px, ev) / ev.box_size
     d3 = ((keypoints3d - _mid_hip(keypoints3d)) - (ev.world - _mid_hip(ev.world))).norm(dim=-1)
     r3 = (d3 * ev.world_vis).sum(-1) / ev.world_vis.sum(-1).clamp(min=1e-6)
     return r + w_world * ev.has_world * r3

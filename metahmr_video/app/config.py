@@ -77,6 +77,12 @@ def _accepts(hint, value) -> bool:
     return isinstance(value, hint)
 
 
+def _check(hint, value, name: str) -> None:
+    """A one-line InputError naming the dotted key when `value` does not fit its annotation."""
+    if not _accepts(hint, value):
+        raise InputError(f"config: {name} must be {_type_name(hint)}, got {value!r}")
+
+
 def _build(cls, data: dict, where: str):
     if not isinstance(data, dict):
         raise InputError(f"config: '{where or 'top level'}' must be a mapping")
@@ -91,9 +97,8 @@ def _build(cls, data: dict, where: str):
         name = f"{where}.{key}".strip(".")
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, name)
-        elif not _accepts(hints[key], value):
-            raise InputError(f"config: {name} must be {_type_name(hints[key])}, got {value!r}")
         else:
+            _check(hints[key], value, name)
             kwargs[key] = tuple(value) if isinstance(default, tuple) else value
     return cls(**kwargs)
 
@@ -126,9 +131,8 @@ def _replace(obj, path: list[str], value, dotted: str):
         raise InputError(f"config: unknown key {dotted}")
     if len(path) > 1:
         return dataclasses.replace(obj, **{path[0]: _replace(getattr(obj, path[0]), path[1:], value, dotted)})
-    hint = typing.get_type_hints(type(obj))[path[0]]
-    if not dataclasses.is_dataclass(value) and not _accepts(hint, value):
-        raise InputError(f"config: {dotted} must be {_type_name(hint)}, got {value!r}")
+    if not dataclasses.is_dataclass(value):
+        _check(typing.get_type_hints(type(obj))[path[0]], value, dotted)
     return dataclasses.replace(obj, **{path[0]: value})
 
 

@@ -144,7 +144,8 @@ def derive_compact_model_data(rig, topology, local_changes, facial_actions, phen
     with _parse_replaced(loaded[0]):
         data = models.build_model_data(rig=rig, topology=topology, local_changes=local_changes,
                                        facial_actions=facial_actions)
-    if src.phenotype_blendshape_projection.shape[0] != data.stacked_phenotype_blend_shapes_mask.shape[0] or not torch.equal(data.template_vertices, src.template_vertices):
+    if (src.phenotype_blendshape_projection.shape[0] != data.stacked_phenotype_blend_shapes_mask.shape[0]
+            or not torch.equal(data.template_vertices, src.template_vertices)):
         return None
     return _compact_in_vertex_span(data, src, phenotypes=phenotypes, rank=rank, head_weight=head_weight,
                                    orientation_weight=orientation_weight)
