@@ -20,6 +20,7 @@ from metahmr_video.core.profiling import StageTimes
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
 from metahmr_video.track import Tracker
+from metahmr_video.world import WorldEstimator
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 
@@ -152,6 +153,11 @@ class Runner:
                     steps=self.steps,
                     config=config_dict(self.config))
 
+    def world(self, width: int, height: int, focal: float) -> WorldEstimator | None:
+        """A video's world estimator (`config.world`), or None when it is off."""
+        w = self.config.world
+        return WorldEstimator(intrinsics(width, height, focal).numpy(), w) if w.enabled else None
+
     def sinks_for(self, name: str, out_dir: Path, width: int, height: int, fps: float, focal: float,
                   photo: bool = False) -> list:
         """The sinks of one input, the one place that names its output files: `out_dir/<name>.npz`
@@ -163,7 +169,8 @@ class Runner:
         sinks = []
         if o.npz:
             sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal),
-                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
+                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices,
+                                 world=None if photo else self.world(width, height, focal)))
         if o.overlay and photo:
             sinks.append(OverlayImageSink(out_dir / f"{name}_overlay.png", self.faces, focal, (width / 2, height / 2)))
         elif o.overlay:
@@ -264,7 +271,7 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
     focal = runner.config.adapt.focal or default_focal(width, height)
     o = runner.config.output
     sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
-                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices)]
+                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices, world=runner.world(width, height, focal))]
     times = times if times is not None or not window else StageTimes()
     shown = [LiveWindow(runner.faces, focal, (width / 2, height / 2), times)] if window else []
     try:
