@@ -24,13 +24,15 @@ from metahmr_video.world import WorldConfig
 @dataclass(frozen=True)
 class OutputConfig:
     """npz: per-video results; overlay: mesh-over-frame MP4; side_view: add a side panel to it;
-    vertices: store vertices in the NPZ (float16); flush_every_s: NPZ rewrite period."""
+    vertices: store vertices in the NPZ (float16); flush_every_s: NPZ rewrite period; frame: the
+    frame of `--export` files, "world" (the run's ground, when found) or "camera"."""
 
     npz: bool = True
     overlay: bool = False
     side_view: bool = False
     vertices: bool = False
     flush_every_s: float = 5.0
+    frame: str = "world"
 
 
 @dataclass(frozen=True)

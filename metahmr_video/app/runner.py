@@ -218,11 +218,13 @@ def result_name(path: Path) -> str:
     return path.stem if path.is_file() else path.name
 
 
-def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None = None) -> list[Path]:
-    """Export out_dir/<name>.npz's tracks as animation files beside it (`run --export`); the paths."""
+def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None = None,
+                 frame: str = "world") -> list[Path]:
+    """Export out_dir/<name>.npz's tracks as animation files beside it (`run --export`) in `frame`
+    ("world" or "camera"); the paths."""
     from metahmr_video.export import export
 
-    return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig)]
+    return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig, frame=frame)]
 
 
 def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True,

@@ -49,6 +49,12 @@ class WorldFrame:
         """[..., 3] camera-frame points -> world points (metres)."""
         return np.asarray(p, np.float64) @ self.rotation.T + np.array([0.0, self.height_m, 0.0])
 
+    @property
+    def levelled(self) -> np.ndarray:
+        """[3,3] camera -> "levelled camera" rotation: the world in OpenCV's axes (x right, y down,
+        z forward), i.e. the camera turned level; world = diag(1, -1, -1) @ levelled."""
+        return np.diag([1.0, -1.0, -1.0]) @ self.rotation
+
     def heights(self, p: np.ndarray) -> np.ndarray:
         """[...] height above the ground (metres) of [..., 3] camera-frame points."""
         return np.asarray(p, np.float64) @ (np.asarray(self.up, np.float64) / np.linalg.norm(self.up)) + self.height_m

@@ -155,4 +155,4 @@ if __name__ == "__main__":
     ap.add_argument("--default-focal", action="store_true", help="the run's default focal guess, not the calibration's")
     ap.add_argument("--out-dir", default="eval_out")
     a = ap.parse_args()
-    print(format_table(evaluate_world(out_dir=Path(a.out_dir), true_focal=not a.default_focal)))
+    print(format_table(evaluate_world(out_dir=Path(a.out_dir), true_focal=not a.default_focal, progress=False)))
