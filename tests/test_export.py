@@ -363,7 +363,7 @@ def test_package_imports_without_bpy():
 def test_world_frame_export_stands_on_the_ground(anny_results):
     """With a world in the results, the export's forward kinematics equal the stored joints put in
     that world (a camera pitched 25 degrees down and rolled 10: the body comes out upright, its
-    root placed at the planting's scaled position); --frame camera gives the camera's frame."""
+    root placed at the planted and held position); --frame camera gives the camera's frame."""
     from metahmr_video.world import WorldFrame
 
     res = load_results(anny_results)
@@ -372,8 +372,10 @@ def test_world_frame_export_stands_on_the_ground(anny_results):
     res.meta["camera_to_world"] = world.camera_to_world.tolist()
     tr = res.tracks[2]
     tr.world_scale = np.linspace(0.95, 1.05, len(tr.frame_ids)).astype(np.float32)
+    hold = np.c_[np.linspace(0, 0.1, len(tr.frame_ids)), np.zeros(len(tr.frame_ids)), np.full(len(tr.frame_ids), -0.05)]
+    tr.transl_world = world.points(tr.transl * tr.world_scale[:, None]) + hold
     anim = track_animation(res, 2, up="y_up", with_mesh=False)
-    want = world.points(tr.joints + ((tr.world_scale - 1)[:, None] * tr.transl)[:, None])
+    want = world.points(tr.joints + ((tr.world_scale - 1)[:, None] * tr.transl)[:, None]) + hold[:, None]
     np.testing.assert_allclose(anim.joint_positions(), want, atol=1e-5)
     z = track_animation(res, 2, up="z_up", with_mesh=False)
     np.testing.assert_allclose(z.joint_positions(), want[..., [0, 2, 1]] * [1, -1, 1], atol=1e-5)

@@ -12,8 +12,8 @@ from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import load_results
 from metahmr_video.sinks import NpzSink
 from metahmr_video.world import (FeetConfig, WorldConfig, WorldEstimator, WorldFrame, fit_ground, foot_contacts,
-                                 planting_scale)
-from metahmr_video.world.lines import line_planes, vertical_direction
+                                 lock_offsets, planting_scale)
+from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
 
 K = np.array([[800.0, 0.0, 320.0], [0.0, 800.0, 240.0], [0.0, 0.0, 1.0]])
 
@@ -95,6 +95,41 @@ def test_vertical_edges_give_the_up_direction():
     assert vertical_direction(normals[:3], lengths[:3], rough) is None
 
 
+def _boxes_image(world: WorldFrame, K: np.ndarray, rng: np.random.Generator, yaw_deg: float = 35.0) -> np.ndarray:
+    """A 640x480 image of the 12 edges of box frames (vertical, and horizontal along two orthogonal
+    ground directions `yaw_deg` off the camera's) standing on `world`'s ground, drawn through K."""
+    img = np.full((480, 640), 40, np.uint8)
+    y = np.radians(yaw_deg)
+    ax, az = np.array([np.cos(y), 0.0, np.sin(y)]), np.array([-np.sin(y), 0.0, np.cos(y)])
+    for _ in range(6):
+        o = np.array([rng.uniform(-3, 3), 0.0, rng.uniform(-10, -5)])
+        sx, sy, sz = rng.uniform(0.8, 2.0, 3)
+        corners = {(i, j, k): o + i * sx * ax + j * sy * np.array([0.0, 1.0, 0.0]) + k * sz * az
+                   for i in (0, 1) for j in (0, 1) for k in (0, 1)}
+        for (i, j, k), a in corners.items():
+            for d in ((1, 0, 0), (0, 1, 0), (0, 0, 1)):
+                b = corners.get((i + d[0], j + d[1], k + d[2]))
+                if b is not None:
+                    p = to_camera(world, np.stack([a, b])) @ K.T
+                    p = p[:, :2] / p[:, 2:]
+                    a16, b16 = (tuple(int(round(16 * v)) for v in q) for q in p)   # sub-pixel, anti-aliased
+                    cv2.line(img, a16, b16, 220, 2, cv2.LINE_AA, 4)
+    return img
+
+
+def test_vanishing_points_give_the_focal():
+    rng = np.random.default_rng(2)
+    truth = camera(1.8, -20.0, 8.0)
+    K560 = np.array([[560.0, 0.0, 320.0], [0.0, 560.0, 240.0], [0.0, 0.0, 1.0]])  # 0.7 x the diagonal
+    img = _boxes_image(truth, K560, rng)
+    f = focal_from_vanishing_points(img, (640, 480))                    # prior: the image's up
+    assert f == pytest.approx(560.0, rel=0.03)
+    rough = camera(1.8, -10.0, 15.0).up                                 # the bodies' up, ~12 degrees off
+    assert focal_from_vanishing_points(line_segments(img), (640, 480), up_prior=rough) == pytest.approx(560.0, rel=0.03)
+    # Poles and random horizontal strokes: no three orthogonal directions, no focal.
+    assert focal_from_vanishing_points(_vertical_edges_image(truth, rng), (640, 480)) is None
+
+
 def _track(world: WorldFrame, t: int, fps: float):
     """A person stepping in place: left foot planted on frames 0-14 while the right swings 10 cm
     up, then the other way; camera-frame keypoints placed 8 % too far (and 8 % too large: a
@@ -153,4 +188,30 @@ def test_npz_sink_writes_the_world(tmp_path):
     assert tr.contacts.shape == (30, 2) and tr.contacts[:, 0].sum() >= 10
     # The planted left heel (joint 0 here) stands on the ground in its contact frames.
     np.testing.assert_allclose(tr.joints_world[tr.contacts[:, 0], 0, 1], 0.03, atol=0.01)
-    np.testing.assert_allclose(tr.transl_world, got.points(tr.transl * tr.world_scale[:, None]), atol=1e-5)
+    held = tr.joints_world[tr.contacts[:, 0], 0][:, [0, 2]]
+    np.testing.assert_allclose(held, np.broadcast_to(np.median(held, 0), held.shape), atol=1e-3)  # it does not slide
+    shift = tr.transl_world - got.points(tr.transl * tr.world_scale[:, None])     # the hold: on the ground plane
+    np.testing.assert_allclose(shift[:, 1], 0.0, atol=1e-5)
+
+
+def test_hold_takes_the_jitter_out_of_a_planted_foot():
+    """A foot planted on frames 10-49 (of 60, 60 fps) jittering by 2 cm: held, it moves less than a
+    fifth as much from frame to frame; the offsets stay on the ground plane, reach 0 away from the
+    contact within the ramp, and never jump by more than the jitter at the contact's edges."""
+    rng = np.random.default_rng(3)
+    t = np.arange(60) / 60.0
+    feet = np.zeros((60, 2, 3))
+    feet[:, 0, [0, 2]] = [0.3, -4.0] + 0.02 * rng.normal(size=(60, 2))
+    feet[:, 1] = [[0.5, 0.1, -4.0]]
+    contacts = np.zeros((60, 2), bool)
+    contacts[10:50, 0] = True
+    off = lock_offsets(feet, contacts, t, ramp_s=0.1, hold_s=0.1)
+    np.testing.assert_allclose(off[:, 1], 0.0)
+    before = np.linalg.norm(np.diff(feet[10:50, 0], axis=0), axis=1)
+    after = np.linalg.norm(np.diff(feet[10:50, 0] + off[10:50], axis=0), axis=1)
+    assert np.median(after) < 0.2 * np.median(before)
+    assert np.abs(off[:3]).max() == 0.0 and np.abs(off[57:]).max() == 0.0
+    assert np.linalg.norm(np.diff(off, axis=0), axis=1).max() < 0.1
+    held = lock_offsets(feet, contacts, t, hold_s=None)          # None: at the contact's median
+    np.testing.assert_allclose(feet[10:50, 0] + held[10:50], np.broadcast_to(np.median(feet[10:50, 0], 0), (40, 3)),
+                               atol=1e-12)

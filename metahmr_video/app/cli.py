@@ -145,6 +145,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if cfg.output.npz and summary.person_frames:
             written += export_video(args.output, result_name(path), args.export, args.rig, cfg.output.frame)
         print(f"{path.name}: {summary.line()}")
+        for note in summary.notes:
+            print(f"  {note}")
         print("  wrote " + ", ".join(str(w) for w in written))
         if times is not None:
             print(times.report())

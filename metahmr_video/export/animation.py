@@ -206,17 +206,19 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     pose = track.pose.astype(np.float64)
     num_bones = pose.shape[1]
     notes = []
-    level, scale, ground = np.eye(3), np.ones(len(pose)), np.zeros(3)
+    level, scale, ground = np.eye(3), np.ones(len(pose)), np.zeros((len(pose), 3))
     if frame == "world" and track.world_scale is not None and "camera_to_world" in results.meta:
         world = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
-        level, scale, ground = world.levelled, track.world_scale.astype(np.float64), np.array([0.0, -world.height_m, 0.0])
+        level, scale = world.levelled, track.world_scale.astype(np.float64)
+        hold = track.transl_world.astype(np.float64) - world.points(track.transl * scale[:, None])  # feet held
+        ground = (hold + [0.0, world.height_m, 0.0]) * [1.0, -1.0, -1.0]  # world -> levelled axes
         pose = pose.copy()
         pose[:, 0] = level @ pose[:, 0]  # the root's rotation: rest -> levelled camera
     elif frame == "world":
         notes.append("no ground found in the results: exported in the camera's frame")
 
     def placed(p: np.ndarray) -> np.ndarray:
-        """[T,3] camera-frame positions -> the levelled frame (planting scale, ground at y = 0)."""
+        """[T,3] camera-frame positions -> the levelled frame (planted and held; ground at y = 0)."""
         return (p * scale[:, None]) @ level.T + ground
     body = family.for_results(results.meta, len(shape), Path(body_model_path) if body_model_path else None)
     if body is None:

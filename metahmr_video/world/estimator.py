@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 
 from metahmr_video.core.records import Frame, PersonBody
-from metahmr_video.world.feet import FeetConfig, foot_contacts, planting_scale
+from metahmr_video.world.feet import FEET, FeetConfig, foot_contacts, lock_offsets, planting_scale
 from metahmr_video.world.frame import WorldFrame
 from metahmr_video.world.ground import GroundConfig, body_evidence, fit_ground, mean_up
-from metahmr_video.world.lines import line_planes, vertical_direction
+from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,26 @@ class WorldConfig:
     `contacts`, meta `camera_to_world`). lines: use the image's vertical edges for the up.
     moving_px: the background's median motion between two looks, as a fraction of the image
     width, from which the camera counts as moving (the world then stays the one of the frames
-    before)."""
+    before). focal_from_edges: when no focal is given (`adapt.focal`), a video's focal length comes
+    from its first frame's straight edges (three orthogonal vanishing points,
+    `lines.focal_from_vanishing_points`) where they agree, else the image diagonal."""
 
     enabled: bool = True
+    focal_from_edges: bool = True
     lines: bool = True
     lines_every_s: float = 1.0
     max_line_frames: int = 10
     moving_px: float = 0.01
     ground: GroundConfig = field(default_factory=GroundConfig)
     feet: FeetConfig = field(default_factory=FeetConfig)
+
+
+def focal_from_edges(image: np.ndarray) -> float | None:
+    """The focal length (pixels) of the camera that took `image` (RGB uint8) from its straight edges,
+    found at half size; None when three orthogonal vanishing points do not agree."""
+    gray = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    f = focal_from_vanishing_points(line_segments(gray), (gray.shape[1], gray.shape[0]))
+    return None if f is None else 2.0 * f
 
 
 def background_motion(previous: np.ndarray, current: np.ndarray, people: list[np.ndarray]) -> float | None:
@@ -104,7 +115,10 @@ class WorldEstimator:
             return None
         up = None
         if self.normals:
-            up = vertical_direction(np.concatenate(self.normals), np.concatenate(self.lengths), prior)
+            # each edge counts by the root of its length (one long edge, such as a floor's running away
+            # from the camera, must not outvote many short vertical ones), inliers within 0.5 degrees (E45)
+            up = vertical_direction(np.concatenate(self.normals), np.sqrt(np.concatenate(self.lengths)), prior,
+                                    inlier_deg=0.5)
         self.source = "vertical edges" if up is not None else "people"
         return fit_ground(ups, supports, self.config.ground, up=up)
 
@@ -118,12 +132,18 @@ def track_in_world(world: WorldFrame, time_s: np.ndarray, keypoints3d: np.ndarra
                    boxes: np.ndarray, joints: np.ndarray, transl: np.ndarray,
                    config: WorldConfig = WorldConfig()) -> dict[str, np.ndarray]:
     """One track's world arrays: `contacts` [T,2] bool (left, right foot), `joints_world` [T,J,3]
-    and `transl_world` [T,3] (metres, world frame; feet in contact planted when `feet.plant`), and
-    `world_scale` [T] the planting's factors (`planting_scale`; 1 without planting)."""
-    contacts = foot_contacts(keypoints3d, keypoints2d, boxes, time_s, world, config.feet)
-    scale = planting_scale(keypoints3d, contacts, world, config.ground.sole_m, time_s, config.feet.smooth_s) \
-        if config.feet.plant \
+    and `transl_world` [T,3] (metres, world frame; feet in contact planted and held when
+    `feet.plant` / `feet.lock`), and `world_scale` [T] the planting's factors (`planting_scale`;
+    1 without planting): transl_world - world.points(world_scale * transl) is the hold's shift."""
+    f = config.feet
+    contacts = foot_contacts(keypoints3d, keypoints2d, boxes, time_s, world, f)
+    scale = planting_scale(keypoints3d, contacts, world, config.ground.sole_m, time_s, f.smooth_s) if f.plant \
         else np.ones(len(time_s))
-    return {"contacts": contacts, "joints_world": world.points(joints * scale[:, None, None]).astype(np.float32),
-            "transl_world": world.points(transl * scale[:, None]).astype(np.float32),
+    shift = np.zeros((len(time_s), 3))
+    if f.lock:
+        planted = world.points(keypoints3d * scale[:, None, None])
+        shift = lock_offsets(np.stack([planted[:, side].mean(1) for side in FEET], 1), contacts, time_s, f.ramp_s,
+                             f.hold_s)
+    return {"contacts": contacts, "joints_world": (world.points(joints * scale[:, None, None]) + shift[:, None]).astype(np.float32),
+            "transl_world": (world.points(transl * scale[:, None]) + shift).astype(np.float32),
             "world_scale": scale.astype(np.float32)}

@@ -5,7 +5,8 @@ mid-shoulder) and its support point, the lowest of its heel and toe keypoints al
 static camera the support points of people standing or walking lie on the ground; their plane is
 fitted with the bodies' mean up as a prior (it fixes the directions the support points do not
 span: one person standing still, or walking along a line), trimming support points above the
-plane (jumps, feet in swing)."""
+plane (jumps, feet in swing); each support point weighs 1 / depth^2 (a far person's depth, hence
+feet, is the least sure)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,15 +48,22 @@ def body_evidence(keypoints3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return up, feet[np.arange(len(k)), low]
 
 
-def _plane(points: np.ndarray, prior: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
-    """Unit normal n (towards `prior`) and offset d of the plane n.p = d minimising the squared
-    distances of `points` plus weight * N * sin^2(angle(n, prior))."""
-    c = points.mean(0)
+def _plane(points: np.ndarray, weights: np.ndarray, prior: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
+    """Unit normal n (towards `prior`) and offset d of the plane n.p = d minimising the `weights`-
+    weighted squared distances of `points` plus weight * sum(weights) * sin^2(angle(n, prior))."""
+    w = weights / weights.sum()
+    c = w @ points
     q = points - c
-    m = q.T @ q + weight * len(points) * (np.eye(3) - np.outer(prior, prior))
+    m = (q * w[:, None]).T @ q + weight * (np.eye(3) - np.outer(prior, prior))
     n = np.linalg.eigh(m)[1][:, 0]
     n = n if n @ prior >= 0 else -n
     return n, float(n @ c)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
 def mean_up(ups: np.ndarray, config: GroundConfig = GroundConfig()) -> np.ndarray | None:
@@ -88,15 +96,18 @@ def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = Gro
     if prior is None:
         return None
     weight = config.prior_weight if up is None else 1e9
-    pts = supports[ups @ prior >= np.cos(np.radians(config.upright_deg))]
+    upright = ups @ prior >= np.cos(np.radians(config.upright_deg))
+    pts = supports[upright]
     if len(pts) < config.min_frames:
         return None
+    # A monocular depth's error grows with the distance: a far person's feet count less (1 / z^2).
+    w = 1.0 / np.maximum(pts[:, 2], 0.5) ** 2
     keep = np.ones(len(pts), bool)
     for trim in (0.3, 0.15, config.trim_m):
-        n, d = _plane(pts[keep], prior, weight)
-        residual = pts @ n - np.median(pts[keep] @ n)
+        n, d = _plane(pts[keep], w[keep], prior, weight)
+        residual = pts @ n - _weighted_median(pts[keep] @ n, w[keep])
         keep = residual < trim
         if keep.sum() < config.min_frames:
             return None
-    n, d = _plane(pts[keep], prior, weight)
+    n, d = _plane(pts[keep], w[keep], prior, weight)
     return WorldFrame(up=n, height_m=config.sole_m - d)

@@ -8,7 +8,8 @@ one. The pose2sim demo's four calibrated views (trainer/realpix/data.py) each go
   (Y up): ours from the run's world arrays after ONE horizontal alignment of the whole sequence
   (a rotation about the vertical and a shift on the ground; no scale, tilt or per-frame fit);
 - foot skating (horizontal motion of a foot the run says is in contact, cm per frame), ankle
-  heights in contact against the reference's, and how far the planting moved the 2D (pixels).
+  heights in contact against the reference's, how far the world's keypoints, put back in the
+  camera, moved in the image, and their reprojection error against the detector's 2D (pixels).
 """
 from __future__ import annotations
 
@@ -62,7 +63,9 @@ def _walker(results, cam: Camera, ref_landmarks: np.ndarray) -> int | None:
 def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
     """One view's figures (see the module docstring) from its results and the reference [F,33,3] (lab)."""
     truth = true_world(cam)
-    out: dict = {"view": cam.name, "true": [round(truth.height_m, 2), round(truth.pitch_deg, 1), round(truth.roll_deg, 1)]}
+    out: dict = {"view": cam.name, "true": [round(truth.height_m, 2), round(truth.pitch_deg, 1), round(truth.roll_deg, 1)],
+                 "focal": [round(float(results.meta["intrinsics"][0][0])), round(float(cam.K[0, 0])),
+                           results.meta.get("focal_from")]}
     if "camera_to_world" not in results.meta:
         return out | {"world": None}
     w = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
@@ -74,7 +77,8 @@ def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
     if tid is None:
         return out
     t = results.tracks[tid]
-    kp_w = w.points(t.keypoints3d * t.world_scale[:, None, None])
+    hold = t.transl_world - w.points(t.transl * t.world_scale[:, None])  # the feet's hold, world
+    kp_w = w.points(t.keypoints3d * t.world_scale[:, None, None]) + hold[:, None]
     gt = ref_landmarks[t.frame_ids] @ LAB_TO_Y_UP.T
     ok = np.isfinite(gt).all((1, 2))
     ours, ref = standard_from_landmarks(kp_w[ok]), standard_from_landmarks(gt[ok])
@@ -95,16 +99,27 @@ def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
         ref_ankle.append(gt[(r < 0.05) & ok, ANKLES[side], 1])
     slides, ankle, ref_ankle = np.concatenate(slides), np.concatenate(ankle), np.concatenate(ref_ankle)
     k = np.array(results.meta["intrinsics"])
-    before = t.keypoints3d @ k.T
-    after = (t.keypoints3d * t.world_scale[:, None, None]) @ k.T
-    moved = np.linalg.norm(after[..., :2] / after[..., 2:] - before[..., :2] / before[..., 2:], axis=-1)
+    before = _project(t.keypoints3d, k)
+    after = _project((kp_w - [0.0, w.height_m, 0.0]) @ w.rotation, k)  # the world's keypoints, back in the camera
+    moved = np.linalg.norm(after - before, axis=-1)
+    conf = t.keypoint_conf.astype(np.float64)
+
+    def error(p: np.ndarray) -> float:  # mean confidence-weighted distance to the detector's 2D, pixels
+        return float(((np.linalg.norm(p - t.keypoints2d, axis=-1) * conf).sum(-1) / np.maximum(conf.sum(-1), 1e-9)).mean())
     out |= {"track": int(tid), "frames": int(ok.sum()), "contact_frames": round(float(t.contacts.any(1).mean()), 2),
             "skate_cm_per_frame_median": round(float(np.median(slides) * 100), 2) if len(slides) else None,
             "ankle_in_contact_m": round(float(np.median(ankle)), 3) if len(ankle) else None,
             "ankle_in_contact_spread_m": round(float(np.median(np.abs(ankle - np.median(ankle)))), 3) if len(ankle) else None,
             "ref_ankle_in_contact_m": round(float(np.median(ref_ankle)), 3) if len(ref_ankle) else None,
-            "planting_2d_px": round(float(moved.mean()), 2)}
+            "world_2d_moved_px": round(float(moved.mean()), 2),
+            "reprojection_px": [round(error(before), 2), round(error(after), 2)]}
     return out
+
+
+def _project(points: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """[..., 3] camera-frame metres -> [..., 2] pixels."""
+    p = points @ k.T
+    return p[..., :2] / p[..., 2:]
 
 
 def evaluate_world(cache_dir: Path = DEFAULT_CACHE, out_dir: Path = Path("eval_out"), true_focal: bool = True,
@@ -128,7 +143,8 @@ def evaluate_world(cache_dir: Path = DEFAULT_CACHE, out_dir: Path = Path("eval_o
         runner.config = override(config, {"adapt.focal": float(cam.K[0, 0]) if true_focal else None})
         run_input(runner, video, runs, show_progress=progress)
         rows.append(score_view(load_results(runs / f"{video.stem}.npz"), cam, ref.landmarks))
-    res = {"focal": "true" if true_focal else "default (image diagonal)", "views": rows}
+    res = {"focal": "true (the calibration's)" if true_focal else "the run's own (from the first frame's edges, else "
+           "the image diagonal)", "views": rows}
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / f"world_{'true' if true_focal else 'default'}_focal.json").write_text(json.dumps(res, indent=1))
     return res
@@ -138,13 +154,15 @@ def format_table(res: dict) -> str:
     """The per-view table of `evaluate_world`."""
     lines = [f"world (pose2sim Demo_SinglePerson, focal: {res['focal']}); camera truth from the calibration, "
              "joints against the 4-view triangulation of MediaPipe's 2D", "",
-             "| view | camera h / pitch / roll (true) | ours | up from | joints mm (unplanted) | skate cm/frame | "
-             "ankle in contact m (ref) | planting 2D px |", "|---|---|---|---|---|---|---|---|"]
+             "| view | focal px (true; from) | camera h / pitch / roll (true) | ours | up from | joints mm (unplanted) | "
+             "skate cm/frame | ankle in contact m (ref) | 2D moved px | reprojection px (camera -> world) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["views"]:
         fmt = lambda v: "-" if v is None else " / ".join(str(x) for x in v)  # noqa: E731
-        lines.append(f"| {r['view']} | {fmt(r['true'])} | {fmt(r.get('world'))} | {r.get('up_from', '-')} | "
+        lines.append(f"| {r['view']} | {r['focal'][0]} ({r['focal'][1]}; {r['focal'][2]}) | {fmt(r['true'])} | {fmt(r.get('world'))} | {r.get('up_from', '-')} | "
                      f"{r.get('joints_mm', '-')} ({r.get('joints_mm_unplanted', '-')}) | {r.get('skate_cm_per_frame_median', '-')} | "
-                     f"{r.get('ankle_in_contact_m', '-')} ({r.get('ref_ankle_in_contact_m', '-')}) | {r.get('planting_2d_px', '-')} |")
+                     f"{r.get('ankle_in_contact_m', '-')} ({r.get('ref_ankle_in_contact_m', '-')}) | {r.get('world_2d_moved_px', '-')} | "
+                     f"{fmt(r.get('reprojection_px'))} |")
     return "\n".join(lines)
 
 
@@ -152,7 +170,8 @@ if __name__ == "__main__":
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--default-focal", action="store_true", help="the run's default focal guess, not the calibration's")
+    ap.add_argument("--default-focal", action="store_true",
+                    help="the run's own focal (from the first frame's edges, else the image diagonal), not the calibration's")
     ap.add_argument("--out-dir", default="eval_out")
     a = ap.parse_args()
     print(format_table(evaluate_world(out_dir=Path(a.out_dir), true_focal=not a.default_focal, progress=False)))
