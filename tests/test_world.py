@@ -215,3 +215,25 @@ def test_hold_takes_the_jitter_out_of_a_planted_foot():
     held = lock_offsets(feet, contacts, t, hold_s=None)          # None: at the contact's median
     np.testing.assert_allclose(feet[10:50, 0] + held[10:50], np.broadcast_to(np.median(feet[10:50, 0], 0), (40, 3)),
                                atol=1e-12)
+
+
+def test_a_moving_camera_is_detected():
+    """The background's motion between looks, measured by tracked corners outside the people's boxes:
+    a 12 px pan is measured as 12 px, a person moving inside their box is not camera motion, and the
+    estimator stops taking evidence from the frame the camera moved."""
+    from metahmr_video.world.estimator import background_motion
+
+    rng = np.random.default_rng(5)
+    scene = cv2.GaussianBlur((rng.random((400, 720)) * 255).astype(np.uint8), (5, 5), 1.5)
+    still = scene[:, 50:690].copy()
+    panned = scene[:, 62:702].copy()
+    assert background_motion(still, panned, []) == pytest.approx(12.0, abs=0.5)
+    walker = still.copy()
+    walker[100:300, 200:300] = np.roll(walker[100:300, 200:300], 30, axis=1)
+    assert background_motion(still, walker, [np.array([190.0, 90.0, 310.0, 310.0])]) < 0.5
+    est = WorldEstimator(K, WorldConfig(lines_every_s=1.0))
+    for i in range(5):
+        image = (still if i < 3 else panned)
+        rgb = np.repeat(cv2.resize(image, (1280, 800))[..., None], 3, axis=2)
+        est.observe(Frame(i, float(i), rgb), [])
+    assert est.moving_from == 3

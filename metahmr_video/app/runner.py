@@ -27,6 +27,9 @@ from metahmr_video.world import WorldEstimator, focal_from_edges
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 
 
+GUESSED = "image diagonal"  # a focal length nobody measured (`Runner.focal`)
+
+
 def resolve_device(name: str) -> str:
     """'cpu', 'cuda' (error when absent) or 'auto' (CUDA when present)."""
     if name == "auto":
@@ -156,10 +159,11 @@ class Runner:
                     steps=self.steps,
                     config=config_dict(self.config))
 
-    def world(self, width: int, height: int, focal: float) -> WorldEstimator | None:
+    def world(self, width: int, height: int, focal: float, focal_from: str = "config") -> WorldEstimator | None:
         """A video's world estimator (`config.world`), or None when it is off."""
         w = self.config.world
-        return WorldEstimator(intrinsics(width, height, focal).numpy(), w) if w.enabled else None
+        return WorldEstimator(intrinsics(width, height, focal).numpy(), w, focal_known=focal_from != GUESSED) \
+            if w.enabled else None
 
     def sinks_for(self, name: str, out_dir: Path, width: int, height: int, fps: float, focal: float,
                   photo: bool = False, focal_from: str = "config") -> list:
@@ -170,7 +174,7 @@ class Runner:
 
         o = self.config.output
         sinks = []
-        world = None if photo else self.world(width, height, focal)
+        world = None if photo else self.world(width, height, focal, focal_from)
         if o.npz:
             sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal, focal_from),
                                  flush_every_s=o.flush_every_s, keep_vertices=o.vertices, world=world))
@@ -190,7 +194,7 @@ class Runner:
             f = focal_from_edges(first.image)
             if f is not None:
                 return f, "edges"
-        return default_focal(width, height), "image diagonal"
+        return default_focal(width, height), GUESSED
 
     def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
                 progress=None, times: StageTimes | None = None) -> RunSummary:
@@ -299,7 +303,8 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
     focal = runner.config.adapt.focal or default_focal(width, height)
     o = runner.config.output
     sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
-                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices, world=runner.world(width, height, focal))]
+                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices,
+                     world=runner.world(width, height, focal, "config" if runner.config.adapt.focal else GUESSED))]
     times = times if times is not None or not window else StageTimes()
     shown = [LiveWindow(runner.faces, focal, (width / 2, height / 2), times)] if window else []
     try:

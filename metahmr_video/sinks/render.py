@@ -79,14 +79,15 @@ def side_view(meshes: list[tuple[np.ndarray, tuple[int, int, int]]], faces: np.n
     """Render the meshes seen from the right-hand side (camera turned 90 degrees about the vertical
     axis through the people's centre), on a dark background of `size` = (width, height). With a
     `world` (`metahmr_video.world.WorldFrame`) the view is levelled on it and its ground drawn as a
-    grid of 0.5 m squares under the people."""
+    grid of 0.5 m squares under the people, each body scaled about the camera until its lowest point
+    touches it (its image unchanged: `metahmr_video.world.feet`)."""
     width, height = size
     panel = np.full((height, width, 3), 40, np.uint8)
     if not meshes:
         return panel
     if world is not None:  # the levelled camera: OpenCV axes, y down, the ground at y = 0
         level, ground = world.levelled, np.array([0.0, -world.height_m, 0.0])
-        meshes = [(v @ level.T + ground, c) for v, c in meshes]
+        meshes = [(_stood(v, world) @ level.T + ground, c) for v, c in meshes]
     everything = np.concatenate([v for v, _ in meshes])
     centre = everything.mean(0)
     extent = max(np.ptp(everything, axis=0).max(), 1.0)
@@ -97,6 +98,15 @@ def side_view(meshes: list[tuple[np.ndarray, tuple[int, int, int]]], faces: np.n
         _ground_grid(panel, (centre[0], centre[2]), lambda p: (p - centre) @ rot.T + offset, focal)
     turned = [((v - centre) @ rot.T + offset, c) for v, c in meshes]
     return render_meshes(panel, turned, faces, focal, (width / 2, height / 2), opacity=1.0)
+
+
+def _stood(vertices: np.ndarray, world) -> np.ndarray:
+    """`vertices` (camera frame) scaled about the camera so that the lowest touches `world`'s
+    ground (left as they are when that takes more than a factor of 2)."""
+    up = np.asarray(world.up, np.float64) / np.linalg.norm(world.up)
+    along = float((vertices @ up).min())
+    scale = -world.height_m / along if along < -1e-6 else 1.0
+    return vertices * scale if 0.5 <= scale <= 2.0 else vertices
 
 
 def _ground_grid(panel: np.ndarray, centre_xz: tuple[float, float], view, focal: float, half: float = 3.0,

@@ -1,9 +1,9 @@
 """A static camera's world, estimated as a video goes on, and a track's motion in it.
 
 `WorldEstimator.observe` takes every frame with its people (a sink's view, so it runs live too):
-the bodies' ups and support points each frame, and every `lines_every_s` seconds (at most
-`max_line_frames` times) the image's straight edges at half size, after checking that the
-background has not moved since the last look. `estimate` gives the current `WorldFrame`: the
+the bodies' ups and support points each frame, and every `lines_every_s` seconds a look at the
+image at half size: has the background moved since the last look, and (the first
+`max_line_frames` looks) its straight edges. `estimate` gives the current `WorldFrame`: the
 up from the vertical edges near the bodies' mean up when there are enough, else from the bodies
 and their support points; the camera's height from the support points."""
 from __future__ import annotations
@@ -28,11 +28,15 @@ class WorldConfig:
     width, from which the camera counts as moving (the world then stays the one of the frames
     before). focal_from_edges: when no focal is given (`adapt.focal`), a video's focal length comes
     from its first frame's straight edges (three orthogonal vanishing points,
-    `lines.focal_from_vanishing_points`) where they agree, else the image diagonal."""
+    `lines.focal_from_vanishing_points`) where they agree, else the image diagonal.
+    guessed_focal_weight: with a guessed focal (the image diagonal) the vertical edges' up, which
+    the focal tilts, is only a prior on the ground of the people's feet, of this weight
+    (`GroundConfig.prior_weight`'s units; E45); with a known one it is the up."""
 
     enabled: bool = True
     focal_from_edges: bool = True
     lines: bool = True
+    guessed_focal_weight: float = 1.0
     lines_every_s: float = 1.0
     max_line_frames: int = 10
     moving_px: float = 0.01
@@ -66,11 +70,13 @@ def background_motion(previous: np.ndarray, current: np.ndarray, people: list[np
 
 
 class WorldEstimator:
-    """See the module docstring. K [3,3]: the run's intrinsics (pixels)."""
+    """See the module docstring. K [3,3]: the run's intrinsics (pixels); focal_known: whether its
+    focal length was given or measured (not the image diagonal's guess)."""
 
-    def __init__(self, K: np.ndarray, config: WorldConfig = WorldConfig()) -> None:
+    def __init__(self, K: np.ndarray, config: WorldConfig = WorldConfig(), focal_known: bool = True) -> None:
         self.K = np.asarray(K, np.float64)
         self.config = config
+        self.focal_known = focal_known
         self.ups: list[np.ndarray] = []
         self.supports: list[np.ndarray] = []
         self.normals: list[np.ndarray] = []
@@ -85,8 +91,7 @@ class WorldEstimator:
         if self.moving_from is not None:
             return
         c = self.config
-        due = self._last_look is None or frame.time_s - self._last_look[0] >= c.lines_every_s
-        if c.lines and due and self._looks < c.max_line_frames:
+        if c.lines and (self._last_look is None or frame.time_s - self._last_look[0] >= c.lines_every_s):
             gray = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY), None, fx=0.5, fy=0.5,
                               interpolation=cv2.INTER_AREA)
             if self._last_look is not None:
@@ -94,12 +99,12 @@ class WorldEstimator:
                 if shift is not None and shift > c.moving_px * gray.shape[1]:
                     self.moving_from = frame.index
                     return
-            half = np.diag([0.5, 0.5, 1.0]) @ self.K
-            normals, lengths = line_planes(gray, half)
-            self.normals.append(normals)
-            self.lengths.append(lengths)
+            if self._looks < c.max_line_frames:  # the edges of the first looks; the motion check goes on
+                normals, lengths = line_planes(gray, np.diag([0.5, 0.5, 1.0]) @ self.K)
+                self.normals.append(normals)
+                self.lengths.append(lengths)
+                self._looks += 1
             self._last_look = (frame.time_s, gray)
-            self._looks += 1
         if people:
             ups, supports = body_evidence(np.stack([p.keypoints3d for p in people]))
             self.ups.append(ups)
@@ -119,8 +124,10 @@ class WorldEstimator:
             # from the camera, must not outvote many short vertical ones), inliers within 0.5 degrees (E45)
             up = vertical_direction(np.concatenate(self.normals), np.sqrt(np.concatenate(self.lengths)), prior,
                                     inlier_deg=0.5)
-        self.source = "vertical edges" if up is not None else "people"
-        return fit_ground(ups, supports, self.config.ground, up=up)
+        self.source = "people" if up is None else "vertical edges" if self.focal_known else \
+            "people's feet and vertical edges"
+        return fit_ground(ups, supports, self.config.ground, up=up,
+                          up_weight=None if self.focal_known else self.config.guessed_focal_weight)
 
     def info(self, world: WorldFrame) -> dict:
         """JSON-ready facts about `world` for the results' metadata."""

@@ -83,10 +83,11 @@ def mean_up(ups: np.ndarray, config: GroundConfig = GroundConfig()) -> np.ndarra
 
 
 def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = GroundConfig(),
-               up: np.ndarray | None = None) -> WorldFrame | None:
+               up: np.ndarray | None = None, up_weight: float | None = None) -> WorldFrame | None:
     """The WorldFrame of a static camera from per person-frame `ups` [N,3] and `supports` [N,3]
-    (camera frame, metres; `body_evidence`); `up` (unit, camera frame) fixes the plane's normal
-    (e.g. from the image's vertical lines) instead of fitting it. None with fewer than
+    (camera frame, metres; `body_evidence`). `up` (unit, camera frame; e.g. from the image's
+    vertical edges) replaces the bodies' mean up as the prior on the plane's normal, with the
+    weight `up_weight` (as `config.prior_weight`; None: the normal is `up`). None with fewer than
     `config.min_frames` usable person-frames."""
     ok = np.isfinite(ups).all(1) & np.isfinite(supports).all(1)
     ups, supports = ups[ok], supports[ok]
@@ -95,7 +96,7 @@ def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = Gro
     prior = mean_up(ups, config) if up is None else np.asarray(up, np.float64) / np.linalg.norm(up)
     if prior is None:
         return None
-    weight = config.prior_weight if up is None else 1e9
+    weight = config.prior_weight if up is None else 1e9 if up_weight is None else up_weight
     upright = ups @ prior >= np.cos(np.radians(config.upright_deg))
     pts = supports[upright]
     if len(pts) < config.min_frames:
