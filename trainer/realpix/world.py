@@ -173,5 +173,13 @@ if __name__ == "__main__":
     ap.add_argument("--default-focal", action="store_true",
                     help="the run's own focal (from the first frame's edges, else the image diagonal), not the calibration's")
     ap.add_argument("--out-dir", default="eval_out")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config setting as YAML, e.g. world.feet.hold_s=0.25 or world.lines=false (repeatable)")
     a = ap.parse_args()
-    print(format_table(evaluate_world(out_dir=Path(a.out_dir), true_focal=not a.default_focal, progress=False)))
+    import yaml
+
+    from metahmr_video.app.config import Config, override
+
+    config = override(Config(), {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)})
+    print(format_table(evaluate_world(out_dir=Path(a.out_dir), true_focal=not a.default_focal, config=config,
+                                      progress=False)))
