@@ -19,7 +19,7 @@ from metahmr_video.app.pipeline import Pipeline, RunSummary
 from metahmr_video.core.profiling import StageTimes
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
-from metahmr_video.track import Tracker
+from metahmr_video.track import EvidenceGate, Tracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 
@@ -135,11 +135,14 @@ class Runner:
         a = self.config.adapt
         adapter = Adapter(self.fitter, a.for_photo() if photo else a, focal=focal)
         poser = BodyPoser(self.body, vertices=vertices or o.overlay or o.vertices)
-        hold = 0 if live else self.tracker.config.min_hits - 1
+        tc = self.tracker.config
+        # offline, a frame leaves once its tracks are confirmed and the gate has judged their first bodies
+        hold = 0 if live else max(tc.min_hits, tc.evidence.frames if tc.evidence.enabled else 1) - 1
         self.detector.times = times
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, poser, hold=hold,
                         overlap=self.config.overlap, times=times,
-                        definitions=None if photo else LandmarkDefinitions(self.config.definitions))
+                        definitions=None if photo else LandmarkDefinitions(self.config.definitions),
+                        gate=EvidenceGate(tc.evidence))
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
         body = self.body

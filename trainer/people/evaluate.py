@@ -66,7 +66,7 @@ def evaluate_people(runner, cache_dir: Path, clips: list[str] | None = None) -> 
             boxes, fps = run_boxes(runner, video, out)
             s = score(labels[name], boxes)
             s.ghost_tracks = [f"{name}:{t}" for t in s.ghost_tracks]
-            print(format_row(name, s, fps), flush=True)
+            print(format_row(name.replace("Pose2Sim/", "").replace("/videos", ""), s, fps), flush=True)
             total = total + s
             rows[name] = dict(score_dict(s), fps=fps)
     print(format_row("all", total))
