@@ -20,14 +20,15 @@ class HogPeopleDetector:
     runs over a pyramid of scales (`scale_step` apart); `parts` > 1 splits that pyramid into slices
     of about equal cost, so that a caller can search one slice per frame (no frame pays for the
     whole pyramid; `__call__(image, part=k)`). The searched image is extended by `edge_pad` pixels
-    (of the searched scale) of repeated border on every side, so that a window fits over a person
-    at the frame's edge or cut by it (without it, one standing at the edge was never found).
+    (of the searched scale; 32 = half the window's width) of repeated border on every side, so that a
+    window fits over a person at the frame's edge or cut by it (without it, one standing at the edge
+    of a 1080p view was never found; it costs +18 % on a 360x640 frame's search).
 
         boxes, scores = HogPeopleDetector()(rgb_image)
     """
 
     def __init__(self, upscale: float = 1.6, min_margin: float = 0.5, scale_step: float = 1.05,
-                 nms_iou: float = 0.4, parts: int = 1, max_pixels: int = 0, edge_pad: int = 48) -> None:
+                 nms_iou: float = 0.4, parts: int = 1, max_pixels: int = 0, edge_pad: int = 32) -> None:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.upscale = float(upscale)
