@@ -49,6 +49,7 @@ def plan(quick: bool) -> list[tuple[str, list[str]]]:
          ["pipeline.py", *(["--frames", "20", "--rounds", "1"] if quick else [])]),
         ("Temporal smoothing (synthetic known motion; real clip raw vs smoothed)", ["smoothing.py", *(["--frames", "40"] if quick else [])]),
         ("Export (5 tracks x 1,000 frames)", ["export.py"]),
+        ("World (ground, contacts, planted feet: cost per frame and per write)", ["world.py"]),
         ("Motion on game-engine rigs (transfer error, time)", ["rigs.py", "--samples", "40" if quick else "200"]),
         ("Many videos: serial vs local Ray, 2 workers (needs the ray extra)",
          ["scale.py", "--frames", "6" if quick else "25"]),

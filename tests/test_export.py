@@ -358,3 +358,29 @@ def test_package_imports_without_bpy():
     code = "import sys, metahmr_video.export, metahmr_video.export.cli; print('bpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_world_frame_export_stands_on_the_ground(anny_results):
+    """With a world in the results, the export's forward kinematics equal the stored joints put in
+    that world (a camera pitched 25 degrees down and rolled 10: the body comes out upright, its
+    root placed at the planted and held position); --frame camera gives the camera's frame."""
+    from metahmr_video.world import WorldFrame
+
+    res = load_results(anny_results)
+    p, r = np.radians(-25.0), np.radians(10.0)
+    world = WorldFrame(up=np.array([np.cos(p) * np.sin(r), -np.cos(p) * np.cos(r), np.sin(p)]), height_m=1.8)
+    res.meta["camera_to_world"] = world.camera_to_world.tolist()
+    tr = res.tracks[2]
+    tr.world_scale = np.linspace(0.95, 1.05, len(tr.frame_ids)).astype(np.float32)
+    hold = np.c_[np.linspace(0, 0.1, len(tr.frame_ids)), np.zeros(len(tr.frame_ids)), np.full(len(tr.frame_ids), -0.05)]
+    tr.transl_world = world.points(tr.transl * tr.world_scale[:, None]) + hold
+    anim = track_animation(res, 2, up="y_up", with_mesh=False)
+    want = world.points(tr.joints + ((tr.world_scale - 1)[:, None] * tr.transl)[:, None]) + hold[:, None]
+    np.testing.assert_allclose(anim.joint_positions(), want, atol=1e-5)
+    z = track_animation(res, 2, up="z_up", with_mesh=False)
+    np.testing.assert_allclose(z.joint_positions(), want[..., [0, 2, 1]] * [1, -1, 1], atol=1e-5)
+    camera = track_animation(res, 2, up="y_up", with_mesh=False, frame="camera")
+    np.testing.assert_allclose(camera.joint_positions(), camera_to_world(tr.joints, "y_up"), atol=1e-5)
+    assert "no ground" in " ".join(track_animation(res, 1, "y_up", with_mesh=False).notes)
+    with pytest.raises(InputError, match="unknown frame"):
+        track_animation(res, 2, frame="sky")

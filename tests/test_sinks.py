@@ -162,3 +162,27 @@ def test_overlay_video_decodes_with_meshes(tmp_path):
     assert len(frames) == 10
     assert frames[0].shape == (160, 300, 3)                                # frame + side panel
     assert frames[5][80, 100].astype(int).sum() > frames[5][5, 5].astype(int).sum() + 100   # mesh drawn at centre
+
+
+def test_side_view_draws_the_ground_under_the_people():
+    """With a world, the side panel draws the ground grid (0.5 m squares) and it lies below a body
+    that stands on that ground; without one, no grid."""
+    from metahmr_video.sinks.render import side_view
+    from metahmr_video.world import WorldFrame
+
+    p = np.radians(-20.0)
+    world = WorldFrame(up=np.array([0.0, -np.cos(p), np.sin(p)]), height_m=1.6)
+    # A 1.7 m tall, 0.4 m deep board standing on the ground 4 m in front of the camera, edge-on to
+    # it (the side view sees its face).
+    corners_w = np.array([[0.0, 0.0, -4.2], [0.0, 0.0, -3.8], [0.0, 1.7, -3.8], [0.0, 1.7, -4.2]])
+    board = (corners_w - [0.0, 1.6, 0.0]) @ world.rotation
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 2, 1], [0, 3, 2]])       # both sides
+    meshes = [(board, (255, 0, 0))]
+    grid = (90, 90, 90)
+    plain = side_view(meshes, faces, (200, 300), 500.0)
+    assert not (plain == grid).all(-1).any()
+    panel = side_view(meshes, faces, (200, 300), 500.0, world=world)
+    rows = np.nonzero((np.abs(panel.astype(int) - grid).sum(-1) < 40))[0]
+    body_rows = np.nonzero((panel[..., 0] > 150) & (panel[..., 1] < 80))[0]
+    assert len(rows) > 50 and len(body_rows) > 20
+    assert np.median(rows) > body_rows.max() - 5                          # the grid is at the feet and below

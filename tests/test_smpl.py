@@ -213,12 +213,13 @@ def test_run_overlay_draws_the_smpl_meshes(smpl_run):
 
 
 def test_run_exports_reimport_on_the_smpl_skeleton(smpl_run):
-    """BVH (bvhio) and GLB (pygltflib) re-imported: SMPL's joint names, the NPZ's joints (within 1 cm:
-    the exported skeleton has the track's median shape, the per-frame joints their own)."""
+    """BVH (bvhio) and GLB (pygltflib) re-imported: SMPL's joint names, the NPZ's joints put in the run's
+    world (turned upright, the root at its planted `transl_world`) within 1 cm: the exported skeleton
+    has the track's median shape, the per-frame joints their own."""
     bvhio = pytest.importorskip("bvhio")
     pygltflib = pytest.importorskip("pygltflib")
     from metahmr_video.core.results import load_results
-    from metahmr_video.export import camera_to_world
+    from metahmr_video.world import WorldFrame
 
     res = load_results(smpl_run / "clip.npz")
     tid = max(res.tracks, key=lambda t: len(res.tracks[t].frame_ids))
@@ -227,9 +228,11 @@ def test_run_exports_reimport_on_the_smpl_skeleton(smpl_run):
     root = bvhio.readAsHierarchy(str(smpl_run / f"clip_track{tid}.bvh"))
     assert sorted(j.Name for j, _, _ in root.layout()) == sorted(names)
     root.loadPose(0)
-    world = {j.Name: np.array(tuple(j.PositionWorld)) for j, _, _ in root.layout()}
-    got = np.stack([world[n] for n in names]) / 100.0  # cm -> m
-    np.testing.assert_allclose(got, camera_to_world(tr.joints[0], "y_up"), atol=1e-2)
+    heads = {j.Name: np.array(tuple(j.PositionWorld)) for j, _, _ in root.layout()}
+    got = np.stack([heads[n] for n in names]) / 100.0  # cm -> m
+    world = WorldFrame.from_matrix(np.array(res.meta["camera_to_world"]))
+    want = world.points(tr.joints[0]) - world.points(tr.transl[0]) + tr.transl_world[0]
+    np.testing.assert_allclose(got, want, atol=1e-2)
     gltf = pygltflib.GLTF2().load(str(smpl_run / f"clip_track{tid}.glb"))
     assert sorted(gltf.nodes[j].name for j in gltf.skins[0].joints) == sorted(names)
     assert gltf.meshes, "the GLB carries the skinned SMPL mesh (model file recorded in the results)"

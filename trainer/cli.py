@@ -159,6 +159,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         evaluate_command(args, ours, {n: f for n, (f, start, _) in methods.items() if start == "meta" and f is not ours})
         if not splits:
             return 0
+    if "world" in splits:
+        from metahmr_video.app.config import Config, override
+        from metahmr_trainer.realpix.world import evaluate_world
+        from metahmr_trainer.realpix.world import format_table as world_table
+
+        splits.remove("world")
+        config = override(Config(), {"adapt.checkpoint": None if args.checkpoint is None else str(args.checkpoint)})
+        for true_focal in (True, False):
+            print(world_table(evaluate_world(Path(args.realpix_cache).expanduser(), Path(args.out_dir), true_focal,
+                                             config=config, progress=False)) + "\n")
+        if not splits:
+            return 0
     res = evaluate(methods, ours.body, splits=splits, n=args.n, steps=args.steps,
                    cache_dir=Path(args.cache_dir).expanduser(), out_dir=Path(args.out_dir))
     print(format_table(res))
@@ -232,7 +244,8 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
                    help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md), "
                         "truncation (people cut off by the frame, trainer/truncation.py), hardpose (rendered "
                         "hard poses seen by the real detector, trainer/hardpose.py), people (every person found, "
-                        "one id each, no ghosts: labelled real clips, trainer/people/)")
+                        "one id each, no ghosts: labelled real clips, trainer/people/), world (camera height, pitch, "
+                        "roll, feet and joints in the world on the pose2sim demo, trainer/realpix/world.py)")
     e.add_argument("--truncation-n", type=int, default=150,
                    help="truncation: generated bodies, each seen whole and cut at 4 levels")
     e.add_argument("--hardpose-n", type=int, default=30, help="hardpose: rendered people per pose category")

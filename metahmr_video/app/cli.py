@@ -62,6 +62,10 @@ def _load_config(args: argparse.Namespace):
         changes["output.side_view"] = True
     if getattr(args, "vertices", False):
         changes["output.vertices"] = True
+    if getattr(args, "frame", None) is not None:
+        changes["output.frame"] = args.frame
+    if getattr(args, "focal", None) is not None:
+        changes["adapt.focal"] = float(args.focal)
     return override(cfg, changes)
 
 
@@ -140,8 +144,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             continue
         written = list(summary.outputs)
         if cfg.output.npz and summary.person_frames:
-            written += export_video(args.output, result_name(path), args.export, args.rig)
+            written += export_video(args.output, result_name(path), args.export, args.rig, cfg.output.frame)
         print(f"{path.name}: {summary.line()}")
+        for note in summary.notes:
+            print(f"  {note}")
         print("  wrote " + ", ".join(str(w) for w in written))
         if times is not None:
             print(times.report())
@@ -221,6 +227,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="TTO steps per person and frame (default: the checkpoint's; "
                                              "a photo's people get 20)")
     p.add_argument("--checkpoint", type=Path, help="meta-checkpoint (default: the body model's own)")
+    p.add_argument("--focal", type=float, metavar="PX",
+                   help="the camera's focal length in pixels, when known (default: the image diagonal); "
+                        "depth, the ground and the camera's pitch follow it")
     p.add_argument("--overlay", action="store_true", help="also write <name>_overlay.mp4 (photos: .png)")
     p.add_argument("--side-view", action="store_true", help="overlay with a side view panel")
     p.add_argument("--vertices", action="store_true", help="store mesh vertices in the NPZ")
@@ -229,9 +238,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="print milliseconds per frame by stage and the worst frame at the end")
     p.add_argument("--export", nargs="+", choices=["fbx", "bvh", "glb"], default=[],
                    help="also export each video's tracks as animation files (fbx needs the fbx extra)")
-    from metahmr_video.export.cli import add_rig_option
+    from metahmr_video.export.cli import add_frame_option, add_rig_option
 
     add_rig_option(p)
+    add_frame_option(p)
 
 
 IMAGES_HELP = ("Images: a photo is processed on its own at its own size, without tracking or smoothing, into "

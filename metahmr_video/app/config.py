@@ -1,6 +1,6 @@
 """One configuration for every stage, as a dataclass; loadable from YAML or JSON. Unknown keys are
 an error (one line naming them), so typos do not pass silently. Each stage owns its settings
-(`DetectorConfig`, `TrackerConfig`, `AdaptConfig`, `SmootherConfig`, `DefinitionsConfig`: their defaults are the
+(`DetectorConfig`, `TrackerConfig`, `AdaptConfig`, `SmootherConfig`, `DefinitionsConfig`, `WorldConfig`: their defaults are the
 pipeline's); this module gathers them with the output settings."""
 from __future__ import annotations
 
@@ -18,18 +18,21 @@ from metahmr_video.detect import DetectorConfig
 from metahmr_video.core.errors import InputError
 from metahmr_video.smooth import DefinitionsConfig, SmootherConfig
 from metahmr_video.track import TrackerConfig
+from metahmr_video.world import WorldConfig
 
 
 @dataclass(frozen=True)
 class OutputConfig:
     """npz: per-video results; overlay: mesh-over-frame MP4; side_view: add a side panel to it;
-    vertices: store vertices in the NPZ (float16); flush_every_s: NPZ rewrite period."""
+    vertices: store vertices in the NPZ (float16); flush_every_s: NPZ rewrite period; frame: the
+    frame of `--export` files, "world" (the run's ground, when found) or "camera"."""
 
     npz: bool = True
     overlay: bool = False
     side_view: bool = False
     vertices: bool = False
     flush_every_s: float = 5.0
+    frame: str = "world"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Config:
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     smoothing: SmootherConfig = field(default_factory=SmootherConfig)
     definitions: DefinitionsConfig = field(default_factory=DefinitionsConfig)
+    world: WorldConfig = field(default_factory=WorldConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

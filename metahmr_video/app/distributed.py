@@ -63,7 +63,7 @@ class VideoWorker:
             raise MetaHMRError(f"{source}: interrupted after {summary.frames} frames")
         written = list(summary.outputs)  # what the sinks wrote (Runner.sinks_for names them)
         if self.config.output.npz and summary.person_frames:
-            written += export_video(out, result_name(source), formats, rig)
+            written += export_video(out, result_name(source), formats, rig, self.config.output.frame)
         return dict(line=summary.line(), outputs=[str(p) for p in written])
 
 

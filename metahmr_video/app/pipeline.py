@@ -68,7 +68,8 @@ class Sink(Protocol):
 class RunSummary:
     """What a run did: frames, distinct tracks, person-frames, mean reprojection error (pixels),
     fallbacks (diverged adaptations), frames per second, whether it was interrupted or its input
-    ended early (truncated, damaged), and the files it wrote (set by whoever made the sinks)."""
+    ended early (truncated, damaged), the files it wrote (set by whoever made the sinks), and notes
+    (lines worth telling, such as the focal length and the world found)."""
 
     frames: int = 0
     tracks: set[int] = field(default_factory=set)
@@ -79,6 +80,7 @@ class RunSummary:
     interrupted: bool = False
     truncated: bool = False
     outputs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def mean_reproj_error(self) -> float:

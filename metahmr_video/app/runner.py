@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,16 @@ from metahmr_video.detect import MultiPersonDetector
 from metahmr_video.core.errors import InputError
 from metahmr_video.app.pipeline import Pipeline, RunSummary
 from metahmr_video.core.profiling import StageTimes
+from metahmr_video.core.records import Frame
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
 from metahmr_video.track import EvidenceGate, Tracker
+from metahmr_video.world import WorldEstimator, focal_from_edges
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
+
+
+GUESSED = "image diagonal"  # a focal length nobody measured (`Runner.focal`)
 
 
 def resolve_device(name: str) -> str:
@@ -146,19 +152,26 @@ class Runner:
                         definitions=None if photo else LandmarkDefinitions(self.config.definitions),
                         gate=EvidenceGate(tc.evidence) if gate else None)
 
-    def meta(self, source_name: str, width: int, height: int, fps: float, focal: float) -> dict:
+    def meta(self, source_name: str, width: int, height: int, fps: float, focal: float,
+             focal_from: str = "config") -> dict:
         body = self.body
         model_file = dict(body_model_path=str(body.model_path), body_model_id=body.model_id) \
             if body.model_path is not None else {}
         return dict(body_model=body.name, **model_file, joint_names=list(body.joint_names),
                     shape_names=list(body.shape_names), parents=list(body.parents),
                     keypoint_layout="mediapipe_33", fps=fps, image_size=[width, height],
-                    intrinsics=intrinsics(width, height, focal).tolist(), source=source_name,
+                    intrinsics=intrinsics(width, height, focal).tolist(), focal_from=focal_from, source=source_name,
                     steps=self.steps,
                     config=config_dict(self.config))
 
+    def world(self, width: int, height: int, focal: float, focal_from: str = "config") -> WorldEstimator | None:
+        """A video's world estimator (`config.world`), or None when it is off."""
+        w = self.config.world
+        return WorldEstimator(intrinsics(width, height, focal).numpy(), w, focal_known=focal_from != GUESSED) \
+            if w.enabled else None
+
     def sinks_for(self, name: str, out_dir: Path, width: int, height: int, fps: float, focal: float,
-                  photo: bool = False) -> list:
+                  photo: bool = False, focal_from: str = "config") -> list:
         """The sinks of one input, the one place that names its output files: `out_dir/<name>.npz`
         (when `output.npz`) and the overlay, `<name>_overlay.mp4` for a video or `<name>_overlay.png`
         for a photo (when `output.overlay`). Sizes in pixels; fps 0 for a photo."""
@@ -166,24 +179,49 @@ class Runner:
 
         o = self.config.output
         sinks = []
+        world = None if photo else self.world(width, height, focal, focal_from)
         if o.npz:
-            sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal),
-                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices))
+            sinks.append(NpzSink(out_dir / f"{name}.npz", self.meta(name, width, height, fps, focal, focal_from),
+                                 flush_every_s=o.flush_every_s, keep_vertices=o.vertices, world=world))
         if o.overlay and photo:
             sinks.append(OverlayImageSink(out_dir / f"{name}_overlay.png", self.faces, focal, (width / 2, height / 2)))
         elif o.overlay:
             sinks.append(OverlayVideoSink(out_dir / f"{name}_overlay.mp4", fps, self.faces, focal, (width / 2, height / 2),
-                                          with_side_view=o.side_view))
+                                          with_side_view=o.side_view, world=world, feed_world=not o.npz))
         return sinks
+
+    def focal(self, first: Frame | None, width: int, height: int) -> tuple[float, str]:
+        """A video's focal length (pixels) and where it comes from: the config's (`adapt.focal`),
+        else its first frame's straight edges (`world.focal_from_edges`), else the image diagonal."""
+        if self.config.adapt.focal:
+            return float(self.config.adapt.focal), "config"
+        if first is not None and self.config.world.enabled and self.config.world.focal_from_edges:
+            f = focal_from_edges(first.image)
+            if f is not None:
+                return f, "edges"
+        return default_focal(width, height), GUESSED
 
     def process(self, frames, name: str, width: int, height: int, fps: float, out_dir: Path,
                 progress=None, times: StageTimes | None = None) -> RunSummary:
         """Run `frames` (an iterable of Frame of size width x height) into `sinks_for(name, ...)`;
-        the summary lists the files written. `times`: see `pipeline`."""
-        focal = self.config.adapt.focal or default_focal(width, height)
-        sinks = self.sinks_for(name, out_dir, width, height, fps, focal)
-        summary = self.pipeline(focal, times=times).run(frames, sinks, progress=progress)
+        the summary lists the files written and, in its notes, the focal length and the world
+        found. `times`: see `pipeline`."""
+        frames = iter(frames)
+        first = next(frames, None)
+        focal, focal_from = self.focal(first, width, height)
+        sinks = self.sinks_for(name, out_dir, width, height, fps, focal, focal_from=focal_from)
+        summary = self.pipeline(focal, times=times).run(itertools.chain([first] if first else [], frames), sinks,
+                                                        progress=progress)
         summary.outputs = [s.path for s in sinks]
+        summary.notes.append(f"focal {focal:.0f} px ({focal_from})")
+        world = next((s.world for s in sinks if isinstance(s, NpzSink) and s.world is not None), None)
+        if world is not None:
+            found = world.estimate()
+            summary.notes.append(f"world: {found.summary()} (up from {world.source})" if found is not None
+                                 else "world: no ground found (too few upright people)")
+            if world.moving_from is not None:
+                summary.notes.append(f"the camera moves from frame {world.moving_from}: the world is the one "
+                                     "of the frames before")
         return summary
 
     def photo(self, path: Path, out_dir: Path) -> RunSummary:
@@ -191,7 +229,6 @@ class Runner:
         `sinks_for(<stem>, ..., photo=True)`: `<stem>.npz` (one frame; fps 0), `<stem>_overlay.png`."""
         import time
 
-        from metahmr_video.core.records import Frame
         from metahmr_video.sources import read_image
 
         start = time.perf_counter()
@@ -216,11 +253,13 @@ def result_name(path: Path) -> str:
     return path.stem if path.is_file() else path.name
 
 
-def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None = None) -> list[Path]:
-    """Export out_dir/<name>.npz's tracks as animation files beside it (`run --export`); the paths."""
+def export_video(out_dir: Path, name: str, formats: list[str], rig: str | None = None,
+                 frame: str = "world") -> list[Path]:
+    """Export out_dir/<name>.npz's tracks as animation files beside it (`run --export`) in `frame`
+    ("world" or "camera"); the paths."""
     from metahmr_video.export import export
 
-    return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig)]
+    return [p for fmt in formats for p in export(out_dir / f"{name}.npz", fmt, out_dir, rig=rig, frame=frame)]
 
 
 def run_input(runner: Runner, path: Path, out_dir: Path, show_progress: bool = True,
@@ -269,7 +308,8 @@ def run_webcam(runner: Runner, source, out_dir: Path, window: bool = True, name:
     focal = runner.config.adapt.focal or default_focal(width, height)
     o = runner.config.output
     sinks = [NpzSink(out_dir / f"{name}.npz", runner.meta(name, width, height, float(source.fps or 30.0), focal),
-                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices)]
+                     flush_every_s=o.flush_every_s, keep_vertices=o.vertices,
+                     world=runner.world(width, height, focal, "config" if runner.config.adapt.focal else GUESSED))]
     times = times if times is not None or not window else StageTimes()
     shown = [LiveWindow(runner.faces, focal, (width / 2, height / 2), times)] if window else []
     try:

@@ -16,6 +16,8 @@ FORMAT = "metahmr-video/1"
 PER_FRAME_KEYS = {"frame_ids": "frame_index", "time_s": "time_s", "transl": "transl", "joints": "joints",
                   "keypoints3d": "keypoints3d", "keypoints2d": "keypoints2d", "keypoint_conf": "keypoint_conf",
                   "boxes": "box", "reproj_error": "reproj_error", "fallback": "fallback"}
+# Per-frame arrays in the world (`metahmr_video.world`), present when the run found a ground.
+WORLD_KEYS = ("joints_world", "transl_world", "contacts", "world_scale")
 
 
 @dataclass
@@ -24,7 +26,11 @@ class TrackResult:
 
     pose [T, J, 3, 3] rotations and shape [T, S] are generic; `params` holds the body model's own
     keys (SMPL: global_orient, body_pose, betas axis-angle; Anny: bone_rotations, phenotypes).
-    transl/joints/keypoints3d in metres (camera frame); keypoints2d/boxes in pixels. `joints` are the
+    transl/joints/keypoints3d in metres (camera frame); keypoints2d/boxes in pixels. When the run
+    found a ground (meta "camera_to_world"): joints_world [T,J,3] and transl_world [T,3] metres in
+    the world (Y up, ground at y = 0, feet in contact planted), contacts [T,2] (left, right foot
+    on the ground) and world_scale [T] (the planting scaled the body and its distance by this
+    about the camera: its image is unchanged; `metahmr_video.world.planting_scale`); else None. `joints` are the
     body model's for the stored parameters; `keypoints3d` MediaPipe's 33 landmarks on that body, the
     hips and shoulders where MediaPipe defines them (`metahmr_video.smooth.LandmarkDefinitions`).
     """
@@ -44,11 +50,16 @@ class TrackResult:
     fallback: np.ndarray
     params: dict[str, np.ndarray] = field(default_factory=dict)
     vertices: np.ndarray | None = None
+    joints_world: np.ndarray | None = None
+    transl_world: np.ndarray | None = None
+    contacts: np.ndarray | None = None
+    world_scale: np.ndarray | None = None
 
 
 @dataclass
 class Results:
-    """A video's results: `meta` (body model, joint names, fps, image size, intrinsics...) and tracks by id."""
+    """A video's results: `meta` (body model, joint names, fps, image size, intrinsics, and with a
+    world `camera_to_world` [4,4] and `world` {height_m, pitch_deg, roll_deg, ...}) and tracks by id."""
 
     meta: dict
     tracks: dict[int, TrackResult]
@@ -78,7 +89,8 @@ def load_results(path: str | Path) -> Results:
             pose, shape = family.decode(params)
             tracks[tid] = TrackResult(
                 track_id=tid, pose=pose, shape=shape, params=params, **{k: npz[p + k] for k in PER_FRAME_KEYS},
-                vertices=npz[p + "vertices"].astype(np.float32) if p + "vertices" in files else None)
+                vertices=npz[p + "vertices"].astype(np.float32) if p + "vertices" in files else None,
+                **{k: npz[p + k] for k in WORLD_KEYS if p + k in files})
         except KeyError as exc:
             raise InputError(f"{path}: track {tid} lacks {exc.args[0]!r}; not a complete metahmr-video results file") from None
     return Results(meta=meta, tracks=tracks)

@@ -43,7 +43,8 @@ def output_paths(out: str | Path, fmt: str, track_ids: list[int], per_track: boo
 
 def export(results: str | Path | Results, format: str, out: str | Path, per_track: bool = True,
            tracks: list[int] | None = None, mesh: bool = True, body_model_path: str | Path | None = None,
-           bvh_units: str = "cm", fbx_options: dict | None = None, rig: str | None = None) -> list[Path]:
+           bvh_units: str = "cm", fbx_options: dict | None = None, rig: str | None = None,
+           frame: str = "world") -> list[Path]:
     """Export the tracks of a results NPZ (or loaded `Results`) as animation files; returns the paths.
 
     format: "fbx" (needs the `fbx` extra), "bvh" or "glb". out: a file name with the format's
@@ -53,7 +54,9 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     (default: meta "body_model_path" when that file exists; without any, the skeleton comes from the
     stored joints, with no mesh). bvh_units: "cm" or "m". rig: "mixamo" or "game_engine" puts the
     motion on that Anny rig (bone names, hierarchy and rest pose as the rig defines them; Anny results
-    only; see `rigs`); None keeps the fitted skeleton.
+    only; see `rigs`); None keeps the fitted skeleton. frame: "world" (default; the run's ground:
+    upright, on the floor, feet planted; the camera's frame when the results have no world) or
+    "camera" (as filmed).
     fbx_options: overrides of Blender's FBX exporter arguments (`fbx.FBX_OPTIONS`).
     Raises InputError (one line) for files that are not ours, unknown formats and unwritable outputs.
     """
@@ -92,7 +95,7 @@ def export(results: str | Path | Results, format: str, out: str | Path, per_trac
     for folder in {p.parent for p in paths.values()}:
         writable_folder(folder)
     anims = {t: track_animation(results, t, up=_UP[fmt], with_mesh=mesh and fmt != "bvh",
-                                body_model_path=body_model_path, rig=rig) for t in ids}
+                                body_model_path=body_model_path, rig=rig, frame=frame) for t in ids}
     written = []
     for key, path in paths.items():
         group = [anims[key]] if key is not None else [anims[t] for t in ids]

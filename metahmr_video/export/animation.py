@@ -1,7 +1,10 @@
 """One track's skeleton, skinned mesh and motion, in an export frame: the common ground of the exporters.
 
 Frames (all right-handed, metres):
-- Source: the results' camera frame (OpenCV: x right, y down, z forward, camera at the origin).
+- Source: the results' camera frame (OpenCV: x right, y down, z forward, camera at the origin), or
+  by default, when the run found a ground, its world (`metahmr_video.world`): the camera turned
+  level, the origin on the ground below it, the motion planted on the ground (root positions
+  from `transl_world`), so that a character stands on the floor upright whatever the camera's tilt.
 - ``"y_up"`` (glTF, BVH): X right, Y up, Z towards the camera's viewer — the OpenGL camera frame, so
   the camera sits at the origin looking down -Z. A rest-pose body stands along +Y facing +Z.
 - ``"z_up"`` (Blender, then FBX through Blender's exporter): X right, Y forward (the camera looks
@@ -23,8 +26,10 @@ import numpy as np
 from metahmr_video.body import BodyModel, RestSkeleton, body_family
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.results import Results, TrackResult
+from metahmr_video.world.frame import WorldFrame
 
 UP_AXES = ("y_up", "z_up")
+FRAMES = ("world", "camera")
 
 # Camera (OpenCV) -> export world.
 _CAMERA_TO = {
@@ -170,8 +175,12 @@ def _rest_to(family: type[BodyModel], up: str) -> np.ndarray:
 
 
 def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh: bool = True,
-                    body_model_path: str | Path | None = None, rig: str | None = None) -> TrackAnimation:
+                    body_model_path: str | Path | None = None, rig: str | None = None,
+                    frame: str = "world") -> TrackAnimation:
     """Build one track's TrackAnimation in the export frame `up` ("y_up" or "z_up").
+
+    frame: "world" (default): in the run's world when it has one (else the camera's, with a note);
+    "camera": in the camera's frame as filmed (a tilted camera gives a tilted world).
 
     Anny: the skeleton and full-topology mesh (13,718 vertices, Anny's skinning weights) for the
     track's median phenotype vector; `rig` ("mixamo" or "game_engine", Anny results only) puts the
@@ -185,6 +194,8 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
         raise InputError(f"unknown up axis {up!r}; use one of {', '.join(UP_AXES)}")
     if rig is not None and rig not in RIGS:
         raise InputError(f"unknown rig {rig!r}; use one of {', '.join(RIGS)}")
+    if frame not in FRAMES:
+        raise InputError(f"unknown frame {frame!r}; use one of {', '.join(FRAMES)}")
     track = results.tracks[track_id]
     name = str(results.meta.get("body_model", "anny"))
     family = body_family(name)
@@ -195,13 +206,27 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     pose = track.pose.astype(np.float64)
     num_bones = pose.shape[1]
     notes = []
+    level, scale, ground = np.eye(3), np.ones(len(pose)), np.zeros((len(pose), 3))
+    if frame == "world" and track.world_scale is not None and "camera_to_world" in results.meta:
+        world = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
+        level, scale = world.levelled, track.world_scale.astype(np.float64)
+        hold = track.transl_world.astype(np.float64) - world.points(track.transl * scale[:, None])  # feet held
+        ground = (hold + [0.0, world.height_m, 0.0]) * [1.0, -1.0, -1.0]  # world -> levelled axes
+        pose = pose.copy()
+        pose[:, 0] = level @ pose[:, 0]  # the root's rotation: rest -> levelled camera
+    elif frame == "world":
+        notes.append("no ground found in the results: exported in the camera's frame")
+
+    def placed(p: np.ndarray) -> np.ndarray:
+        """[T,3] camera-frame positions -> the levelled frame (planted and held; ground at y = 0)."""
+        return (p * scale[:, None]) @ level.T + ground
     body = family.for_results(results.meta, len(shape), Path(body_model_path) if body_model_path else None)
     if body is None:
         names, parents = family.default_skeleton(num_bones)
         meta_names = results.meta.get("joint_names") or []
         names = list(meta_names[:num_bones]) if len(meta_names) >= num_bones else names
         rest = _rest_from_joints(track, names, parents)
-        root = track.joints[:, 0].astype(np.float64)
+        root = placed(track.joints[:, 0].astype(np.float64))
         notes.append(f"no {name} model file given: skeleton recovered from the stored joints, no mesh")
     else:
         if num_bones != body.num_bones:
@@ -211,6 +236,7 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
         root = track.transl.astype(np.float64)
         if rest.root_offset is not None:
             root = root + rest.root_offset  # smplx: transl moves every point
+        root = placed(root)
         if rig is not None:
             from metahmr_video.export.rigs import retarget
 

@@ -10,7 +10,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from metahmr_video.export import export
 
     paths = export(args.results, args.format, args.output, per_track=not args.single_file, tracks=args.tracks,
-                   mesh=not args.no_mesh, body_model_path=args.body_model, bvh_units=args.bvh_units, rig=args.rig)
+                   mesh=not args.no_mesh, body_model_path=args.body_model, bvh_units=args.bvh_units, rig=args.rig,
+                   frame=args.frame)
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -21,6 +22,13 @@ def add_rig_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rig", metavar="{mixamo,game_engine}",
                         help="write the motion on Anny's Mixamo-named or Unreal-mannequin-named skeleton "
                              "(game characters, no bone mapping) instead of the fitted cmu_mb one")
+
+
+def add_frame_option(parser: argparse.ArgumentParser) -> None:
+    """`--frame world|camera`: the frame animation files are written in."""
+    parser.add_argument("--frame", choices=["world", "camera"],
+                        help="animation in the run's world (default: upright, on the ground found from the "
+                             "video, feet planted) or in the camera's frame as filmed")
 
 
 def add_export_command(subparsers) -> None:
@@ -41,4 +49,5 @@ def add_export_command(subparsers) -> None:
                    help="SMPL/SMPL-X model file, for a mesh and exact skeleton of SMPL results")
     p.add_argument("--bvh-units", default="cm", metavar="{cm,m}", help="BVH length unit (default cm)")
     add_rig_option(p)
-    p.set_defaults(func=_cmd_export)
+    add_frame_option(p)
+    p.set_defaults(func=_cmd_export, frame="world")

@@ -13,6 +13,7 @@ from metahmr_video.body import body_family
 from metahmr_video.core.paths import writable_folder
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import FORMAT, PER_FRAME_KEYS
+from metahmr_video.world import WorldEstimator, track_in_world
 
 
 class NpzSink:
@@ -23,10 +24,14 @@ class NpzSink:
     meta: JSON-serialisable facts about the run (body model name, joint names, fps, image size,
     intrinsics, source path...). It must hold "body_model": pose and shape are stored under that
     family's own keys (`BodyModel.encode`).
+
+    world: a `WorldEstimator` fed every frame; each write of the file then adds the world so far
+    (meta "camera_to_world" [4,4], meta "world") and every track's `contacts`, `joints_world` and
+    `transl_world` (`metahmr_video.world.track_in_world`), when it has one.
     """
 
     def __init__(self, path: str | Path, meta: dict, flush_every_s: float = 5.0,
-                 keep_vertices: bool = False) -> None:
+                 keep_vertices: bool = False, world: WorldEstimator | None = None) -> None:
         self.path = Path(path)
         writable_folder(self.path.parent)
         self.family = body_family(meta["body_model"])
@@ -35,11 +40,14 @@ class NpzSink:
         self.keep_vertices = keep_vertices
         self.tracks: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         self.frames_seen = 0
+        self.world = world
         self._last_flush = time.monotonic()
 
     def write(self, frame: Frame, people: list[PersonBody]) -> None:
         """Add one frame's people (possibly none)."""
         self.frames_seen = max(self.frames_seen, frame.index + 1)
+        if self.world is not None:
+            self.world.observe(frame, people)
         for p in people:
             t = self.tracks[p.track_id]
             for key, attr in (*PER_FRAME_KEYS.items(), ("pose", "pose"), ("shape", "shape")):
@@ -53,6 +61,10 @@ class NpzSink:
         """Write everything collected so far to `path` (a valid, loadable file)."""
         arrays: dict[str, np.ndarray] = {}
         ids = sorted(self.tracks)
+        world = self.world.estimate() if self.world is not None else None
+        meta = dict(self.meta, num_frames=self.frames_seen)
+        if world is not None:
+            meta.update(camera_to_world=world.camera_to_world.round(6).tolist(), world=self.world.info(world))
         for tid in ids:
             t = self.tracks[tid]
             prefix = f"track_{tid}/"
@@ -62,7 +74,11 @@ class NpzSink:
                 arrays[prefix + key] = value
             if t.get("vertices"):
                 arrays[prefix + "vertices"] = np.stack(t["vertices"])
-        meta = dict(self.meta, num_frames=self.frames_seen)
+            if world is not None:
+                in_world = track_in_world(world, *(arrays[prefix + k] for k in ("time_s", "keypoints3d", "keypoints2d",
+                                                                                  "boxes", "joints", "transl")),
+                                          config=self.world.config)
+                arrays.update({prefix + k: v for k, v in in_world.items()})
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         (np.savez_compressed if compress else np.savez)(tmp, meta=np.array(json.dumps(meta)),
                                                          track_ids=np.asarray(ids, dtype=np.int64), **arrays)

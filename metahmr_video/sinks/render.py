@@ -75,16 +75,55 @@ def render_meshes(image: np.ndarray, meshes: list[tuple[np.ndarray, tuple[int, i
 
 
 def side_view(meshes: list[tuple[np.ndarray, tuple[int, int, int]]], faces: np.ndarray, size: tuple[int, int],
-              focal: float) -> np.ndarray:
+              focal: float, world=None) -> np.ndarray:
     """Render the meshes seen from the right-hand side (camera turned 90 degrees about the vertical
-    axis through the people's centre), on a dark background of `size` = (width, height)."""
+    axis through the people's centre), on a dark background of `size` = (width, height). With a
+    `world` (`metahmr_video.world.WorldFrame`) the view is levelled on it and its ground drawn as a
+    grid of 0.5 m squares under the people, each body scaled about the camera until its lowest point
+    touches it (its image unchanged: `metahmr_video.world.feet`)."""
     width, height = size
     panel = np.full((height, width, 3), 40, np.uint8)
     if not meshes:
         return panel
-    centre = np.concatenate([v for v, _ in meshes]).mean(0)
-    extent = max(np.ptp(np.concatenate([v for v, _ in meshes]), axis=0).max(), 1.0)
+    if world is not None:  # the levelled camera: OpenCV axes, y down, the ground at y = 0
+        level, ground = world.levelled, np.array([0.0, -world.height_m, 0.0])
+        meshes = [(_stood(v, world) @ level.T + ground, c) for v, c in meshes]
+    everything = np.concatenate([v for v, _ in meshes])
+    centre = everything.mean(0)
+    extent = max(np.ptp(everything, axis=0).max(), 1.0)
     rot = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # look along camera -x
     distance = focal * extent / (0.8 * min(width, height))
-    turned = [((v - centre) @ rot.T + np.array([0.0, 0.0, distance]), c) for v, c in meshes]
+    offset = np.array([0.0, 0.0, distance])
+    if world is not None:
+        _ground_grid(panel, (centre[0], centre[2]), lambda p: (p - centre) @ rot.T + offset, focal)
+    turned = [((v - centre) @ rot.T + offset, c) for v, c in meshes]
     return render_meshes(panel, turned, faces, focal, (width / 2, height / 2), opacity=1.0)
+
+
+def _stood(vertices: np.ndarray, world) -> np.ndarray:
+    """`vertices` (camera frame) scaled about the camera so that the lowest touches `world`'s
+    ground (left as they are when that takes more than a factor of 2)."""
+    up = np.asarray(world.up, np.float64) / np.linalg.norm(world.up)
+    along = float((vertices @ up).min())
+    scale = -world.height_m / along if along < -1e-6 else 1.0
+    return vertices * scale if 0.5 <= scale <= 2.0 else vertices
+
+
+def _ground_grid(panel: np.ndarray, centre_xz: tuple[float, float], view, focal: float, half: float = 3.0,
+                 step: float = 0.5) -> None:
+    """Draw the ground plane y = 0 around `centre_xz` (metres) as grid lines, through `view` (points
+    -> the panel camera's frame) and a pinhole of `focal` pixels centred on the panel."""
+    h, w = panel.shape[:2]
+    ticks = np.arange(-half, half + 1e-9, step)
+    for axis in (0, 2):
+        for tick in ticks:
+            a, b = np.zeros(3), np.zeros(3)
+            a[axis] = b[axis] = tick + centre_xz[axis // 2]
+            other = 2 - axis
+            a[other], b[other] = centre_xz[other // 2] - half, centre_xz[other // 2] + half
+            pa, pb = view(a), view(b)
+            if min(pa[2], pb[2]) <= 1e-3:
+                continue
+            ua = (focal * pa[:2] / pa[2] + (w / 2, h / 2)).astype(int)
+            ub = (focal * pb[:2] / pb[2] + (w / 2, h / 2)).astype(int)
+            cv2.line(panel, tuple(int(v) for v in ua), tuple(int(v) for v in ub), (90, 90, 90), 1, cv2.LINE_AA)

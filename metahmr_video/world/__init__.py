@@ -1,0 +1,9 @@
+"""The world a static camera films: gravity, the ground, foot contacts (frames -> ... -> smoothed
+bodies -> world -> sinks)."""
+from metahmr_video.world.estimator import WorldConfig, WorldEstimator, focal_from_edges, track_in_world
+from metahmr_video.world.feet import FeetConfig, foot_contacts, lock_offsets, planting_scale
+from metahmr_video.world.frame import WorldFrame
+from metahmr_video.world.ground import GroundConfig, body_evidence, fit_ground
+
+__all__ = ["FeetConfig", "GroundConfig", "WorldConfig", "WorldEstimator", "WorldFrame", "body_evidence",
+           "fit_ground", "focal_from_edges", "foot_contacts", "lock_offsets", "planting_scale", "track_in_world"]

@@ -1,0 +1,156 @@
+"""A static camera's world, estimated as a video goes on, and a track's motion in it.
+
+`WorldEstimator.observe` takes every frame with its people (a sink's view, so it runs live too):
+the bodies' ups and support points each frame, and every `lines_every_s` seconds a look at the
+image at half size: has the background moved since the last look, and (the first
+`max_line_frames` looks) its straight edges. `estimate` gives the current `WorldFrame`: the
+up from the vertical edges near the bodies' mean up when there are enough, else from the bodies
+and their support points; the camera's height from the support points."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from metahmr_video.core.records import Frame, PersonBody
+from metahmr_video.world.feet import FEET, FeetConfig, foot_contacts, lock_offsets, planting_scale
+from metahmr_video.world.frame import WorldFrame
+from metahmr_video.world.ground import GroundConfig, body_evidence, fit_ground, mean_up
+from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """enabled: estimate a world and write world-frame results (`joints_world`, `transl_world`,
+    `contacts`, meta `camera_to_world`). lines: use the image's vertical edges for the up.
+    moving_px: the background's median motion between two looks, as a fraction of the image
+    width, from which the camera counts as moving (the world then stays the one of the frames
+    before). focal_from_edges: when no focal is given (`adapt.focal`), a video's focal length comes
+    from its first frame's straight edges (three orthogonal vanishing points,
+    `lines.focal_from_vanishing_points`) where they agree, else the image diagonal.
+    guessed_focal_weight: with a guessed focal (the image diagonal) the vertical edges' up, which
+    the focal tilts, is only a prior on the ground of the people's feet, of this weight
+    (`GroundConfig.prior_weight`'s units; E45); with a known one it is the up."""
+
+    enabled: bool = True
+    focal_from_edges: bool = True
+    lines: bool = True
+    guessed_focal_weight: float = 1.0
+    lines_every_s: float = 1.0
+    max_line_frames: int = 10
+    moving_px: float = 0.01
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    feet: FeetConfig = field(default_factory=FeetConfig)
+
+
+def focal_from_edges(image: np.ndarray) -> float | None:
+    """The focal length (pixels) of the camera that took `image` (RGB uint8) from its straight edges,
+    found at half size; None when three orthogonal vanishing points do not agree."""
+    gray = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    f = focal_from_vanishing_points(line_segments(gray), (gray.shape[1], gray.shape[0]))
+    return None if f is None else 2.0 * f
+
+
+def background_motion(previous: np.ndarray, current: np.ndarray, people: list[np.ndarray]) -> float | None:
+    """Median displacement (pixels) of corners tracked (Lucas-Kanade) from `previous` to `current`
+    (uint8 gray images) outside the `people` boxes ([4] xyxy, those images' pixels); None when
+    too few corners are found."""
+    mask = np.full(previous.shape, 255, np.uint8)
+    for x0, y0, x1, y1 in people:
+        mask[max(int(y0), 0):max(int(y1), 0), max(int(x0), 0):max(int(x1), 0)] = 0
+    corners = cv2.goodFeaturesToTrack(previous, 200, 0.01, 8, mask=mask)
+    if corners is None or len(corners) < 10:
+        return None
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, corners, None)
+    ok = status[:, 0] == 1
+    if ok.sum() < 10:
+        return None
+    return float(np.median(np.linalg.norm((moved - corners)[ok, 0], axis=-1)))
+
+
+class WorldEstimator:
+    """See the module docstring. K [3,3]: the run's intrinsics (pixels); focal_known: whether its
+    focal length was given or measured (not the image diagonal's guess)."""
+
+    def __init__(self, K: np.ndarray, config: WorldConfig = WorldConfig(), focal_known: bool = True) -> None:
+        self.K = np.asarray(K, np.float64)
+        self.config = config
+        self.focal_known = focal_known
+        self.ups: list[np.ndarray] = []
+        self.supports: list[np.ndarray] = []
+        self.normals: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.moving_from: int | None = None
+        self._last_look: tuple[float, np.ndarray] | None = None
+        self._looks = 0
+        self.source = ""
+
+    def observe(self, frame: Frame, people: list[PersonBody]) -> None:
+        """Add one frame's evidence (nothing once the camera has moved)."""
+        if self.moving_from is not None:
+            return
+        c = self.config
+        if c.lines and (self._last_look is None or frame.time_s - self._last_look[0] >= c.lines_every_s):
+            gray = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY), None, fx=0.5, fy=0.5,
+                              interpolation=cv2.INTER_AREA)
+            if self._last_look is not None:
+                shift = background_motion(self._last_look[1], gray, [p.box * 0.5 for p in people])
+                if shift is not None and shift > c.moving_px * gray.shape[1]:
+                    self.moving_from = frame.index
+                    return
+            if self._looks < c.max_line_frames:  # the edges of the first looks; the motion check goes on
+                normals, lengths = line_planes(gray, np.diag([0.5, 0.5, 1.0]) @ self.K)
+                self.normals.append(normals)
+                self.lengths.append(lengths)
+                self._looks += 1
+            self._last_look = (frame.time_s, gray)
+        if people:
+            ups, supports = body_evidence(np.stack([p.keypoints3d for p in people]))
+            self.ups.append(ups)
+            self.supports.append(supports)
+
+    def estimate(self) -> WorldFrame | None:
+        """The world so far, or None (too few people seen); `source` says where its up came from."""
+        if not self.ups:
+            return None
+        ups, supports = np.concatenate(self.ups), np.concatenate(self.supports)
+        prior = mean_up(ups, self.config.ground)
+        if prior is None:
+            return None
+        up = None
+        if self.normals:
+            # each edge counts by the root of its length (one long edge, such as a floor's running away
+            # from the camera, must not outvote many short vertical ones), inliers within 0.5 degrees (E45)
+            up = vertical_direction(np.concatenate(self.normals), np.sqrt(np.concatenate(self.lengths)), prior,
+                                    inlier_deg=0.5)
+        self.source = "people" if up is None else "vertical edges" if self.focal_known else \
+            "people's feet and vertical edges"
+        return fit_ground(ups, supports, self.config.ground, up=up,
+                          up_weight=None if self.focal_known else self.config.guessed_focal_weight)
+
+    def info(self, world: WorldFrame) -> dict:
+        """JSON-ready facts about `world` for the results' metadata."""
+        return dict(height_m=round(world.height_m, 3), pitch_deg=round(world.pitch_deg, 2),
+                    roll_deg=round(world.roll_deg, 2), up_from=self.source, camera_moves_from=self.moving_from)
+
+
+def track_in_world(world: WorldFrame, time_s: np.ndarray, keypoints3d: np.ndarray, keypoints2d: np.ndarray,
+                   boxes: np.ndarray, joints: np.ndarray, transl: np.ndarray,
+                   config: WorldConfig = WorldConfig()) -> dict[str, np.ndarray]:
+    """One track's world arrays: `contacts` [T,2] bool (left, right foot), `joints_world` [T,J,3]
+    and `transl_world` [T,3] (metres, world frame; feet in contact planted and held when
+    `feet.plant` / `feet.lock`), and `world_scale` [T] the planting's factors (`planting_scale`;
+    1 without planting): transl_world - world.points(world_scale * transl) is the hold's shift."""
+    f = config.feet
+    contacts = foot_contacts(keypoints3d, keypoints2d, boxes, time_s, world, f)
+    scale = planting_scale(keypoints3d, contacts, world, config.ground.sole_m, time_s, f.smooth_s) if f.plant \
+        else np.ones(len(time_s))
+    shift = np.zeros((len(time_s), 3))
+    if f.lock:
+        planted = world.points(keypoints3d * scale[:, None, None])
+        shift = lock_offsets(np.stack([planted[:, side].mean(1) for side in FEET], 1), contacts, time_s, f.ramp_s,
+                             f.hold_s)
+    return {"contacts": contacts, "joints_world": (world.points(joints * scale[:, None, None]) + shift[:, None]).astype(np.float32),
+            "transl_world": (world.points(transl * scale[:, None]) + shift).astype(np.float32),
+            "world_scale": scale.astype(np.float32)}
