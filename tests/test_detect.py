@@ -275,3 +275,26 @@ def test_one_expected_person_uses_the_one_thread_landmark_model_with_the_same_la
     crowd = det.detect(frames[1], hints=first + first, full=False)  # two hints (here the same person)
     assert det.landmarker is det._crowd
     assert np.abs(solo[0].keypoints2d - crowd[0].keypoints2d).max() < 0.05
+
+
+def test_hog_finds_a_person_cut_by_the_frame_edge_and_caps_large_frames():
+    """Repeated border lets a window fit over someone the frame's edge cuts (issue 24: a person
+    standing at the edge of a 1080p view was never found); a frame larger than `max_pixels` is
+    searched at a lower scale and still finds the pedestrians."""
+    from metahmr_video.detect.hog import HogPeopleDetector
+
+    image = next(iter(VideoSource(os.path.join(MEDIA, "pedestrians.mp4")))).image
+    whole, _ = HogPeopleDetector()(image)
+    b = whole[np.argmax(whole[:, 0] > 100)]  # a person away from the left edge
+    cut = int(b[0] + 0.3 * (b[2] - b[0]))  # the frame now cuts off 30 % of their width
+    image_cut = np.ascontiguousarray(image[:, cut:])
+    centre = np.array([(b[0] + b[2]) / 2 - cut, (b[1] + b[3]) / 2])
+
+    def found(boxes):
+        return any(x0 - 10 <= centre[0] <= x1 + 10 and y0 <= centre[1] <= y1 for x0, y0, x1, y1 in boxes)
+
+    assert found(HogPeopleDetector()(image_cut)[0])
+    assert not found(HogPeopleDetector(edge_pad=0)(image_cut)[0])
+    big = np.ascontiguousarray(np.repeat(np.repeat(image, 2, 0), 2, 1))  # 1536x1152
+    capped, _ = HogPeopleDetector(max_pixels=1_200_000)(big)
+    assert len(capped) >= 4

@@ -110,6 +110,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from metahmr_trainer.evaluate import evaluate, format_table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    splits = args.splits.split(",")
+    if "people" in splits:
+        from metahmr_trainer.people.evaluate import evaluate_command as people_command
+
+        splits.remove("people")
+        people_command(args)
+        if not splits:
+            return 0
     torch.set_num_threads(args.threads)
     ours = Fitter.load(args.checkpoint, args.device, body=None if args.body == "anny" else load_body(args.body))
     methods = {} if args.no_baselines else {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
@@ -121,7 +129,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         name, path = spec.split("=", 1)
         methods[name] = (Fitter.load(path, args.device, body=ours.body), "meta", args.steps)
     methods["ours (meta + dual)" if ours.ckpt.aux is not None else "ours (meta)"] = (ours, "meta", args.steps)
-    splits = args.splits.split(",")
     if "truncation" in splits:
         import json
 
@@ -236,7 +243,8 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
     e.add_argument("--splits", default="real,synthetic",
                    help="comma-separated: real (bvhtools motion), synthetic, realpix (real pixels, docs/realpix.md), "
                         "truncation (people cut off by the frame, trainer/truncation.py), hardpose (rendered "
-                        "hard poses seen by the real detector, trainer/hardpose.py), world (camera height, pitch, "
+                        "hard poses seen by the real detector, trainer/hardpose.py), people (every person found, "
+                        "one id each, no ghosts: labelled real clips, trainer/people/), world (camera height, pitch, "
                         "roll, feet and joints in the world on the pose2sim demo, trainer/realpix/world.py)")
     e.add_argument("--truncation-n", type=int, default=150,
                    help="truncation: generated bodies, each seen whole and cut at 4 levels")
@@ -248,6 +256,9 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
     from metahmr_trainer.realpix.cli import add_options as add_realpix_options
 
     add_realpix_options(e)
+    from metahmr_trainer.people.evaluate import add_options as add_people_options
+
+    add_people_options(e)
     e.set_defaults(func=cmd_evaluate)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -325,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         interrupts.install()
     try:  # Ctrl-C at any point, the imports of start-up included, ends with one line
         args = build_parser(argv).parse_args(argv)
+        if args.debug:  # the stages' reasons (e.g. a track not reported: metahmr_video.track.evidence_gate)
+            logging.basicConfig(format="%(name)s: %(message)s")
+            logging.getLogger("metahmr_video").setLevel(logging.DEBUG)
         status = args.func(args)
         if status == 0 and interrupts.requested():  # a library swallowed the KeyboardInterrupt
             raise KeyboardInterrupt

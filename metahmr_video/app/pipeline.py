@@ -33,6 +33,7 @@ from metahmr_video.core.profiling import StageTimes
 from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
 from metahmr_video.sinks.background import BackgroundWriter
 from metahmr_video.sources import prefetch
+from metahmr_video.track.evidence_gate import EvidenceGate
 
 
 class Detector(Protocol):
@@ -106,13 +107,15 @@ class Pipeline:
     definitions, per track. `hold`: frames
     of output delay that let a track be reported from its first detection (see the module
     docstring; 0 for live sources). overlap: stages in threads (see the module docstring). times: a
-    `StageTimes` that each stage's calls are added to (None: not timed)."""
+    `StageTimes` that each stage's calls are added to (None: not timed). gate: an `EvidenceGate`
+    that holds back the people of tracks whose bodies do not explain their 2D evidence (None: all)."""
 
     def __init__(self, detector: Detector, tracker, adapter, smoother: Smoother,
                  poser: Callable | None = None, hold: int = 0, overlap: bool = True,
-                 times: StageTimes | None = None, definitions: PostStage | None = None) -> None:
+                 times: StageTimes | None = None, definitions: PostStage | None = None,
+                 gate: EvidenceGate | None = None) -> None:
         self.detector, self.tracker, self.adapter, self.smoother, self.poser = detector, tracker, adapter, smoother, poser
-        self.definitions = definitions
+        self.definitions, self.gate = definitions, gate
         self.hold = max(0, int(hold))
         self.overlap, self.times = overlap, times
         self._alive: set[int] = set()
@@ -121,7 +124,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget per-video state (tracks, filters, held frames); models stay loaded."""
-        for stage in (self.detector, self.tracker, self.adapter, self.smoother, self.definitions):
+        for stage in (self.detector, self.tracker, self.adapter, self.smoother, self.definitions, self.gate):
             if stage is not None:
                 stage.reset()
         self._alive, self._confirmed = set(), set()
@@ -145,6 +148,8 @@ class Pipeline:
         self._confirmed.update(t.track_id for t in tracked if t.confirmed)
         with self._section("adapt", frame):
             bodies = self.adapter(frame, tracked)
+            if self.gate is not None:
+                self.gate.observe(bodies)
         with self._section("smooth", frame):
             alive = {t.track_id for t in tracked}
             self.smoother.forget(self._alive - alive)
@@ -183,8 +188,10 @@ class Pipeline:
 
     def _release(self) -> tuple[Frame, list[PersonBody]]:
         frame, people = self._pending.popleft()
-        # A track tentative when this frame was processed is confirmed by now, or was a false start.
-        return frame, [p for p in people if p.track_id in self._confirmed]
+        # A track tentative when this frame was processed is confirmed by now, or was a false start;
+        # the gate's verdict on its body is in by now too (offline `hold` covers its first frames).
+        return frame, [p for p in people if p.track_id in self._confirmed
+                       and (self.gate is None or self.gate.shown(p.track_id))]
 
     def _perceived(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, list[TrackedPerson]]]:
         for frame in frames:

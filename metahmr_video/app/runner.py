@@ -21,7 +21,7 @@ from metahmr_video.core.profiling import StageTimes
 from metahmr_video.core.records import Frame
 from metahmr_video.sinks import NpzSink, OverlayVideoSink, body_faces
 from metahmr_video.smooth import LandmarkDefinitions, TrackSmoother
-from metahmr_video.track import Tracker
+from metahmr_video.track import EvidenceGate, Tracker
 from metahmr_video.world import WorldEstimator, focal_from_edges
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
@@ -129,7 +129,8 @@ class Runner:
     def pipeline(self, focal: float, live: bool = False, times: StageTimes | None = None,
                  photo: bool = False, vertices: bool = False) -> Pipeline:
         """The stages for one input at this focal length (pixels). Offline (not `live`) the output
-        is held back so that each track is reported from its first detection (`Pipeline.hold`).
+        is held back so that each track is reported from its first detection (`Pipeline.hold`) and
+        only once its first bodies explain its 2D evidence (`EvidenceGate`; off at `adapt.steps` 0).
         `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
         detector, HOG) included. `photo`: every person gets `AdaptConfig.photo_steps` (no frame
         budget, and no next frame to carry the adaptation to), the landmark start
@@ -141,11 +142,15 @@ class Runner:
         a = self.config.adapt
         adapter = Adapter(self.fitter, a.for_photo() if photo else a, focal=focal)
         poser = BodyPoser(self.body, vertices=vertices or o.overlay or o.vertices)
-        hold = 0 if live else self.tracker.config.min_hits - 1
+        tc = self.tracker.config
+        gate = tc.evidence.enabled and self.steps > 0  # its thresholds are for fitted bodies
+        # offline, a frame leaves once its tracks are confirmed and the gate has judged their first bodies
+        hold = 0 if live else max(tc.min_hits, tc.evidence.frames if gate else 1) - 1
         self.detector.times = times
         return Pipeline(self.detector, self.tracker, adapter, self.smoother, poser, hold=hold,
                         overlap=self.config.overlap, times=times,
-                        definitions=None if photo else LandmarkDefinitions(self.config.definitions))
+                        definitions=None if photo else LandmarkDefinitions(self.config.definitions),
+                        gate=EvidenceGate(tc.evidence) if gate else None)
 
     def meta(self, source_name: str, width: int, height: int, fps: float, focal: float,
              focal_from: str = "config") -> dict:

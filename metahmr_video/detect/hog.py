@@ -14,16 +14,21 @@ class HogPeopleDetector:
     """Upright people boxes (xyxy pixels) with SVM margins as scores.
 
     The default SVM window is 64x128 with the person about 96 px tall inside it, so the image is
-    upscaled by `upscale` first to find people down to ~96/upscale px tall. The search runs over a
-    pyramid of scales (`scale_step` apart); `parts` > 1 splits that pyramid into slices of about
-    equal cost, so that a caller can search one slice per frame (no frame pays for the whole
-    pyramid; `__call__(image, part=k)`).
+    upscaled by `upscale` first to find people down to ~96/upscale px tall. The search's cost grows
+    with its pixel count: a whole-image search is scaled down further, when needed, to at most
+    `max_pixels` (0: no limit); in a 1080p frame people are then found from ~125 px tall. The search
+    runs over a pyramid of scales (`scale_step` apart); `parts` > 1 splits that pyramid into slices
+    of about equal cost, so that a caller can search one slice per frame (no frame pays for the
+    whole pyramid; `__call__(image, part=k)`). The searched image is extended by `edge_pad` pixels
+    (of the searched scale; 32 = half the window's width) of repeated border on every side, so that a
+    window fits over a person at the frame's edge or cut by it (without it, one standing at the edge
+    of a 1080p view was never found; it costs +18 % on a 360x640 frame's search).
 
         boxes, scores = HogPeopleDetector()(rgb_image)
     """
 
     def __init__(self, upscale: float = 1.6, min_margin: float = 0.5, scale_step: float = 1.05,
-                 nms_iou: float = 0.4, parts: int = 1) -> None:
+                 nms_iou: float = 0.4, parts: int = 1, max_pixels: int = 0, edge_pad: int = 32) -> None:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.upscale = float(upscale)
@@ -31,6 +36,8 @@ class HogPeopleDetector:
         self.scale_step = float(scale_step)
         self.nms_iou = float(nms_iou)
         self.parts = max(1, int(parts))
+        self.max_pixels = int(max_pixels)
+        self.edge_pad = int(edge_pad)
 
     @functools.lru_cache(maxsize=8)
     def slices(self, width: int, height: int) -> List[Tuple[int, int]]:
@@ -62,8 +69,12 @@ class HogPeopleDetector:
                  upscale: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
         """RGB uint8 image -> (boxes float32[N, 4] xyxy pixels, scores float32[N]). part: search only
         slice `part % len(slices)` of the scale pyramid (None: all of it); `upscale` overrides the
-        detector's own for this call."""
-        upscale = self.upscale if upscale is None else float(upscale)
+        detector's own (and its `max_pixels` limit) for this call."""
+        if upscale is None:
+            upscale = self.upscale
+            if self.max_pixels > 0:
+                upscale = min(upscale, float(np.sqrt(self.max_pixels / (image.shape[0] * image.shape[1]))))
+        upscale = float(upscale)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if upscale != 1.0:
             gray = cv2.resize(gray, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR)
@@ -79,11 +90,14 @@ class HogPeopleDetector:
         if gray.shape[1] < hog.winSize[0] or gray.shape[0] < hog.winSize[1]:
             # no window fits (and OpenCV's detectMultiScale corrupts the heap on some such images)
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        pad = self.edge_pad
+        if pad > 0:
+            gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         rects, weights = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8),
                                               scale=self.scale_step, hitThreshold=0.0)
         if len(rects) == 0:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        rects = np.asarray(rects, np.float32).reshape(-1, 4) * (scale / upscale)
+        rects = (np.asarray(rects, np.float32).reshape(-1, 4) - [pad, pad, 0, 0]) * (scale / upscale)
         scores = np.asarray(weights, np.float32).ravel()
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1)
         keep = scores >= self.min_margin

@@ -61,8 +61,9 @@ class DetectorConfig:
     detector besides the whole image (0 = whole image only; small people need 2). use_blazepose /
     use_hog / use_segmentation: MediaPipe's pose detector / HOG pedestrian boxes (image upscaled by
     hog_upscale) / person-segmentation regions covering at least segment_min_area of the image as
-    sources of new people. search_lost: where a hint (a tracked person) finds no landmarks, HOG
-    searches a window around it, upscaled for the person's size. full_every: run the pose detector
+    sources of new people; hog_max_pixels caps the size of HOG's whole-image search (pixels after
+    scaling; larger frames are searched at a lower scale, 0: no cap). search_lost: where a hint (a
+    tracked person) finds no landmarks, HOG searches a window around it, scaled for the person's size. full_every: run the pose detector
     and segmentation every n-th call of `detect(..., full=None)` (hinted people are re-cropped on
     every frame), and (without spread_hog) HOG's whole scale pyramid on those frames. settled_search_every: once a scene
     is settled (every expected person re-found and nothing new for settle_frames frames), the
@@ -80,6 +81,7 @@ class DetectorConfig:
     use_blazepose: bool = True
     use_hog: bool = True
     hog_upscale: float = 1.6
+    hog_max_pixels: int = 1_200_000
     use_segmentation: bool = True
     segment_min_area: float = 0.02
     search_lost: bool = True
@@ -114,7 +116,8 @@ class MultiPersonDetector:
         self._solo = (PoseLandmarker(num_threads=c.solo_threads)
                       if c.solo_threads is not None and c.solo_threads != c.num_threads else self._crowd)
         self.pose_detector = PoseDetector(num_threads=c.num_threads) if c.use_blazepose else None
-        self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=max(1, c.full_every - 1)) if c.use_hog else None
+        self.hog = HogPeopleDetector(upscale=c.hog_upscale, parts=max(1, c.full_every - 1),
+                                     max_pixels=c.hog_max_pixels) if c.use_hog else None
         self.segmenter = (PersonSegmenter(min_area=c.segment_min_area, num_threads=c.num_threads)
                           if c.use_segmentation else None)
         self.times = None
@@ -291,8 +294,9 @@ class MultiPersonDetector:
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
         """Crops for HOG people found near where `box` (xyxy pixels) expected someone: HOG on a
-        window of three box widths by two heights around it, upscaled so that the expected person
-        is at least 160 px tall (HOG's window is 128)."""
+        window of three box widths by two heights around it, scaled so that the expected person
+        is 160 px tall (HOG's window is 128; a large person's window is scaled down, not searched at
+        full size)."""
         h, w = image.shape[:2]
         bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -300,8 +304,7 @@ class MultiPersonDetector:
         y0, y1 = int(max(0, cy - bh)), int(min(h, cy + bh))
         if x1 - x0 < 8 or y1 - y0 < 16:
             return []
-        upscale = max(self.hog.upscale, 160.0 / max(bh, 1.0))
-        boxes, _ = self.hog(np.ascontiguousarray(image[y0:y1, x0:x1]), upscale=min(upscale, 4.0))
+        boxes, _ = self.hog(np.ascontiguousarray(image[y0:y1, x0:x1]), upscale=min(160.0 / max(bh, 1.0), 4.0))
         rois = []
         for b in boxes:
             pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32) + [x0, y0, x0, y0]

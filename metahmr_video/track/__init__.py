@@ -4,6 +4,8 @@
     people = tracker.update(detections, frame.image)      # list[TrackedPerson]
 """
 
+from metahmr_video.track.evidence_gate import EvidenceConfig, EvidenceGate
 from metahmr_video.track.tracker import Tracker, TrackerConfig, appearance, bone_lengths, keypoint_similarity
 
-__all__ = ["Tracker", "TrackerConfig", "appearance", "bone_lengths", "keypoint_similarity"]
+__all__ = ["EvidenceConfig", "EvidenceGate", "Tracker", "TrackerConfig", "appearance", "bone_lengths",
+           "keypoint_similarity"]

@@ -17,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 from metahmr_video.core.boxes import box_iou
 from metahmr_video.core.layout import Landmark
 from metahmr_video.core.records import Detection, TrackedPerson
+from metahmr_video.track.evidence_gate import EvidenceConfig
 from metahmr_video.track.facing import FacingConfig, FacingFilter
 
 _BONES = [(Landmark[a.upper()], Landmark[b.upper()]) for a, b in [
@@ -106,7 +107,8 @@ class TrackerConfig:
     them). reid_window: frames after its death during which a returning person gets its old id
     back (appearance or bone-length similarity >= reid_threshold). match_threshold: lowest
     similarity (0.5 IoU + 0.5 keypoints) to match. min_score: detections below it are ignored.
-    facing: the per-track fix of front/back label flips."""
+    facing: the per-track fix of front/back label flips. evidence: which tracks the pipeline reports
+    once their bodies are fitted (`EvidenceGate`: only those whose body explains their 2D evidence)."""
 
     min_hits: int = 2
     max_age: int = 15
@@ -116,6 +118,7 @@ class TrackerConfig:
     reid_threshold: float = 0.5
     min_score: float = 0.3
     facing: FacingConfig = field(default_factory=FacingConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
 
 
 class Tracker:

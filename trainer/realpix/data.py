@@ -85,11 +85,18 @@ def read_qca(path: str | Path) -> list[Camera]:
 def fetch_demo(cache_dir: Path = DEFAULT_CACHE) -> Path:
     """Download (once) the pose2sim wheel with pip and extract the single-person demo's videos and
     calibration into cache_dir; returns the demo folder."""
+    demo = Path(cache_dir) / DEMO
+    extract([f"{DEMO}/calibration/Calib.qca.txt"] + [f"{DEMO}/videos/cam0{i}.mp4" for i in range(1, 5)], cache_dir)
+    return demo
+
+
+def extract(members: list[str], cache_dir: Path = DEFAULT_CACHE) -> list[Path]:
+    """Files of the pose2sim wheel (paths inside it) extracted into cache_dir, the wheel downloaded
+    once with pip; returns their paths. Raises MetaHMRError when pip fails or a file is missing."""
     cache_dir = Path(cache_dir)
-    demo = cache_dir / DEMO
-    needed = [demo / "calibration" / "Calib.qca.txt"] + [demo / "videos" / f"cam0{i}.mp4" for i in range(1, 5)]
+    needed = [cache_dir / m for m in members]
     if all(p.is_file() for p in needed):
-        return demo
+        return needed
     cache_dir.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache_dir.glob("pose2sim-0.10.49-*.whl"))
     if not wheels:
@@ -99,9 +106,8 @@ def fetch_demo(cache_dir: Path = DEFAULT_CACHE) -> Path:
         if r.returncode != 0 or not wheels:
             raise MetaHMRError(f"could not download {WHEEL} with pip: {r.stderr.strip()[-300:]}")
     with zipfile.ZipFile(wheels[0]) as zf:
-        zf.extractall(cache_dir, members=[n for n in zf.namelist()
-                                          if n.startswith(DEMO + "/videos/") or n == f"{DEMO}/calibration/Calib.qca.txt"])
+        zf.extractall(cache_dir, members=[n for n in zf.namelist() if n in members])
     missing = [str(p) for p in needed if not p.is_file()]
     if missing:
         raise MetaHMRError(f"{wheels[0].name} lacks {', '.join(missing)}")
-    return demo
+    return needed
