@@ -281,3 +281,47 @@ def test_the_landmark_start_keeps_whichever_body_explains_the_evidence_better(fi
     assert not no_world.from_landmarks.any()
     assert torch.allclose(no_world.joints, fitter.fit(args[0], args[1], None, args[3], args[4], focal=1000.0,
                                                       steps=20).joints)
+
+
+def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, anny_body, monkeypatch):
+    """In a video (`landmark_start` "always"), a person in an unusual pose is fitted to their landmarks
+    from the rest pose on their first frame (LANDMARK_ITERS steps) and, on the next, from that fit
+    (WARM_LANDMARK_ITERS steps); as the body moves a little, the warm fit follows it: PA-MPJPE < 10 mm,
+    its root moved sideways as the truth's within 1 cm, its reprojection under 1.5 % of the box. A track seen again after `prior_max_gap_s` starts cold."""
+    import metahmr_video.adapt.fitter as fitter_module
+    from metahmr_video.adapt import AdaptConfig, Adapter
+    from metahmr_video.core.camera import project
+    from metahmr_video.core.records import Detection, Frame, TrackedPerson
+
+    px, conf, world, boxes, truth = _unusual_people(anny_body, n=2)
+    calls = []
+    real = fitter_module.fit_evidence_landmarks
+    monkeypatch.setattr(fitter_module, "fit_evidence_landmarks",
+                        lambda body, ev, iters, init=None, lr=0.03: calls.append((len(ev), iters, init is not None))
+                        or real(body, ev, iters=iters, init=init, lr=lr))
+    adapter = Adapter(fitter, AdaptConfig(steps=3, frame_steps=None), focal=1000.0)
+    assert adapter.config.landmark_start == "always"  # the default
+    image = np.zeros((H, W, 3), np.uint8)
+
+    def people(p2d, w3d, bx):
+        return [TrackedPerson(track_id=i, detection=Detection(bx[i].numpy(), 1.0, p2d[i].numpy(), conf[i].numpy(),
+                                                              w3d[i].numpy())) for i in range(2)]
+
+    first = adapter(Frame(0, 0.0, image), people(px, world, boxes))
+    assert calls == [(2, fitter_module.LANDMARK_ITERS, False)] and set(adapter.landmark) == {0, 1}
+    # the next frame: both people moved 5 cm sideways and 3 cm closer
+    shift = torch.tensor([0.05, 0.0, -0.03])
+    kp = truth.keypoints + shift
+    px2 = project(kp, torch.full((2,), 1000.0), torch.tensor([W / 2, H / 2]).expand(2, 2))
+    boxes2 = torch.cat([px2.amin(1) - 10, px2.amax(1) + 10], -1)
+    second = adapter(Frame(1, 1 / 30, image), people(px2, world, boxes2))
+    assert calls[1] == (2, fitter_module.WARM_LANDMARK_ITERS, True)
+    sj = anny_body.standard_joint_indices
+    for a, b, t in zip(first, second, truth.joints):
+        _, pa = joint_errors(torch.as_tensor(b.joints)[None, sj], t[None, sj])
+        assert float(pa.mean()) < 10
+        moved = b.joints[0] - a.joints[0]
+        assert abs(moved[0] - 0.05) < 0.01 and abs(moved[1]) < 0.01  # the root followed sideways ...
+        assert b.reproj_error < 0.015 * float((b.box[2:] - b.box[:2]).max())  # ... and explains the moved 2D
+    adapter(Frame(2, 1.0, image), people(px2, world, boxes2))  # 0.97 s later: cold again
+    assert calls[2] == (2, fitter_module.LANDMARK_ITERS, False)

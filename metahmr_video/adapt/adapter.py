@@ -33,10 +33,11 @@ class AdaptConfig:
     photo_steps: TTO steps per person in a photo (an independent still image: no previous frame to
     build on and no frame rate to keep; every person gets them; None: `steps`); landmark_start:
     where each person is also fitted to their landmarks by optimisation alone, the body that
-    explains the evidence better being kept (`Fitter.fit(landmark_start=True)`, ~300 body-model
-    steps a person): "photos" (photos only: no previous frame to start from), "always" (video
-    frames too; slow) or "never"; landmark_residual: the mean reprojection error, in box sizes,
-    above which a network body counts as not explaining its 2D evidence (only those are refitted)."""
+    explains the evidence better being kept (`Fitter.fit(landmark_start=True)`): "always" (photos
+    and video frames: 300 body-model steps from the rest pose, in a video only the track's first
+    such frame; its later frames start from its previous landmark fit, 15 steps; E47), "photos"
+    (photos only) or "never"; landmark_residual: the mean reprojection error, in box sizes, above
+    which a network body counts as not explaining its 2D evidence (only those are refitted)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -48,7 +49,7 @@ class AdaptConfig:
     prior_max_gap_s: float = 0.25
     carry: float = 1.0
     photo_steps: int | None = 20
-    landmark_start: str = "photos"
+    landmark_start: str = "always"
     landmark_residual: float = LANDMARK_RESIDUAL
 
     def __post_init__(self) -> None:
@@ -93,16 +94,21 @@ class Adapter:
         # track id -> (time_s, pose [J,3,3], shape [S], carry: (weight [P,H], bias [P]) or None) of
         # its last adapted body (CPU tensors)
         self.last: dict[int, tuple] = {}
+        # track id -> (time_s, pose [J,3,3], shape [S], transl [3]) of its last body fitted to its
+        # landmarks (`landmark_start`), where its next landmark fit starts
+        self.landmark: dict[int, tuple] = {}
 
     def reset(self) -> None:
         """Forget the per-track previous bodies (next video)."""
         self.last.clear()
+        self.landmark.clear()
 
     def __call__(self, frame: Frame, people: list[TrackedPerson]) -> list[PersonBody]:
         people = [p for p in people if not p.predicted]
         max_gap = self.config.prior_max_gap_s
         # Previous bodies too old to serve as a prior are dropped (memory stays flat on long streams).
         self.last = {k: v for k, v in self.last.items() if frame.time_s - v[0] <= max_gap}
+        self.landmark = {k: v for k, v in self.landmark.items() if frame.time_s - v[0] <= max_gap}
         if not people:
             return []
         dets = [p.detection for p in people]
@@ -113,7 +119,7 @@ class Adapter:
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight,
                               carry=self._carry(frame, people) if carry else None, return_carry=carry,
                               landmark_start=self.config.landmark_start == "always",
-                              landmark_residual=self.config.landmark_residual)
+                              landmark_residual=self.config.landmark_residual, landmark_warm=self._landmark_warm(frame, people))
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,
@@ -127,6 +133,10 @@ class Adapter:
             if not b.fallback:
                 self.last[b.track_id] = (frame.time_s, res.pose[i], res.shape[i],
                                          None if res.carry is None else (res.carry[0][i], res.carry[1][i]))
+            if res.from_landmarks is not None and res.from_landmarks[i]:
+                self.landmark[b.track_id] = (frame.time_s, res.pose[i], res.shape[i], res.transl[i])
+            else:
+                self.landmark.pop(b.track_id, None)
         return bodies
 
     def steps(self, people: int) -> int:
@@ -155,6 +165,21 @@ class Adapter:
         """The track's last adapted body if it is recent enough to build on (`prior_max_gap_s`)."""
         prev = self.last.get(person.track_id)
         return prev if prev is not None and 0 < frame.time_s - prev[0] <= self.config.prior_max_gap_s else None
+
+    def _landmark_warm(self, frame: Frame, people: list[TrackedPerson]) -> tuple | None:
+        """(pose [N,J,3,3], shape [N,S], transl [N,3], has [N]): each person's landmark fit in their
+        previous frame (`prior_max_gap_s`), where this frame's starts (`Fitter.fit(landmark_warm=)`)."""
+        prev = [self.landmark.get(p.track_id) for p in people]
+        prev = [v if v is not None and 0 < frame.time_s - v[0] <= self.config.prior_max_gap_s else None for v in prev]
+        if self.config.landmark_start != "always" or not any(v is not None for v in prev):
+            return None
+        body, n = self.fitter.body, len(people)
+        pose, shape = torch.eye(3).expand(n, body.num_bones, 3, 3).clone(), body.neutral_shape(n).cpu()
+        transl, has = torch.zeros(n, 3), torch.zeros(n, dtype=torch.bool)
+        for i, v in enumerate(prev):
+            if v is not None:
+                has[i], pose[i], shape[i], transl[i] = True, v[1], v[2], v[3]
+        return pose, shape, transl, has
 
     def _carry(self, frame: Frame, people: list[TrackedPerson]) -> tuple[torch.Tensor, torch.Tensor]:
         """(weight [N,P,H], bias [N,P]): what each person's steps start from (`Fitter.next_carry` of

@@ -42,6 +42,9 @@ MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crow
 # A network body whose mean reprojection exceeds this share of the person's box leaves its 2D evidence
 # unexplained: the landmark start may replace it (E39: chosen on rendered hard poses, checked on real pixels).
 LANDMARK_RESIDUAL = 0.03
+LANDMARK_ITERS = 300  # a landmark fit from the rest pose
+WARM_LANDMARK_ITERS = 15  # one from the person's previous landmark fit (`fit(landmark_warm=)`) ...
+WARM_LANDMARK_LR = 0.01  # ... at this Adam rate (the cold fit's 0.03 shakes a fit it starts on, E47)
 
 
 @dataclass
@@ -186,7 +189,7 @@ class Fitter:
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
             carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False,
-            landmark_residual: float = LANDMARK_RESIDUAL) -> FitResult:
+            landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
@@ -200,7 +203,10 @@ class Fitter:
         a person whose adapted network body leaves their 2D evidence unexplained (mean reprojection
         above `landmark_residual` of the box size) when it explains the evidence better
         (`evidence_residual`: 2D reprojection + distance to the world landmarks); for photos, where
-        a regressor's start far from an unusual pose leaves the fit in the wrong basin (E39)."""
+        a regressor's start far from an unusual pose leaves the fit in the wrong basin (E39).
+        landmark_warm: optional (pose [N,J,3,3], shape [N,S], transl [N,3], has [N] bool), e.g. each
+        person's landmark fit in their previous video frame: people with `has` start their landmark
+        fit there and take WARM_LANDMARK_ITERS steps instead of LANDMARK_ITERS from the rest pose."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
@@ -209,9 +215,12 @@ class Fitter:
             prior = None
         if carry is not None:
             carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in carry)
+        if landmark_warm is not None:
+            landmark_warm = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in landmark_warm)
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
                                  prior_weight=prior_weight, carry=carry, return_carry=return_carry,
-                                 landmark_start=landmark_start, landmark_residual=landmark_residual)
+                                 landmark_start=landmark_start, landmark_residual=landmark_residual,
+                                 landmark_warm=landmark_warm)
 
     def supports_carry(self, start: str = "meta") -> bool:
         """Whether fits can carry a person's adaptation to their next frame (`fit(carry=)`): the
@@ -230,18 +239,21 @@ class Fitter:
             return c.plain, None, c.eft_lr, replace(c.loss_config, w_pseudo=0.0)
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
 
-    def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor, residual: float):
+    def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor, residual: float,
+                        warm: tuple | None = None):
         """For people with finite evidence and world landmarks whose adapted network body leaves
         more than `residual` (box sizes) of their 2D evidence unexplained: their bodies fitted to
-        the landmarks by optimisation alone, kept where they explain the evidence better
-        (`evidence_residual`). Returns (params, body output, pixels [N,33,2], from_landmarks [N])."""
+        the landmarks by optimisation alone (from `warm` where it has them, see `fit`), kept where
+        they explain the evidence better (`evidence_residual`). Returns (params, body output,
+        pixels [N,33,2], from_landmarks [N])."""
         unexplained = ok & (ev.has_world > 0) & (evidence_residual(out.keypoints, px, ev, w_world=0.0) > residual)
         idx = unexplained.nonzero()[:, 0]
         use = torch.zeros_like(unexplained)
         if len(idx) == 0:
             return params, out, px, use
         sub = ev.index(idx)
-        alt_out, (pose, shape, transl) = fit_evidence_landmarks(self.body, sub)
+        alt_out, (pose, shape, transl) = self._fit_landmarks(sub, None if warm is None else
+                                                             tuple(t[idx.cpu()] for t in warm))
         alt_px = project_points(alt_out.keypoints, sub)
         better = evidence_residual(alt_out.keypoints, alt_px, sub) < evidence_residual(out.keypoints[idx], px[idx], sub)
         keep = better & torch.isfinite(alt_out.joints).flatten(1).all(-1)
@@ -256,6 +268,28 @@ class Fitter:
         out = replace(out, joints=put(out.joints, alt_out.joints), keypoints=put(out.keypoints, alt_out.keypoints))
         return params, out, put(px, alt_px), use
 
+    def _fit_landmarks(self, ev: Evidence, warm: tuple | None):
+        """`fit_evidence_landmarks` for every person of `ev`: from the rest pose, or warm from
+        (pose, shape, transl, has) for those that have it (fewer steps)."""
+        has = torch.zeros(len(ev), dtype=torch.bool) if warm is None else warm[3].bool()
+        if not has.any():
+            return fit_evidence_landmarks(self.body, ev, iters=LANDMARK_ITERS)
+        groups = [(has, WARM_LANDMARK_ITERS, WARM_LANDMARK_LR, tuple(t[has].to(self.device) for t in warm[:3])),
+                  (~has, LANDMARK_ITERS, 0.03, None)]
+        pose = torch.zeros(len(ev), self.body.num_bones, 3, 3, device=self.device)
+        shape, transl = torch.zeros(len(ev), self.body.num_shape, device=self.device), torch.zeros(len(ev), 3, device=self.device)
+        out = None
+        for sel, iters, lr, init in groups:
+            if not sel.any():
+                continue
+            i = sel.nonzero()[:, 0].to(self.device)
+            o, (p, sh, t) = fit_evidence_landmarks(self.body, ev.index(i), iters=iters, init=init, lr=lr)
+            if out is None:
+                out = replace(o, joints=o.joints.new_zeros(len(ev), *o.joints.shape[1:]),
+                              keypoints=o.keypoints.new_zeros(len(ev), *o.keypoints.shape[1:]))
+            pose[i], shape[i], transl[i], out.joints[i], out.keypoints[i] = p, sh, t, o.joints, o.keypoints
+        return out, (pose, shape, transl)
+
     def next_carry(self, carry: tuple, keep: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """What people's next frame starts from (`fit(carry=)`), given their adaptation so far
         (`FitResult.carry`: weight [N,P,H], bias [N,P]): `keep` x it in the rows of the last layer
@@ -268,10 +302,10 @@ class Fitter:
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
                      prior_weight: float = 0.0, carry: tuple | None = None,
                      return_carry: bool = False, landmark_start: bool = False,
-                     landmark_residual: float = LANDMARK_RESIDUAL) -> FitResult:
+                     landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
         with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
-        prior/prior_weight, carry/return_carry, landmark_start/landmark_residual: see `fit`."""
+        prior/prior_weight, carry/return_carry, landmark_start/landmark_residual/landmark_warm: see `fit`."""
         if (carry is not None or return_carry) and not self.supports_carry(start):
             raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
                              "that adapts only the last layer")
@@ -284,7 +318,7 @@ class Fitter:
         part = lambda a, i: None if a is None else tuple(t[i:i + chunk] for t in a)  # noqa: E731
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
                                  part(prior, i), prior_weight, part(carry, i), return_carry,
-                                 landmark_residual if landmark_start else None)
+                                 landmark_residual if landmark_start else None, part(landmark_warm, i))
                  for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "carry"}
         if return_carry:
@@ -295,7 +329,8 @@ class Fitter:
 
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
                    prior: tuple | None = None, prior_weight: float = 0.0, carry: tuple | None = None,
-                   return_carry: bool = False, landmark_residual: float | None = None) -> dict:
+                   return_carry: bool = False, landmark_residual: float | None = None,
+                   landmark_warm: tuple | None = None) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body = self.body
         x = features(ev)
@@ -350,7 +385,7 @@ class Fitter:
             from_landmarks = torch.zeros_like(bad)
             if landmark_residual is not None:
                 params, out, px, from_landmarks = self._landmark_start(ev, params, out, px, ~(bad | invalid),
-                                                                       landmark_residual)
+                                                                       landmark_residual, landmark_warm)
             res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),

@@ -36,10 +36,12 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
                   w2d: torch.Tensor | None = None, focal: torch.Tensor | None = None,
                   center: torch.Tensor | None = None, box_size: torch.Tensor | None = None,
                   w_2d: float = 1.0, iters: int = 300, lr: float = 0.03, w_pose: float = 1e-3,
-                  w_shape: float = 1e-3):
+                  w_shape: float = 1e-3, init: tuple | None = None):
     """Fit N bodies. target3d [N,33,3] metres, camera-aligned axes (only its hip-centred shape is
     used); w3d [N,33] >= 0; optional 2D: kp2d [N,33,2] pixels, w2d [N,33], focal [N], center [N,2],
-    box_size [N] pixels. Returns the body output (joints [N,31,3], keypoints [N,33,3], camera frame)
+    box_size [N] pixels; init: optional (pose [N,J,3,3], shape [N,S], transl [N,3] metres) to start
+    from (e.g. each person's fit in their previous frame) instead of the rest pose turned onto the
+    targets' torso. Returns the body output (joints [N,31,3], keypoints [N,33,3], camera frame)
     and (pose, shape, transl)."""
     n = target3d.shape[0]
     tgt = torch.nan_to_num(target3d.float())
@@ -61,10 +63,14 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
             transl0 = torch.cat([(hip2 - center) / focal[:, None] * z[:, None], z[:, None]], -1)
     six = rotmat_to_sixd(eye.expand(n, -1, -1, -1)).clone()
     six[:, 0] = rotmat_to_sixd(r0)
+    shape = torch.full((n, body.num_shape), float(body.shape_center), device=tgt.device)
+    transl = transl0.clone()
+    if init is not None:
+        six, shape, transl = (t.detach().to(tgt.device).float().clone() for t in (rotmat_to_sixd(init[0].float()), init[1], init[2]))
     six.requires_grad_(True)
-    shape = torch.full((n, body.num_shape), float(body.shape_center), device=tgt.device, requires_grad=True)
+    shape.requires_grad_(True)
     lo, hi = body.shape_bounds
-    transl = transl0.clone().requires_grad_(True)
+    transl.requires_grad_(True)
     eye6 = rotmat_to_sixd(torch.eye(3, device=tgt.device))
     opt = torch.optim.Adam([six, shape, transl], lr=lr)
     wsum = w3d.sum(-1).clamp(min=1e-6)
@@ -90,13 +96,13 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
         return body(pose, shape, transl, return_vertices=False), (pose, shape, transl.detach())
 
 
-def fit_evidence_landmarks(body, ev: Evidence, iters: int = 300):
+def fit_evidence_landmarks(body, ev: Evidence, iters: int = 300, init: tuple | None = None, lr: float = 0.03):
     """`fit_landmarks` on a fitter's evidence (world landmarks weighted by their visibility, 2D by
-    confidence, through the evidence's camera): the fitted bodies' output and (pose [N,J,3,3],
-    shape [N,S], transl [N,3] metres, camera frame)."""
+    confidence, through the evidence's camera), optionally from `init` (see `fit_landmarks`): the
+    fitted bodies' output and (pose [N,J,3,3], shape [N,S], transl [N,3] metres, camera frame)."""
     with torch.enable_grad():
         return fit_landmarks(body, ev.world, ev.world_vis, ev.kp2d, ev.conf, ev.focal, ev.img_center, ev.box_size,
-                             iters=iters)
+                             iters=iters, lr=lr, init=init)
 
 
 def evidence_residual(keypoints3d: torch.Tensor, keypoints_px: torch.Tensor, ev: Evidence,
