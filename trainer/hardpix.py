@@ -281,7 +281,9 @@ def evaluate_hardpix(cache_dir: Path = DEFAULT_CACHE, out_dir: Path = Path("eval
                     e_in, e_ours = errors_2d(f["input"][SCORED_MP], kp), errors_2d(f["ours"][SCORED_MP], kp)
                     row.update(input_err=e_in.tolist(), ours_err=e_ours.tolist(),
                                input_mean=float(np.nanmean(e_in)), ours_mean=float(np.nanmean(e_ours)),
-                               reproj_error_px=f["reproj_error"], fallback=f["fallback"])
+                               reproj_error_px=f["reproj_error"], fallback=f["fallback"],
+                               input_2d=np.round(f["input"][SCORED_MP], 1).tolist(),
+                               ours_2d=np.round(f["ours"][SCORED_MP], 1).tolist(), label_2d=kp[SCORED_COCO].round(1).tolist())
                 rows.append(row)
     return {"source": SOURCE, "long_side": LONG_SIDE, "rows": rows, "summary": summary(rows)}
 
