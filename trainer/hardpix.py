@@ -7,8 +7,9 @@ Material: 18 Pexels photos of people in yoga and exercise poses (lying, kneeling
 sitting on the floor, bending, arms overhead, cut by the frame) shipped in the `aipose==3.2.0`
 sdist (`aipose-3.2.0/notebooks/poses/`), downloaded with pip into a cache at evaluation time and
 never committed. The reference: `hardpix_labels.json` beside this module, COCO-17 keypoints
-placed by eye for this project before any detector saw the images (not a benchmark's annotators;
-its own uncertainty is discussed in docs/hardpix.md), with category tags per person.
+placed by eye for this project (by the AI helper that wrote the split, from grid views) before any
+detector saw the images: independent of MediaPipe, not a benchmark's or a person's labels (its
+own uncertainty is discussed in docs/hardpix.md), with category tags per person.
 
 Each image, scaled to LONG_SIDE pixels on its long side, goes through the product's photo path
 (`run_input` on an image file: `Runner.photo`, the default focal, the config's defaults), each
