@@ -118,6 +118,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         people_command(args)
         if not splits:
             return 0
+    if "hardpix" in splits:
+        from metahmr_video.app.config import Config, override
+        from metahmr_trainer.hardpix import DEFAULT_CACHE as HARDPIX_CACHE
+        from metahmr_trainer.hardpix import evaluate_hardpix
+        from metahmr_trainer.hardpix import format_table as hardpix_table
+        from metahmr_trainer.hardpix import write_results as write_hardpix
+
+        splits.remove("hardpix")
+        torch.set_num_threads(args.threads)
+        config = override(Config(), {"adapt.checkpoint": None if args.checkpoint is None else str(args.checkpoint)})
+        res = evaluate_hardpix(HARDPIX_CACHE, Path(args.out_dir), config)
+        print(hardpix_table(res["summary"]))
+        print(f"\nwrote {write_hardpix(res, Path(args.out_dir))}")
+        if not splits:
+            return 0
     torch.set_num_threads(args.threads)
     ours = Fitter.load(args.checkpoint, args.device, body=None if args.body == "anny" else load_body(args.body))
     methods = {} if args.no_baselines else {"no TTO": (ours, "plain", 0), "EFT": (ours, "plain", args.steps)}
@@ -245,7 +260,8 @@ def add_commands(subparsers, helps: dict[str, str]) -> None:
                         "truncation (people cut off by the frame, trainer/truncation.py), hardpose (rendered "
                         "hard poses seen by the real detector, trainer/hardpose.py), people (every person found, "
                         "one id each, no ghosts: labelled real clips, trainer/people/), world (camera height, pitch, "
-                        "roll, feet and joints in the world on the pose2sim demo, trainer/realpix/world.py)")
+                        "roll, feet and joints in the world on the pose2sim demo, trainer/realpix/world.py), hardpix "
+                        "(real photos of hard poses fetched with pip, hand-placed 2D keypoints, trainer/hardpix.py)")
     e.add_argument("--truncation-n", type=int, default=150,
                    help="truncation: generated bodies, each seen whole and cut at 4 levels")
     e.add_argument("--hardpose-n", type=int, default=30, help="hardpose: rendered people per pose category")
