@@ -35,7 +35,7 @@ class AdaptConfig:
     where each person is also fitted to their landmarks by optimisation alone, the body that
     explains the evidence better being kept (`Fitter.fit(landmark_start=True)`): "always" (photos
     and video frames: 300 body-model steps from the rest pose, in a video only the track's first
-    such frame; its later frames start from its previous landmark fit, 15 steps; E47), "photos"
+    such frame; its later frames start from its previous landmark fit, 15 steps; E48), "photos"
     (photos only) or "never"; landmark_residual: the mean reprojection error, in box sizes, above
     which a network body counts as not explaining its 2D evidence (only those are refitted)."""
 

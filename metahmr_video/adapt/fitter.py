@@ -44,7 +44,7 @@ MAX_BATCH = 32  # people adapted per batched computation (bounds memory for crow
 LANDMARK_RESIDUAL = 0.03
 LANDMARK_ITERS = 300  # a landmark fit from the rest pose
 WARM_LANDMARK_ITERS = 15  # one from the person's previous landmark fit (`fit(landmark_warm=)`) ...
-WARM_LANDMARK_LR = 0.01  # ... at this Adam rate (the cold fit's 0.03 shakes a fit it starts on, E47)
+WARM_LANDMARK_LR = 0.01  # ... at this Adam rate (the cold fit's 0.03 shakes a fit it starts on, E48)
 
 
 @dataclass
