@@ -36,8 +36,10 @@ class AdaptConfig:
     explains the evidence better being kept (`Fitter.fit(landmark_start=True)`): "always" (photos
     and video frames: 300 body-model steps from the rest pose, in a video only the track's first
     such frame; its later frames start from its previous landmark fit, 15 steps; E48), "photos"
-    (photos only) or "never"; landmark_residual: the mean reprojection error, in box sizes, above
-    which a network body counts as not explaining its 2D evidence (only those are refitted)."""
+    (photos only) or "never"; landmark_residual / photo_landmark_residual: the mean reprojection
+    error, in box sizes, above which a network body counts as not explaining its 2D evidence in a
+    video frame / a photo (only those are refitted; a video's is the evidence gate's
+    `max_residual`: every body that the gate would call unexplained gets the landmark start)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -50,7 +52,8 @@ class AdaptConfig:
     carry: float = 1.0
     photo_steps: int | None = 20
     landmark_start: str = "always"
-    landmark_residual: float = LANDMARK_RESIDUAL
+    landmark_residual: float = 0.045
+    photo_landmark_residual: float = LANDMARK_RESIDUAL
 
     def __post_init__(self) -> None:
         if self.landmark_start not in LANDMARK_STARTS:
@@ -61,7 +64,8 @@ class AdaptConfig:
         """The settings of a photo (an independent still image): `photo_steps` for every person (no
         frame budget), nothing carried to a next frame, and the landmark start unless it is "never"."""
         return replace(self, steps=self.steps if self.photo_steps is None else self.photo_steps, frame_steps=None,
-                       carry=0.0, landmark_start="never" if self.landmark_start == "never" else "always")
+                       carry=0.0, landmark_start="never" if self.landmark_start == "never" else "always",
+                       landmark_residual=self.photo_landmark_residual)
 
 
 def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
