@@ -461,6 +461,36 @@ def fit_as_photo(fitter, split: dict[str, np.ndarray], **overrides) -> tuple[np.
     return kp3d, kp2d
 
 
+def fit_as_video(fitter, split: dict[str, np.ndarray], frames: int = 10,
+                 **overrides) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each found sample through the video path: the person held still for `frames` frames at 30 fps
+    (its stored detection every frame, one track), an Adapter with `run`'s video settings (frame
+    budget, carried adaptation, temporal prior, the landmark start; `overrides`: other AdaptConfig
+    fields) and the evidence gate (`EvidenceGate`, as `run` judges a track). Returns the last
+    frame's keypoints3d [N,33,3] (m, camera frame), their reprojection [N,33,2] (px) and whether
+    the gate lets the track be reported [N] bool."""
+    from metahmr_video.adapt import AdaptConfig, Adapter
+    from metahmr_video.core.camera import project
+    from metahmr_video.core.records import Frame, TrackedPerson
+    from metahmr_video.track.evidence_gate import EvidenceGate
+    from metahmr_trainer.rendered import stored_detection
+
+    a = found_samples(split)
+    config = dataclasses.replace(AdaptConfig(), **overrides)
+    kp3d, shown = np.zeros((len(a["found"]), 33, 3), np.float32), np.zeros(len(a["found"]), bool)
+    for i in range(len(kp3d)):
+        w, h = (int(v) for v in a["image_size"][i])
+        image = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (h, w, 3))
+        adapter, gate = Adapter(fitter, config, focal=float(a["focal"][i])), EvidenceGate()
+        for f in range(frames):
+            body = adapter(Frame(index=f, time_s=f / 30.0, image=image),
+                           [TrackedPerson(track_id=1, detection=stored_detection(a, i))])[0]
+            gate.observe([body])
+        kp3d[i], shown[i] = body.keypoints3d, gate.shown(1)
+    kp2d = project(torch.from_numpy(kp3d), torch.from_numpy(a["focal"]), torch.from_numpy(a["image_size"] / 2)).numpy()
+    return kp3d, kp2d, shown
+
+
 def pa_mpjpe(pred33: np.ndarray, true33: np.ndarray) -> np.ndarray:
     """[N] PA-MPJPE (mm) on the 15 standard joints of two sets of 33 landmarks [N,33,3] (metres;
     any frame for pred33: the similarity alignment removes it)."""
@@ -532,34 +562,51 @@ def _mean(v: np.ndarray) -> float:
 
 def format_table(summary: dict[str, dict]) -> str:
     """Markdown: one row per category (and the total), per method PA-MPJPE, 2D error, the share
-    above BAD_2D and (not for the input) catastrophes."""
-    methods = list(next(iter(summary.values()))["methods"])
+    above BAD_2D, (not for the input) catastrophes and (video methods) the share reported."""
+    first = next(iter(summary.values()))["methods"]
+    methods, video = list(first), [m for m in first if "reported" in first[m]]
     head = ["category", "n", "detector recall"]
     head += [f"{m} PA-MPJPE (mm)" for m in methods] + [f"{m} 2D (% of size)" for m in methods]
     head += [f"{m} > {BAD_2D:g} %" for m in methods] + [f"{m} catastrophes (> {CATASTROPHE_MM:g} mm worse)" for m in methods[1:]]
+    head += [f"{m} reported" for m in video]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cat, row in summary.items():
         ms = row["methods"]
         cells = [f"**{cat}**" if cat == "total" else cat, str(row["n"]), f"{100 * row['recall']:.0f} %"]
         cells += [f"{ms[m]['pa']:.1f}" for m in methods] + [f"{ms[m]['err2d']:.1f}" for m in methods]
         cells += [f"{100 * ms[m]['bad2d']:.0f} %" for m in methods] + [f"{ms[m]['catastrophes']}" for m in methods[1:]]
+        cells += [f"{100 * ms[m]['reported']:.0f} %" for m in video]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def evaluate_hardpose(fitter, n_per_category: int = 30, seed: int = 0, cache_dir: Path = DEFAULT_CACHE,
-                      refresh: bool = False) -> dict:
+                      refresh: bool = False, video_frames: int = 10) -> dict:
     """Build (or load) the split, score the input, `fitter`'s network alone (TTO from the
-    meta-parameters) and the photo fit as `run --photos` does it (the network or the landmark fit,
-    whichever explains the evidence better): {'summary': `Evaluation.summary`,
-    'per_sample': {method: {pa, err2d}} over the found samples, with their 'category'}."""
+    meta-parameters), the photo fit as `run --photos` does it (the network or the landmark fit,
+    whichever explains the evidence better) and, with `video_frames` > 0, the video path on each
+    person held still (`fit_as_video`, with and without the landmark start; the share of people
+    whose track the evidence gate reports is each summary row's 'reported'):
+    {'summary': `Evaluation.summary`, 'per_sample': {method: {pa, err2d}} over the found samples,
+    with their 'category'}."""
     split = build_split(n_per_category, seed, cache_dir, refresh)
     ev = Evaluation(split)
     ev.score_method("ours, network only", *fit_as_photo(fitter, split, landmark_start="never"))
     ev.score_method("ours (run --photos)", *fit_as_photo(fitter, split))
-    return {"n_per_category": n_per_category, "seed": seed, "summary": ev.summary(),
+    reported = {}
+    if video_frames > 0:
+        for name, start in (("video, network only", "never"), ("ours (run, video)", "always")):
+            kp3d, kp2d, reported[name] = fit_as_video(fitter, split, video_frames, landmark_start=start)
+            ev.score_method(name, kp3d, kp2d)
+    summary = ev.summary()
+    for cat, row in summary.items():
+        sel = slice(None) if cat == "total" else ev.found["category"] == list(split["categories"]).index(cat)
+        for name, shown in reported.items():
+            row["methods"][name]["reported"] = float(np.mean(shown[sel])) if np.size(shown[sel]) else float("nan")
+    return {"n_per_category": n_per_category, "seed": seed, "video_frames": video_frames, "summary": summary,
             "per_sample": {"category": ev.found["category"].tolist(),
-                           **{m: {k: v.tolist() for k, v in s.items()} for m, s in ev.scores.items()}}}
+                           **{m: {k: v.tolist() for k, v in s.items()} for m, s in ev.scores.items()},
+                           **{f"{m} reported": v.tolist() for m, v in reported.items()}}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -573,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", help="ours (default: the shipped Anny checkpoint)")
     p.add_argument("--out-dir", type=Path, default=Path("results/evaluate"), help="where hardpose.json goes")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--video-frames", type=int, default=10,
+                   help="frames each person is held still for the video rows (0: no video rows)")
     p.add_argument("--photos", type=Path, metavar="DIR",
                    help="instead: write one rendered photo per category (--categories) into DIR and stop")
     p.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=list(CATEGORIES), metavar="NAME",
@@ -582,7 +631,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.photos is not None:
         print("\n".join(str(w) for w in render_photos(args.categories, args.photos, args.seed)))
         return 0
-    res = evaluate_hardpose(Fitter.load(args.checkpoint), args.n, args.seed, args.cache_dir, args.refresh)
+    res = evaluate_hardpose(Fitter.load(args.checkpoint), args.n, args.seed, args.cache_dir, args.refresh,
+                            args.video_frames)
     print(format_table(res["summary"]))
     write_results(res, args.out_dir)
     return 0

@@ -139,8 +139,6 @@ class Adapter:
                                          None if res.carry is None else (res.carry[0][i], res.carry[1][i]))
             if res.from_landmarks is not None and res.from_landmarks[i]:
                 self.landmark[b.track_id] = (frame.time_s, res.pose[i], res.shape[i], res.transl[i])
-            else:
-                self.landmark.pop(b.track_id, None)
         return bodies
 
     def steps(self, people: int) -> int:
