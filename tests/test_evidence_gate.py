@@ -76,3 +76,20 @@ def test_pipeline_never_writes_a_track_whose_body_does_not_explain_it():
         seen.clear()
         Pipeline(_Det(), Tracker(), _Adapter(), TrackSmoother(), hold=2, gate=gate).run(frames, [Collect()])
         assert set(seen) == expected and seen[1] == list(range(8))
+
+
+def test_a_person_cut_by_the_frame_is_judged_on_their_whole_size():
+    """The landmark model places the parts of someone cut by the frame outside the image; the
+    residual is over the larger of the box and the landmarks' extent: 12 px in a 200 px box whose
+    landmarks span 400 px is 0.03 (confirmed), not 0.06 (a ghost's)."""
+    from metahmr_video.track.evidence_gate import residual
+
+    cut = _body(1, 0, 12.0)
+    cut.keypoints2d[:, 1] = np.linspace(100, 500, 33)  # legs below the image's bottom edge at y = 300
+    assert residual(cut) == 12.0 / 400 and residual(_body(2, 0, 12.0)) == 12.0 / 200
+    gate = EvidenceGate()
+    for f in range(3):
+        body = _body(1, f, 12.0)
+        body.keypoints2d[:, 1] = np.linspace(100, 500, 33)
+        gate.observe([body, _body(2, f, 12.0)])
+    assert gate.shown(1) and not gate.shown(2)

@@ -4,7 +4,7 @@ limb of someone already tracked) gives landmarks that no body can reproduce; the
 leaves a large part of its box unexplained, where a real person's leaves 2-4 % (docs/perception.md).
 
 Residual of a body in a frame: its mean confidence-weighted reprojection error (pixels) over the
-longer side of its box, the 2D term of `adapt.landmark_fit.evidence_residual`."""
+person's size (`residual`), about the 2D term of `adapt.landmark_fit.evidence_residual`."""
 from __future__ import annotations
 
 import logging
@@ -37,9 +37,14 @@ class EvidenceConfig:
 
 
 def residual(person: PersonBody) -> float:
-    """Reprojection error over the longer side of the person's box (nan when not finite)."""
+    """Reprojection error over the person's size: the longer side of their box or of the extent of
+    their 2D landmarks, whichever is larger (the landmark model places the parts of someone cut by
+    the frame outside the image, where the box does not reach, and the fit explains those too);
+    nan when not finite."""
     b = np.asarray(person.box, float)
-    side = max(b[2] - b[0], b[3] - b[1], 1.0)
+    kp = np.asarray(person.keypoints2d, float)
+    extent = np.nanmax(kp, 0) - np.nanmin(kp, 0) if np.isfinite(kp).any() else np.zeros(2)
+    side = max(b[2] - b[0], b[3] - b[1], float(np.max(extent)), 1.0)
     return float(person.reproj_error) / side
 
 
