@@ -298,3 +298,29 @@ def test_hog_finds_a_person_cut_by_the_frame_edge_and_caps_large_frames():
     big = np.ascontiguousarray(np.repeat(np.repeat(image, 2, 0), 2, 1))  # 1536x1152
     capped, _ = HogPeopleDetector(max_pixels=1_200_000)(big)
     assert len(capped) >= 4
+
+
+def _person(x0, y0, h, source="hog", shift=(0.0, 0.0)):
+    """A detection: 33 landmarks spread over a box h tall and h/3 wide at (x0, y0), all confident."""
+    from metahmr_video.core.records import Detection
+
+    kp = np.c_[np.linspace(x0, x0 + h / 3, 33), np.linspace(y0, y0 + h, 33)] + np.asarray(shift)
+    box = np.array([kp[:, 0].min(), kp[:, 1].min(), kp[:, 0].max(), kp[:, 1].max()], np.float32)
+    return Detection(box=box, score=1.0, keypoints2d=kp.astype(np.float32),
+                     keypoint_conf=np.ones(33, np.float32), source=source)
+
+
+def test_dedupe_keeps_a_person_behind_someones_spread_arms_and_drops_pieces(detector):
+    man = _person(200, 100, 900)
+    man.box[:] = [0, 100, 900, 1000]  # arms spread: his box spans the girl standing behind him
+    girl = _person(700, 300, 450)
+    assert len(detector._dedupe([man, girl])) == 2
+    again = _person(200, 100, 900, source="blazepose", shift=(5.0, 5.0))
+    again.keypoint_conf[:16] = 0.0  # a part of the man found again: his lower body, same places
+    again.box[:] = [250, 560, 500, 1000]
+    assert len(detector._dedupe([man, again])) == 1
+    piece = _person(905, 500, 100)  # under a quarter of his height, touching his box
+    assert len(detector._dedupe([man, piece])) == 1
+    tracked = _person(905, 500, 100, source="track")
+    assert len(detector._dedupe([man, tracked])) == 2
+    assert len(detector._dedupe([man, _person(1300, 500, 100)])) == 2  # far from him

@@ -286,11 +286,12 @@ class MultiPersonDetector:
 
     def _same_person(self, a: Detection, b: Detection) -> bool:
         """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
-        the other (a part of the person found again), or the same pose."""
+        the other with their landmarks in the same places (a part of the person found again; a
+        person standing behind someone's spread arms has theirs elsewhere), or the same pose."""
         inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
         smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
-        return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inter >= 0.8 * max(smaller, 1e-6)
-                    or _same_pose(a, b))
+        inside = inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
+        return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inside or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
         """Crops for HOG people found near where `box` (xyxy pixels) expected someone: HOG on a
@@ -319,7 +320,9 @@ class MultiPersonDetector:
         for i in order:
             if not any(self._same_person(dets[i], dets[k]) for k in keep):
                 keep.append(i)
-        return [dets[i] for i in keep]
+        # a new person much smaller than someone they touch is a piece of them (tracked people stay)
+        return [dets[i] for i in keep
+                if dets[i].source == "track" or not any(_part_of(dets[i], dets[k]) for k in keep)]
 
 
 def _drifted(res: LandmarkResult, hint: Detection) -> bool:
@@ -329,6 +332,15 @@ def _drifted(res: LandmarkResult, hint: Detection) -> bool:
     expected = hint.keypoints2d[_HIPS].mean(0)
     w, h = float(hint.box[2] - hint.box[0]), float(hint.box[3] - hint.box[1])
     return bool(abs(hip[0] - expected[0]) > 0.5 * max(w, 1.0) or abs(hip[1] - expected[1]) > 0.25 * max(h, 1.0))
+
+
+def _part_of(a: Detection, b: Detection, ratio: float = 4.0, margin: float = 0.1) -> bool:
+    """`a` is a piece of `b` read as a tiny person: under 1/ratio of b's height and touching b's box
+    grown by `margin` x its height (a patch of a close player's jersey at the frame's edge)."""
+    ha, hb = float(a.box[3] - a.box[1]), float(b.box[3] - b.box[1])
+    grown = b.box + margin * hb * np.array([-1, -1, 1, 1])
+    touches = a.box[0] <= grown[2] and a.box[2] >= grown[0] and a.box[1] <= grown[3] and a.box[3] >= grown[1]
+    return bool(ratio * ha < hb and touches)
 
 
 def _rois_agree(a: Roi, b: Roi, shift: float = 0.25, ratio: float = 1.35) -> bool:
@@ -344,8 +356,12 @@ def _shrink(box: np.ndarray, f: float) -> np.ndarray:
     return np.concatenate([c - half, c + half]).astype(np.float32)
 
 
-def _same_pose(a: Detection, b: Detection, thresh: float = 0.15) -> bool:
-    """Two landmark sets of one person: median keypoint distance under `thresh` x body height."""
+def _same_pose(a: Detection, b: Detection, thresh: float = 0.15, min_conf: float | None = None) -> bool:
+    """Two landmark sets of one person: median keypoint distance under `thresh` x body height (over
+    the landmarks confident in both when `min_conf` is given and at least 3 are; else all)."""
     size = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
     d = np.linalg.norm(a.keypoints2d - b.keypoints2d, axis=1)
+    if min_conf is not None:
+        both = (a.keypoint_conf >= min_conf) & (b.keypoint_conf >= min_conf)
+        d = d[both] if both.sum() >= 3 else d
     return bool(np.median(d) < thresh * size)
