@@ -11,7 +11,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from metahmr_video.adapt import Adapter, BodyPoser, Fitter
-from metahmr_video.body import load_body
+from metahmr_video.body import AnnyBody, load_body
 from metahmr_video.core.camera import default_focal, intrinsics
 from metahmr_video.app.config import Config, config_dict
 from metahmr_video.detect import MultiPersonDetector
@@ -130,7 +130,8 @@ class Runner:
                  photo: bool = False, vertices: bool = False) -> Pipeline:
         """The stages for one input at this focal length (pixels). Offline (not `live`) the output
         is held back so that each track is reported from its first detection (`Pipeline.hold`) and
-        only once its first bodies explain its 2D evidence (`EvidenceGate`; off at `adapt.steps` 0).
+        only once its first bodies explain its 2D evidence (`EvidenceGate`; off at `adapt.steps` 0
+        and for SMPL/SMPL-X bodies).
         `times` (optional) collects per-stage timings, the detector's own parts (landmarks, pose
         detector, HOG) included. `photo`: every person gets `AdaptConfig.photo_steps` (no frame
         budget, and no next frame to carry the adaptation to), the landmark start
@@ -143,7 +144,9 @@ class Runner:
         adapter = Adapter(self.fitter, a.for_photo() if photo else a, focal=focal)
         poser = BodyPoser(self.body, vertices=vertices or o.overlay or o.vertices)
         tc = self.tracker.config
-        gate = tc.evidence.enabled and self.steps > 0  # its thresholds are for fitted bodies
+        # its thresholds are for fitted Anny bodies (SMPL's landmarks approximate MediaPipe's: a fit
+        # leaves more unexplained, and no threshold has been measured for them)
+        gate = tc.evidence.enabled and self.steps > 0 and isinstance(self.body, AnnyBody)
         # offline, a frame leaves once its tracks are confirmed and the gate has judged their first bodies
         hold = 0 if live else max(tc.min_hits, tc.evidence.frames if gate else 1) - 1
         self.detector.times = times
