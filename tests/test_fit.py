@@ -287,7 +287,8 @@ def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, a
     """In a video (`landmark_start` "always"), a person in an unusual pose is fitted to their landmarks
     from the rest pose on their first frame (LANDMARK_ITERS steps) and, on the next, from that fit
     (WARM_LANDMARK_ITERS steps); as the body moves a little, the warm fit follows it: PA-MPJPE < 10 mm,
-    its root moved sideways as the truth's within 1 cm, its reprojection under 1.5 % of the box. A track seen again after `prior_max_gap_s` starts cold."""
+    its root moved sideways as the truth's within 1 cm, its reprojection under 1.5 % of the box. A
+    track seen again within `landmark_warm_s` starts warm, later cold."""
     import metahmr_video.adapt.fitter as fitter_module
     from metahmr_video.adapt import AdaptConfig, Adapter
     from metahmr_video.core.camera import project
@@ -323,5 +324,7 @@ def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, a
         moved = b.joints[0] - a.joints[0]
         assert abs(moved[0] - 0.05) < 0.01 and abs(moved[1]) < 0.01  # the root followed sideways ...
         assert b.reproj_error < 0.015 * float((b.box[2:] - b.box[:2]).max())  # ... and explains the moved 2D
-    adapter(Frame(2, 1.0, image), people(px2, world, boxes2))  # 0.97 s later: cold again
-    assert calls[2] == (2, fitter_module.LANDMARK_ITERS, False)
+    adapter(Frame(2, 1.0, image), people(px2, world, boxes2))  # within `landmark_warm_s`: warm
+    assert calls[2] == (2, fitter_module.WARM_LANDMARK_ITERS, True)
+    adapter(Frame(3, 2.5, image), people(px2, world, boxes2))  # 1.5 s later: cold again
+    assert calls[3] == (2, fitter_module.LANDMARK_ITERS, False)

@@ -39,7 +39,10 @@ class AdaptConfig:
     (photos only) or "never"; landmark_residual / photo_landmark_residual: the mean reprojection
     error, in box sizes, above which a network body counts as not explaining its 2D evidence in a
     video frame / a photo (only those are refitted; a video's is the evidence gate's
-    `max_residual`: every body that the gate would call unexplained gets the landmark start)."""
+    `max_residual`: every body that the gate would call unexplained gets the landmark start);
+    landmark_retry_s: a video track whose landmark fit from the rest pose explained its evidence no
+    better than its network body gets its next one no sooner than this (seconds; each costs ~0.7 s);
+    landmark_warm_s: how long a track's last landmark fit serves as the start of its next (seconds)."""
 
     body: str = "anny"
     steps: int | None = None
@@ -54,6 +57,8 @@ class AdaptConfig:
     landmark_start: str = "always"
     landmark_residual: float = 0.045
     photo_landmark_residual: float = LANDMARK_RESIDUAL
+    landmark_retry_s: float = 2.0
+    landmark_warm_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.landmark_start not in LANDMARK_STARTS:
@@ -101,29 +106,38 @@ class Adapter:
         # track id -> (time_s, pose [J,3,3], shape [S], transl [3]) of its last body fitted to its
         # landmarks (`landmark_start`), where its next landmark fit starts
         self.landmark: dict[int, tuple] = {}
+        # track id -> time_s of its last landmark fit from the rest pose that lost to the network body
+        self.landmark_lost: dict[int, float] = {}
 
     def reset(self) -> None:
         """Forget the per-track previous bodies (next video)."""
         self.last.clear()
         self.landmark.clear()
+        self.landmark_lost.clear()
 
     def __call__(self, frame: Frame, people: list[TrackedPerson]) -> list[PersonBody]:
         people = [p for p in people if not p.predicted]
         max_gap = self.config.prior_max_gap_s
         # Previous bodies too old to serve as a prior are dropped (memory stays flat on long streams).
         self.last = {k: v for k, v in self.last.items() if frame.time_s - v[0] <= max_gap}
-        self.landmark = {k: v for k, v in self.landmark.items() if frame.time_s - v[0] <= max_gap}
+        warm_s = self.config.landmark_warm_s
+        self.landmark = {k: v for k, v in self.landmark.items() if frame.time_s - v[0] <= warm_s}
+        retry = self.config.landmark_retry_s
+        self.landmark_lost = {k: t for k, t in self.landmark_lost.items() if frame.time_s - t < retry}
         if not people:
             return []
         dets = [p.detection for p in people]
         kp, conf, world, boxes = evidence_arrays(dets)
         weight = float(self.config.temporal_prior)
         carry = float(self.config.carry) > 0 and self.fitter.supports_carry()
+        warm = self._landmark_warm(frame, people)
         res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps(len(dets)),
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight,
                               carry=self._carry(frame, people) if carry else None, return_carry=carry,
                               landmark_start=self.config.landmark_start == "always",
-                              landmark_residual=self.config.landmark_residual, landmark_warm=self._landmark_warm(frame, people))
+                              landmark_residual=self.config.landmark_residual, landmark_warm=warm,
+                              landmark_allow=[warm is not None and bool(warm[3][i]) or p.track_id not in self.landmark_lost
+                                              for i, p in enumerate(people)])
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,
@@ -139,6 +153,8 @@ class Adapter:
                                          None if res.carry is None else (res.carry[0][i], res.carry[1][i]))
             if res.from_landmarks is not None and res.from_landmarks[i]:
                 self.landmark[b.track_id] = (frame.time_s, res.pose[i], res.shape[i], res.transl[i])
+            elif res.landmark_tried is not None and res.landmark_tried[i] and not (warm is not None and warm[3][i]):
+                self.landmark_lost[b.track_id] = frame.time_s
         return bodies
 
     def steps(self, people: int) -> int:
@@ -170,9 +186,9 @@ class Adapter:
 
     def _landmark_warm(self, frame: Frame, people: list[TrackedPerson]) -> tuple | None:
         """(pose [N,J,3,3], shape [N,S], transl [N,3], has [N]): each person's landmark fit in their
-        previous frame (`prior_max_gap_s`), where this frame's starts (`Fitter.fit(landmark_warm=)`)."""
+        recent frames (`landmark_warm_s`), where this frame's starts (`Fitter.fit(landmark_warm=)`)."""
         prev = [self.landmark.get(p.track_id) for p in people]
-        prev = [v if v is not None and 0 < frame.time_s - v[0] <= self.config.prior_max_gap_s else None for v in prev]
+        prev = [v if v is not None and 0 < frame.time_s - v[0] <= self.config.landmark_warm_s else None for v in prev]
         if self.config.landmark_start != "always" or not any(v is not None for v in prev):
             return None
         body, n = self.fitter.body, len(people)

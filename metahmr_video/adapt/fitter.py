@@ -58,7 +58,7 @@ class FitResult:
     keypoints2d_pred [N,33,2] pixels; reproj_error [N] mean confidence-weighted pixel error;
     fallback [N] bool (True: un-adapted prediction used); from_landmarks [N] bool (True: the
     optimisation fit to the landmarks explained the evidence better and is reported, see
-    `fit(landmark_start=)`); carry: with `fit(..., return_carry=True)`,
+    `fit(landmark_start=)`); landmark_tried [N] bool (a landmark fit was made, kept or not); carry: with `fit(..., return_carry=True)`,
     each person's adaptation after the last step as offsets of the regressor's last layer (weight
     [N,P,H], bias [N,P]; zero for fallbacks), for `fit(..., carry=)` on their next frame, else None.
     """
@@ -74,6 +74,7 @@ class FitResult:
     joint_names: list[str]
     standard_joint_indices: list[int]
     from_landmarks: torch.Tensor | None = None
+    landmark_tried: torch.Tensor | None = None
     carry: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def named_joints(self) -> dict[str, torch.Tensor]:
@@ -189,7 +190,8 @@ class Fitter:
     def fit(self, keypoints2d, conf, world_landmarks, boxes, image_size, focal=None, steps: int | None = None,
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
             carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False,
-            landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None) -> FitResult:
+            landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None,
+            landmark_allow=None) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
@@ -206,7 +208,9 @@ class Fitter:
         a regressor's start far from an unusual pose leaves the fit in the wrong basin (E39).
         landmark_warm: optional (pose [N,J,3,3], shape [N,S], transl [N,3], has [N] bool), e.g. each
         person's landmark fit in their previous video frame: people with `has` start their landmark
-        fit there and take WARM_LANDMARK_ITERS steps instead of LANDMARK_ITERS from the rest pose."""
+        fit there and take WARM_LANDMARK_ITERS steps instead of LANDMARK_ITERS from the rest pose;
+        landmark_allow: optional [N] bool, the people who may get a landmark fit at all (default: all;
+        `FitResult.landmark_tried` says who got one, kept or not)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
@@ -217,10 +221,12 @@ class Fitter:
             carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in carry)
         if landmark_warm is not None:
             landmark_warm = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in landmark_warm)
+        if landmark_allow is not None:
+            landmark_allow = torch.as_tensor(np.asarray(landmark_allow, bool))
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
                                  prior_weight=prior_weight, carry=carry, return_carry=return_carry,
                                  landmark_start=landmark_start, landmark_residual=landmark_residual,
-                                 landmark_warm=landmark_warm)
+                                 landmark_warm=landmark_warm, landmark_allow=landmark_allow)
 
     def supports_carry(self, start: str = "meta") -> bool:
         """Whether fits can carry a person's adaptation to their next frame (`fit(carry=)`): the
@@ -240,17 +246,19 @@ class Fitter:
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
 
     def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor, residual: float,
-                        warm: tuple | None = None):
+                        warm: tuple | None = None, allow: torch.Tensor | None = None):
         """For people with finite evidence and world landmarks whose adapted network body leaves
         more than `residual` (box sizes) of their 2D evidence unexplained: their bodies fitted to
         the landmarks by optimisation alone (from `warm` where it has them, see `fit`), kept where
         they explain the evidence better (`evidence_residual`). Returns (params, body output,
-        pixels [N,33,2], from_landmarks [N])."""
+        pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit); `allow` [N]: who may."""
         unexplained = ok & (ev.has_world > 0) & (evidence_residual(out.keypoints, px, ev, w_world=0.0) > residual)
+        if allow is not None:
+            unexplained = unexplained & allow.to(unexplained.device)
         idx = unexplained.nonzero()[:, 0]
         use = torch.zeros_like(unexplained)
         if len(idx) == 0:
-            return params, out, px, use
+            return params, out, px, use, unexplained
         sub = ev.index(idx)
         alt_out, (pose, shape, transl) = self._fit_landmarks(sub, None if warm is None else
                                                              tuple(t[idx.cpu()] for t in warm))
@@ -266,7 +274,7 @@ class Fitter:
         params = replace(params, pose=put(params.pose, pose), shape=put(params.shape, shape),
                          transl=put(params.transl, transl))
         out = replace(out, joints=put(out.joints, alt_out.joints), keypoints=put(out.keypoints, alt_out.keypoints))
-        return params, out, put(px, alt_px), use
+        return params, out, put(px, alt_px), use, unexplained
 
     def _fit_landmarks(self, ev: Evidence, warm: tuple | None):
         """`fit_evidence_landmarks` for every person of `ev`: from the rest pose, or warm from
@@ -302,10 +310,11 @@ class Fitter:
                      invalid: torch.Tensor | None = None, callback=None, prior: tuple | None = None,
                      prior_weight: float = 0.0, carry: tuple | None = None,
                      return_carry: bool = False, landmark_start: bool = False,
-                     landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None) -> FitResult:
+                     landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None,
+                     landmark_allow: torch.Tensor | None = None) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
         with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
-        prior/prior_weight, carry/return_carry, landmark_start/landmark_residual/landmark_warm: see `fit`."""
+        prior/prior_weight, carry/return_carry, landmark_start/_residual/_warm/_allow: see `fit`."""
         if (carry is not None or return_carry) and not self.supports_carry(start):
             raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
                              "that adapts only the last layer")
@@ -318,7 +327,8 @@ class Fitter:
         part = lambda a, i: None if a is None else tuple(t[i:i + chunk] for t in a)  # noqa: E731
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
                                  part(prior, i), prior_weight, part(carry, i), return_carry,
-                                 landmark_residual if landmark_start else None, part(landmark_warm, i))
+                                 landmark_residual if landmark_start else None, part(landmark_warm, i),
+                                 None if landmark_allow is None else landmark_allow[i:i + chunk])
                  for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "carry"}
         if return_carry:
@@ -330,7 +340,7 @@ class Fitter:
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
                    prior: tuple | None = None, prior_weight: float = 0.0, carry: tuple | None = None,
                    return_carry: bool = False, landmark_residual: float | None = None,
-                   landmark_warm: tuple | None = None) -> dict:
+                   landmark_warm: tuple | None = None, landmark_allow: torch.Tensor | None = None) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body = self.body
         x = features(ev)
@@ -382,14 +392,15 @@ class Fitter:
                                                         (p0.pose, p0.shape, p0.transl, p0.crop_cam))))
                 out = body_forward(body, params)
             px = project_points(out.keypoints, ev)
-            from_landmarks = torch.zeros_like(bad)
+            from_landmarks, tried = torch.zeros_like(bad), torch.zeros_like(bad)
             if landmark_residual is not None:
-                params, out, px, from_landmarks = self._landmark_start(ev, params, out, px, ~(bad | invalid),
-                                                                       landmark_residual, landmark_warm)
+                params, out, px, from_landmarks, tried = self._landmark_start(
+                    ev, params, out, px, ~(bad | invalid), landmark_residual, landmark_warm, landmark_allow)
             res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
-                   "fallback": (bad | invalid).cpu(), "from_landmarks": from_landmarks.cpu()}
+                   "fallback": (bad | invalid).cpu(), "from_landmarks": from_landmarks.cpu(),
+                   "landmark_tried": tried.cpu()}
             if return_carry:
                 if new_carry is None:  # no steps: the adaptation stays where it was
                     w, b = net.last_layer()
