@@ -131,13 +131,13 @@ class Adapter:
         weight = float(self.config.temporal_prior)
         carry = float(self.config.carry) > 0 and self.fitter.supports_carry()
         warm = self._landmark_warm(frame, people)
+        has_warm = [warm is not None and bool(warm[3][i]) for i in range(len(people))]
         res = self.fitter.fit(kp, conf, world, boxes, (frame.width, frame.height), focal=self.focal, steps=self.steps(len(dets)),
                               prior=self._prior(frame, people) if weight > 0 else None, prior_weight=weight,
                               carry=self._carry(frame, people) if carry else None, return_carry=carry,
                               landmark_start=self.config.landmark_start == "always",
                               landmark_residual=self.config.landmark_residual, landmark_warm=warm,
-                              landmark_allow=[warm is not None and bool(warm[3][i]) or p.track_id not in self.landmark_lost
-                                              for i, p in enumerate(people)])
+                              landmark_allow=[w or p.track_id not in self.landmark_lost for w, p in zip(has_warm, people)])
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,
@@ -153,7 +153,7 @@ class Adapter:
                                          None if res.carry is None else (res.carry[0][i], res.carry[1][i]))
             if res.from_landmarks is not None and res.from_landmarks[i]:
                 self.landmark[b.track_id] = (frame.time_s, res.pose[i], res.shape[i], res.transl[i])
-            elif res.landmark_tried is not None and res.landmark_tried[i] and not (warm is not None and warm[3][i]):
+            elif res.landmark_tried is not None and res.landmark_tried[i] and not has_warm[i]:
                 self.landmark_lost[b.track_id] = frame.time_s
         return bodies
 

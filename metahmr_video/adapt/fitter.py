@@ -58,7 +58,8 @@ class FitResult:
     keypoints2d_pred [N,33,2] pixels; reproj_error [N] mean confidence-weighted pixel error;
     fallback [N] bool (True: un-adapted prediction used); from_landmarks [N] bool (True: the
     optimisation fit to the landmarks explained the evidence better and is reported, see
-    `fit(landmark_start=)`); landmark_tried [N] bool (a landmark fit was made, kept or not); carry: with `fit(..., return_carry=True)`,
+    `fit(landmark_start=)`); landmark_tried [N] bool (a landmark fit was made, kept or not);
+    carry: with `fit(..., return_carry=True)`,
     each person's adaptation after the last step as offsets of the regressor's last layer (weight
     [N,P,H], bias [N,P]; zero for fallbacks), for `fit(..., carry=)` on their next frame, else None.
     """
@@ -191,7 +192,7 @@ class Fitter:
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
             carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False,
             landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None,
-            landmark_allow=None) -> FitResult:
+            landmark_allow: np.ndarray | list | None = None) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that

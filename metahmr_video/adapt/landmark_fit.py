@@ -1,8 +1,9 @@
 """A body fitted to landmarks by optimisation alone (no network), batched over people.
 
-The product uses it as a second start for photos (`Fitter.fit_evidence(..., landmark_start=True)`):
-the body fitted to MediaPipe's world landmarks (root-relative 3D) plus the 2D landmarks through the
-camera, kept for a person when it explains that evidence better than the adapted network. The
+The product uses it as a second start for photos and video frames (`Fitter.fit_evidence(...,
+landmark_start=True)`): the body fitted to MediaPipe's world landmarks (root-relative 3D) plus the
+2D landmarks through the camera, kept for a person when it explains that evidence better than the
+adapted network; in a video, from the track's previous landmark fit (`init`). The
 real-pixel evaluation uses it as the optimisation-only baseline and, fitted to the 3D reference
 landmarks themselves, as the joint-definition floor.
 
