@@ -300,8 +300,8 @@ def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, a
     calls = []
     real = fitter_module.fit_evidence_landmarks
     monkeypatch.setattr(fitter_module, "fit_evidence_landmarks",
-                        lambda body, ev, iters, init=None, lr=0.03: calls.append((len(ev), iters, init is not None))
-                        or real(body, ev, iters=iters, init=init, lr=lr))
+                        lambda body, ev, **options: calls.append((len(ev), options["iters"], "init" in options))
+                        or real(body, ev, **options))
     adapter = Adapter(fitter, AdaptConfig(steps=3, frame_steps=None), focal=1000.0)
     assert adapter.config.landmark_start == "always"  # the default
     image = np.zeros((H, W, 3), np.uint8)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from metahmr_video.adapt.fitter import LANDMARK_RESIDUAL, MAX_BATCH, Fitter
+from metahmr_video.track.evidence_gate import EvidenceConfig
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
 
@@ -55,7 +56,7 @@ class AdaptConfig:
     carry: float = 1.0
     photo_steps: int | None = 20
     landmark_start: str = "always"
-    landmark_residual: float = 0.045
+    landmark_residual: float = EvidenceConfig.max_residual
     photo_landmark_residual: float = LANDMARK_RESIDUAL
     landmark_retry_s: float = 2.0
     landmark_warm_s: float = 1.0

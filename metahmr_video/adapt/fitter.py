@@ -93,6 +93,11 @@ def _tensor(a, name: str, shape_tail: tuple, n: int | None = None) -> torch.Tens
     return t
 
 
+def _tensors(arrays) -> tuple[torch.Tensor, ...]:
+    """Numpy arrays or tensors as tensors (tensors kept as they are)."""
+    return tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in arrays)
+
+
 def body_box(kp2d: torch.Tensor, boxes: torch.Tensor, pad: float = 0.1) -> torch.Tensor:
     """The box [N,4] xyxy pixels the regressor sees: `boxes` grown to hold every landmark kp2d
     [N,33,2] pixels, padded by `pad` x their extent's larger side (as `boxes.box_from_keypoints`),
@@ -214,14 +219,14 @@ class Fitter:
         `FitResult.landmark_tried` says who got one, kept or not)."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
-            pose, shape, has = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in prior)
+            pose, shape, has = _tensors(prior)
             prior = (pose.float().to(self.device), shape.float().to(self.device), has.bool().to(self.device))
         else:
             prior = None
         if carry is not None:
-            carry = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in carry)
+            carry = _tensors(carry)
         if landmark_warm is not None:
-            landmark_warm = tuple(torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in landmark_warm)
+            landmark_warm = _tensors(landmark_warm)
         if landmark_allow is not None:
             landmark_allow = torch.as_tensor(np.asarray(landmark_allow, bool))
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
@@ -283,16 +288,16 @@ class Fitter:
         has = torch.zeros(len(ev), dtype=torch.bool) if warm is None else warm[3].bool()
         if not has.any():
             return fit_evidence_landmarks(self.body, ev, iters=LANDMARK_ITERS)
-        groups = [(has, WARM_LANDMARK_ITERS, WARM_LANDMARK_LR, tuple(t[has].to(self.device) for t in warm[:3])),
-                  (~has, LANDMARK_ITERS, 0.03, None)]
+        groups = [(has, dict(iters=WARM_LANDMARK_ITERS, lr=WARM_LANDMARK_LR, init=tuple(t[has].to(self.device) for t in warm[:3]))),
+                  (~has, dict(iters=LANDMARK_ITERS))]  # the cold fit at `fit_landmarks`' own rate, as above
         pose = torch.zeros(len(ev), self.body.num_bones, 3, 3, device=self.device)
         shape, transl = torch.zeros(len(ev), self.body.num_shape, device=self.device), torch.zeros(len(ev), 3, device=self.device)
         out = None
-        for sel, iters, lr, init in groups:
+        for sel, how in groups:
             if not sel.any():
                 continue
             i = sel.nonzero()[:, 0].to(self.device)
-            o, (p, sh, t) = fit_evidence_landmarks(self.body, ev.index(i), iters=iters, init=init, lr=lr)
+            o, (p, sh, t) = fit_evidence_landmarks(self.body, ev.index(i), **how)
             if out is None:
                 out = replace(o, joints=o.joints.new_zeros(len(ev), *o.joints.shape[1:]),
                               keypoints=o.keypoints.new_zeros(len(ev), *o.keypoints.shape[1:]))

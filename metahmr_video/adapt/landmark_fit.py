@@ -97,13 +97,13 @@ def fit_landmarks(body, target3d: torch.Tensor, w3d: torch.Tensor, kp2d: torch.T
         return body(pose, shape, transl, return_vertices=False), (pose, shape, transl.detach())
 
 
-def fit_evidence_landmarks(body, ev: Evidence, iters: int = 300, init: tuple | None = None, lr: float = 0.03):
+def fit_evidence_landmarks(body, ev: Evidence, **options):
     """`fit_landmarks` on a fitter's evidence (world landmarks weighted by their visibility, 2D by
-    confidence, through the evidence's camera), optionally from `init` (see `fit_landmarks`): the
-    fitted bodies' output and (pose [N,J,3,3], shape [N,S], transl [N,3] metres, camera frame)."""
+    confidence, through the evidence's camera); `options`: its iters, lr, init, ...: the fitted
+    bodies' output and (pose [N,J,3,3], shape [N,S], transl [N,3] metres, camera frame)."""
     with torch.enable_grad():
         return fit_landmarks(body, ev.world, ev.world_vis, ev.kp2d, ev.conf, ev.focal, ev.img_center, ev.box_size,
-                             iters=iters, lr=lr, init=init)
+                             **options)
 
 
 def evidence_residual(keypoints3d: torch.Tensor, keypoints_px: torch.Tensor, ev: Evidence,
