@@ -100,3 +100,10 @@ class Collect:
 
     def close(self) -> None:
         pass
+
+    def frames_by_track(self) -> dict[int, list[int]]:
+        """Track id -> the frame indices written for it, in order."""
+        seen: dict[int, list[int]] = {}
+        for p in self.people:
+            seen.setdefault(p.track_id, []).append(p.frame_index)
+        return seen

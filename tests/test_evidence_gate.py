@@ -4,6 +4,7 @@ track whose bodies leave most of their box unexplained."""
 import logging
 
 import numpy as np
+from conftest import Collect
 
 from metahmr_video.app.pipeline import Pipeline
 from metahmr_video.core.records import Detection, Frame, PersonBody
@@ -61,20 +62,11 @@ class _Adapter:
 
 
 def test_pipeline_never_writes_a_track_whose_body_does_not_explain_it():
-    seen: dict[int, list[int]] = {}
-
-    class Collect:
-        def write(self, frame, people):
-            for p in people:
-                seen.setdefault(p.track_id, []).append(frame.index)
-
-        def close(self):
-            pass
-
     frames = [Frame(index=t, time_s=t / 30, image=np.zeros((480, 640, 3), np.uint8)) for t in range(8)]
     for gate, expected in ((EvidenceGate(), {1}), (None, {1, 2})):
-        seen.clear()
-        Pipeline(_Det(), Tracker(), _Adapter(), TrackSmoother(), hold=2, gate=gate).run(frames, [Collect()])
+        sink = Collect()
+        Pipeline(_Det(), Tracker(), _Adapter(), TrackSmoother(), hold=2, gate=gate).run(frames, [sink])
+        seen = sink.frames_by_track()
         assert set(seen) == expected and seen[1] == list(range(8))
 
 
@@ -84,12 +76,13 @@ def test_a_person_cut_by_the_frame_is_judged_on_their_whole_size():
     landmarks span 400 px is 0.03 (confirmed), not 0.06 (a ghost's)."""
     from metahmr_video.track.evidence_gate import residual
 
-    cut = _body(1, 0, 12.0)
-    cut.keypoints2d[:, 1] = np.linspace(100, 500, 33)  # legs below the image's bottom edge at y = 300
-    assert residual(cut) == 12.0 / 400 and residual(_body(2, 0, 12.0)) == 12.0 / 200
+    def cut(frame: int) -> PersonBody:
+        body = _body(1, frame, 12.0)
+        body.keypoints2d[:, 1] = np.linspace(100, 500, 33)  # legs below the image's bottom edge at y = 300
+        return body
+
+    assert residual(cut(0)) == 12.0 / 400 and residual(_body(2, 0, 12.0)) == 12.0 / 200
     gate = EvidenceGate()
     for f in range(3):
-        body = _body(1, f, 12.0)
-        body.keypoints2d[:, 1] = np.linspace(100, 500, 33)
-        gate.observe([body, _body(2, f, 12.0)])
+        gate.observe([cut(f), _body(2, f, 12.0)])
     assert gate.shown(1) and not gate.shown(2)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clips import write_clip_head
+from conftest import Collect as KeepAll
 
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import load_results
@@ -163,17 +164,9 @@ def test_a_new_person_is_reported_from_their_first_frame_offline_not_live(runner
     for hold in (1, 0):
         pipe = Pipeline(PrecomputedKeypoints(tmp_path / "k.npz"), Tracker(),
                         Adapter(runner.fitter, AdaptConfig(steps=0)), TrackSmoother(), hold=hold)
-        seen: dict[int, list[int]] = {}
-
-        class Collect:
-            def write(self, frame, people):
-                for p in people:
-                    seen.setdefault(p.track_id, []).append(frame.index)
-
-            def close(self):
-                pass
-
-        assert pipe.run(frames, [Collect()]).frames == 6
+        sink = KeepAll()
+        assert pipe.run(frames, [sink]).frames == 6
+        seen = sink.frames_by_track()
         starts[hold] = sorted(ids[0] for ids in seen.values())
         assert len(seen) == 2 and all(np.all(np.diff(ids) == 1) for ids in seen.values())
     assert starts[1] == [0, 2]
