@@ -444,20 +444,9 @@ def fit_as_photo(fitter, split: dict[str, np.ndarray], **overrides) -> tuple[np.
     with `AdaptConfig.photo_steps`, no frame budget, no carry, the render's true focal; `overrides`:
     other AdaptConfig fields, e.g. temporal_prior=0.0): (keypoints3d [N,33,3] m camera frame, their
     reprojection [N,33,2] px, equal to `FitResult.keypoints2d_pred`)."""
-    from metahmr_video.adapt import AdaptConfig, Adapter
-    from metahmr_video.core.camera import project
-    from metahmr_video.core.records import Frame, TrackedPerson
-    from metahmr_trainer.rendered import stored_detection
+    from metahmr_video.adapt import AdaptConfig
 
-    a = found_samples(split)
-    config = dataclasses.replace(AdaptConfig().for_photo(), **overrides)
-    kp3d = np.zeros((len(a["found"]), 33, 3), np.float32)
-    for i in range(len(kp3d)):
-        w, h = (int(v) for v in a["image_size"][i])
-        frame = Frame(index=0, time_s=0.0, image=np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (h, w, 3)))
-        person = TrackedPerson(track_id=0, detection=stored_detection(a, i))
-        kp3d[i] = Adapter(fitter, config, focal=float(a["focal"][i]))(frame, [person])[0].keypoints3d
-    kp2d = project(torch.from_numpy(kp3d), torch.from_numpy(a["focal"]), torch.from_numpy(a["image_size"] / 2)).numpy()
+    kp3d, kp2d, _ = _held_still(fitter, found_samples(split), dataclasses.replace(AdaptConfig().for_photo(), **overrides), 1)
     return kp3d, kp2d
 
 
@@ -469,14 +458,21 @@ def fit_as_video(fitter, split: dict[str, np.ndarray], frames: int = 10,
     fields) and the evidence gate (`EvidenceGate`, as `run` judges a track). Returns the last
     frame's keypoints3d [N,33,3] (m, camera frame), their reprojection [N,33,2] (px) and whether
     the gate lets the track be reported [N] bool."""
-    from metahmr_video.adapt import AdaptConfig, Adapter
+    from metahmr_video.adapt import AdaptConfig
+
+    return _held_still(fitter, found_samples(split), dataclasses.replace(AdaptConfig(), **overrides), frames)
+
+
+def _held_still(fitter, a: dict[str, np.ndarray], config, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each found sample's stored detection given to a fresh Adapter (`config`, the render's true
+    focal) on `frames` frames at 30 fps, its bodies to an `EvidenceGate`: the last keypoints3d
+    [N,33,3], their reprojection [N,33,2] px and the gate's verdicts [N] bool."""
+    from metahmr_video.adapt import Adapter
     from metahmr_video.core.camera import project
     from metahmr_video.core.records import Frame, TrackedPerson
     from metahmr_video.track.evidence_gate import EvidenceGate
     from metahmr_trainer.rendered import stored_detection
 
-    a = found_samples(split)
-    config = dataclasses.replace(AdaptConfig(), **overrides)
     kp3d, shown = np.zeros((len(a["found"]), 33, 3), np.float32), np.zeros(len(a["found"]), bool)
     for i in range(len(kp3d)):
         w, h = (int(v) for v in a["image_size"][i])
