@@ -236,3 +236,44 @@ def test_rig_needs_anny_results(tmp_path):
     results = _write_results(tmp_path / "s.npz", body, "smpl", 10, np.random.default_rng(1))
     with pytest.raises(InputError, match="needs Anny results"):
         export(results, "glb", tmp_path, rig="mixamo")
+
+
+def test_game_engine_root_on_the_ground_in_the_world(prior_results, tmp_path, bpy_module):
+    """With a world (a camera pitched 25 degrees down and rolled 10, bodies scaled and held as the world
+    step does), game_engine's `Root` stands on the ground (y = 0) right under the pelvis on every frame,
+    and every other joint is where Anny itself puts the rig's joints for that motion, placed in the
+    world; BVH (bvhio), GLB (the node hierarchy) and FBX (Blender's importer) read back the same."""
+    from metahmr_video.world import WorldFrame
+
+    res = load_results(prior_results)
+    p, r = np.radians(-25.0), np.radians(10.0)
+    world = WorldFrame(up=np.array([np.cos(p) * np.sin(r), -np.cos(p) * np.cos(r), np.sin(p)]), height_m=1.8)
+    res.meta["camera_to_world"] = world.camera_to_world.tolist()
+    tr = res.tracks[1]
+    tr.world_scale = np.linspace(0.95, 1.05, T).astype(np.float32)
+    hold = np.c_[np.linspace(0, 0.1, T), np.zeros(T), np.full(T, -0.05)]
+    tr.transl_world = world.points(tr.transl * tr.world_scale[:, None]) + hold
+    posed = _anny_posed(prior_results, "game_engine")["joints"]
+    placed = posed + ((tr.world_scale - 1.0)[:, None] * tr.transl)[:, None]   # planting moves the body, not its size
+    want = world.points(placed) + hold[:, None]                                 # world: y up, ground y = 0
+    anim = track_animation(res, 1, "y_up", with_mesh=False, rig="game_engine")
+    got = anim.joint_positions()
+    pelvis = anim.bone_names.index("pelvis")
+    assert anim.bone_names[0] == "Root" and anim.parents[pelvis] == 0 and "Root on the ground" in " ".join(anim.notes)
+    np.testing.assert_allclose(got[:, 1:], want[:, 1:], atol=1e-5)
+    np.testing.assert_allclose(got[:, 0], want[:, pelvis] * [1.0, 0.0, 1.0], atol=1e-6)
+    assert np.abs(want[:, 0, 1]).min() > 0.02          # unpinned, the Root would float or sink with the pelvis
+    names = anim.bone_names
+    (bvh,) = export(res, "bvh", tmp_path / "clip.bvh", rig="game_engine")
+    assert "CHANNELS 6" in bvh.read_text().split("JOINT pelvis")[1].split("JOINT")[0]
+    assert np.abs(_bvh_positions(bvh, [0, 5, T - 1], names) / 100.0 - got[[0, 5, T - 1]]).max() < 1e-3
+    (glb,) = export(res, "glb", tmp_path / "clip.glb", rig="game_engine", mesh=False)
+    pygltflib = pytest.importorskip("pygltflib")
+    gltf = pygltflib.GLTF2().load(str(glb))
+    skin = SimpleNamespace(joints=[gltf.nodes.index(n) for n in gltf.nodes if n.name in names])
+    for k in (0, 6, T - 1):
+        assert np.abs(_gltf_joint_positions(gltf, gltf.binary_blob(), skin, (FIRST + k) / FPS) - got[k]).max() < 1e-4
+    (fbx,) = export(res, "fbx", tmp_path / "clip.fbx", rig="game_engine", mesh=False)
+    (arm,), _ = _reimport_fbx(bpy_module, fbx)
+    z_up = got[..., [0, 2, 1]] * [1.0, -1.0, 1.0]
+    assert np.abs(_fbx_joint_positions(bpy_module, arm, names, list(range(FIRST, FIRST + T))) - z_up).max() < 1e-3

@@ -14,11 +14,12 @@ Rotations are "world-aligned local" rotations, the convention of BVH and of Anny
 parameterization: bone c's rotation relative to its parent, expressed in the axes of the rest pose,
 so that its global rotation is G_c = G_parent @ R_c and joint positions follow
 J_c = J_parent + G_parent @ (rest_c - rest_parent). The root's rotation is its global rotation and
-its position is the root joint's position.
+its position is the root joint's position. A bone may also move away from its parent (`bone_offsets`:
+game_engine's `pelvis` when its `Root` is pinned on the ground), J_c = J_parent + G_parent @ offset_c[t].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,9 @@ class TrackAnimation:
     [J, 3] metres (tails give the bone directions DCC tools draw), frames [T] video frame indices,
     fps the video frame rate, rotations [T, J, 3, 3] world-aligned local rotations (index 0 global),
     root_positions [T, 3] metres, mesh the skinned rest mesh or None, rest_z_axes [J, 3] each bone's
-    rest Z axis as its rig defines it (its Y axis runs head -> tail; FBX bone roll) or None (roll 0).
+    rest Z axis as its rig defines it (its Y axis runs head -> tail; FBX bone roll) or None (roll 0),
+    bone_offsets {bone index: [T, 3]} metres: for bones whose head moves relative to their parent's,
+    that offset in the parent's rest-aligned axes (replacing rest_heads[c] - rest_heads[parent]).
     """
 
     track_id: int
@@ -83,6 +86,7 @@ class TrackAnimation:
     mesh: SkinnedMesh | None = None
     notes: list[str] = field(default_factory=list)
     rest_z_axes: np.ndarray | None = None
+    bone_offsets: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_bones(self) -> int:
@@ -103,12 +107,19 @@ class TrackAnimation:
             if p < 0:
                 j[:, c] = self.root_positions
             else:
-                j[:, c] = j[:, p] + g[:, p] @ (self.rest_heads[c] - self.rest_heads[p])
+                j[:, c] = j[:, p] + (g[:, p] @ self.offset(c)[..., None])[..., 0]
         return j
 
+    def offset(self, c: int) -> np.ndarray:
+        """[T, 3] (or [3] when it does not move) bone c's head relative to its parent's, in the
+        parent's rest-aligned axes, metres."""
+        if c in self.bone_offsets:
+            return self.bone_offsets[c]
+        return self.rest_heads[c] - self.rest_heads[self.parents[c]]
+
     def contiguous(self) -> "TrackAnimation":
-        """The track on every video frame from its first to its last: rotations slerped and root
-        positions interpolated linearly across frames where the person was not seen."""
+        """The track on every video frame from its first to its last: rotations slerped, root
+        positions and bone offsets interpolated linearly across frames where the person was not seen."""
         full = np.arange(self.frames[0], self.frames[-1] + 1)
         if len(full) == len(self.frames):
             return self
@@ -118,10 +129,12 @@ class TrackAnimation:
         rot = np.empty((t, num, 3, 3))
         for b in range(num):
             rot[:, b] = Slerp(self.frames, Rotation.from_matrix(self.rotations[:, b]))(full).as_matrix()
-        pos = np.stack([np.interp(full, self.frames, self.root_positions[:, i]) for i in range(3)], 1)
+        def lerp(x: np.ndarray) -> np.ndarray:
+            return np.stack([np.interp(full, self.frames, x[:, i]) for i in range(3)], 1)
         return TrackAnimation(self.track_id, self.body_model, self.up, self.bone_names, self.parents,
-                              self.rest_heads, self.rest_tails, full, self.fps, rot, pos, self.mesh,
-                              self.notes + [f"{t - len(self.frames)} unseen frames interpolated"], self.rest_z_axes)
+                              self.rest_heads, self.rest_tails, full, self.fps, rot, lerp(self.root_positions),
+                              self.mesh, self.notes + [f"{t - len(self.frames)} unseen frames interpolated"],
+                              self.rest_z_axes, {c: lerp(o) for c, o in self.bone_offsets.items()})
 
 
 def results_fps(results: Results) -> float:
@@ -207,7 +220,8 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     num_bones = pose.shape[1]
     notes = []
     level, scale, ground = np.eye(3), np.ones(len(pose)), np.zeros((len(pose), 3))
-    if frame == "world" and track.world_scale is not None and "camera_to_world" in results.meta:
+    in_world = frame == "world" and track.world_scale is not None and "camera_to_world" in results.meta
+    if in_world:
         world = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
         level, scale = world.levelled, track.world_scale.astype(np.float64)
         hold = track.transl_world.astype(np.float64) - world.points(track.transl * scale[:, None])  # feet held
@@ -258,11 +272,29 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
     if rest.vertices is not None:
         mesh = SkinnedMesh(rest.vertices @ b.T, rest.faces, rest.skin_indices, rest.skin_weights)
     order = np.argsort(track.frame_ids, kind="stable")
-    return TrackAnimation(
+    anim = TrackAnimation(
         track_id=int(track_id), body_model=name, up=up, bone_names=list(names), parents=list(parents),
         rest_heads=heads, rest_tails=tails, frames=track.frame_ids[order].astype(np.int64),
         fps=results_fps(results), rotations=rotations[order], root_positions=(root @ a.T)[order],
         mesh=mesh, notes=notes, rest_z_axes=z_axes)
+    if in_world and rest.deforming is not None and not rest.deforming[top]:
+        anim = root_on_ground(anim)
+        notes.append(f"{names[top]} on the ground under {names[anim.parents.index(top)]}")
+    return anim
+
+
+def root_on_ground(anim: TrackAnimation) -> TrackAnimation:
+    """The animation with its root bone (one that deforms nothing, game_engine's `Root`, with one
+    child) on the ground (up coordinate 0 of the export frame) right under its child's head, as
+    engines expect for root motion; the child (the pelvis) keeps its place through `bone_offsets`,
+    so every other joint and the mesh stay where they were."""
+    top = anim.parents.index(-1)
+    (child,) = [c for c, p in enumerate(anim.parents) if p == top]
+    joints, g = anim.joint_positions(), anim.global_rotations()
+    root = joints[:, child].copy()
+    root[:, {"y_up": 1, "z_up": 2}[anim.up]] = 0.0
+    offset = np.einsum("tba,tb->ta", g[:, top], joints[:, child] - root)     # G_root^T (pelvis - root)
+    return replace(anim, root_positions=root, bone_offsets={**anim.bone_offsets, child: offset})
 
 
 def _skeleton(rest: RestSkeleton):

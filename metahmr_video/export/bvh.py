@@ -3,7 +3,10 @@
 Layout: Y up, X right, Z towards the viewer (`"y_up"` export frame), centimetres by default. The root
 has OFFSET 0 0 0 and six channels (Xposition Yposition Zposition, then rotations), so its position
 channels are the root joint's absolute position whichever way a reader combines offset and
-channels; other joints have three rotation channels. Rotation channels are Euler angles in degrees
+channels; other joints have three rotation channels, but for a joint that moves away from its
+parent (`TrackAnimation.bone_offsets`: game_engine's `pelvis` under a `Root` pinned on the ground),
+whose position channels hold its offset from the parent (replacing OFFSET, as Blender's importer
+and bvhio read them). Rotation channels are Euler angles in degrees
 in the stated order, intrinsic: "Zrotation Xrotation Yrotation" means R = Rz @ Rx @ Ry, each joint's
 rotation relative to its parent in the (world-aligned) axes of the rest pose, the BVH convention.
 Leaves end in an End Site at the bone's tail. Frames run over every video frame from the track's
@@ -46,7 +49,7 @@ def bvh_text(anim: TrackAnimation, units: str = "cm", euler_order: str = EULER_O
         lines.append(f"{pad}{head} {anim.bone_names[c]}")
         lines.append(f"{pad}{{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
-        if p < 0:
+        if p < 0 or c in anim.bone_offsets:
             lines.append(f"{pad}  CHANNELS 6 Xposition Yposition Zposition {rot_channels}")
         else:
             lines.append(f"{pad}  CHANNELS 3 {rot_channels}")
@@ -69,7 +72,14 @@ def bvh_text(anim: TrackAnimation, units: str = "cm", euler_order: str = EULER_O
     rots = anim.rotations[:, order].reshape(-1, 3, 3)
     euler = Rotation.from_matrix(rots).as_euler(euler_order.upper(), degrees=True).reshape(t, len(order), 3)
     euler = np.rad2deg(np.unwrap(np.deg2rad(euler), axis=0))  # no 360-degree jumps between frames
-    values = np.concatenate([anim.root_positions * scale, euler.reshape(t, -1)], axis=1)
+    columns = []
+    for k, c in enumerate(order):
+        if anim.parents[c] < 0:
+            columns.append(anim.root_positions * scale)
+        elif c in anim.bone_offsets:
+            columns.append(anim.bone_offsets[c] * scale)
+        columns.append(euler[:, k])
+    values = np.concatenate(columns, axis=1)
     lines += ["MOTION", f"Frames: {t}", f"Frame Time: {1.0 / anim.fps:.8f}"]
     buf = io.StringIO()
     buf.write("\n".join(lines) + "\n")

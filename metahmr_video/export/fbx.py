@@ -131,8 +131,13 @@ def _add_track(bpy, anim: TrackAnimation, with_mesh: bool):
         arm_obj.pose.bones[bone].rotation_mode = "QUATERNION"
         for i in range(4):
             curve(f'pose.bones["{bone}"].rotation_quaternion', i, bone, wxyz[:, c, i])
-    for i in range(3):
-        curve(f'pose.bones["{anim.bone_names[root]}"].location', i, anim.bone_names[root], loc[:, i])
+    moved = {root: loc}
+    for c, offset in anim.bone_offsets.items():   # a bone that moves from its parent: L_c = R_c^T (o_c - rest o_c)
+        rest_offset = anim.rest_heads[c] - anim.rest_heads[anim.parents[c]]
+        moved[c] = np.concatenate([np.zeros((1, 3)), (offset - rest_offset) @ rest[c]])
+    for c, values in moved.items():
+        for i in range(3):
+            curve(f'pose.bones["{anim.bone_names[c]}"].location', i, anim.bone_names[c], values[:, i])
     arm_obj.animation_data_create()
     arm_obj.animation_data.action = action
     slots = getattr(action, "slots", None)  # Blender >= 4.4: an action drives an ID through a slot

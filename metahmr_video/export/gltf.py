@@ -5,9 +5,10 @@ that filmed the video sits at the origin looking down -Z (`"y_up"` export frame)
 node "track_<id>" holding the joint hierarchy (joint nodes named after the body model's bones,
 translations = rest offsets from the parent, identity rest rotations, so rest axes are
 world-aligned), a skinned mesh "track_<id>_body" (4 influences per vertex, the largest,
-renormalised) and animation channels: every joint's rotation and the root joint's translation,
-LINEAR, keyed at the frames the person was seen (time = video frame index / fps, so tracks stay in
-step with the video and gaps are interpolated by the viewer). All tracks share one animation.
+renormalised) and animation channels: every joint's rotation, the root joint's translation and that
+of any joint that moves from its parent (`TrackAnimation.bone_offsets`), LINEAR, keyed at the
+frames the person was seen (time = video frame index / fps, so tracks stay in step with the video
+and gaps are interpolated by the viewer). All tracks share one animation.
 """
 from __future__ import annotations
 
@@ -119,9 +120,11 @@ def glb_bytes(anims: list[TrackAnimation], with_mesh: bool = True) -> bytes:
             out = b.add(quats[:, c], "VEC4", _FLOAT)
             samplers.append({"input": times, "output": out, "interpolation": "LINEAR"})
             channels.append({"sampler": len(samplers) - 1, "target": {"node": joint_nodes[c], "path": "rotation"}})
-        out = b.add(anim.root_positions.astype(np.float32), "VEC3", _FLOAT)
-        samplers.append({"input": times, "output": out, "interpolation": "LINEAR"})
-        channels.append({"sampler": len(samplers) - 1, "target": {"node": root, "path": "translation"}})
+        moving = {anim.parents.index(-1): anim.root_positions, **anim.bone_offsets}
+        for c, position in moving.items():     # the root's and any bone's that moves from its parent
+            out = b.add(position.astype(np.float32), "VEC3", _FLOAT)
+            samplers.append({"input": times, "output": out, "interpolation": "LINEAR"})
+            channels.append({"sampler": len(samplers) - 1, "target": {"node": joint_nodes[c], "path": "translation"}})
     doc = {
         "asset": {"version": "2.0", "generator": "metahmr-video"},
         "scene": 0, "scenes": [{"name": "metahmr-video", "nodes": scene_nodes}], "nodes": nodes,

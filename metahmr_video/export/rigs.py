@@ -21,7 +21,8 @@ joint weigh `EXACT_WEIGHT` times the others (in both steps), and the rotation of
 nearest to the target bone's middle enters with weight `TWIST_WEIGHT` (relative to the squared bone
 length) to fix the twist about the bone. The root also gets its position from that fit (Kabsch). A
 root bone that deforms nothing (game_engine's `Root`, at the feet) stands upright along the camera's
-up axis below the first deforming bone, turned to its heading.
+up axis below the first deforming bone, turned to its heading (in the world, the export then puts it
+on the ground: `animation.root_on_ground`).
 Measured residuals: docs/export.md ("Game-engine rigs").
 """
 from __future__ import annotations
