@@ -324,3 +324,49 @@ def test_dedupe_keeps_a_person_behind_someones_spread_arms_and_drops_pieces(dete
     tracked = _person(905, 500, 100, source="track")
     assert len(detector._dedupe([man, tracked])) == 2
     assert len(detector._dedupe([man, _person(1300, 500, 100)])) == 2  # far from him
+
+
+def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked():
+    """A stand-in landmark model that, like the real one on pose2sim's MultiPerson cam03, follows the
+    most visible person of a crop: the woman (red) whenever any of her shows in it, else the man (blue).
+    On the man's own crop it returns her (drifted: rejected); with the people found greyed out
+    (`mask_found`) he is found where he is."""
+    from metahmr_video.detect.blazepose import LandmarkResult
+
+    image = np.zeros((1000, 1000, 3), np.uint8)
+    woman, man = (200, 200, 400, 900), (350, 150, 650, 950)   # x0, y0, x1, y1 pixels; she overlaps him
+    image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
+    image[man[1]:man[3], man[0]:man[2]][image[man[1]:man[3], man[0]:man[2], 0] == 0] = (0, 0, 255)
+
+    def result(rect, roi):
+        kp = np.zeros((39, 3), np.float32)   # the 33 landmarks spread over the person, 6 alignment points
+        kp[:33, 0], kp[:33, 1] = np.linspace(rect[0], rect[2], 33), np.linspace(rect[1], rect[3], 33)
+        return LandmarkResult(kp, np.ones(39, np.float32), np.ones(39, np.float32), np.zeros((33, 3), np.float32),
+                              1.0, roi, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, rect[3] - rect[1]))
+
+    def landmarker(img, rois):
+        out = []
+        for roi in rois:
+            x0, y0 = int(max(roi.cx - roi.side / 2, 0)), int(max(roi.cy - roi.side / 2, 0))
+            crop = img[y0:int(roi.cy + roi.side / 2), x0:int(roi.cx + roi.side / 2)]
+            red, blue = (crop == (255, 0, 0)).all(-1).any(), (crop == (0, 0, 255)).all(-1).any()
+            out += [result(woman, roi)] if red else [result(man, roi)] if blue else []
+        return out
+
+    def hint(rect):
+        d = _person(0, 0, 10, source="track")
+        kp = result(rect, None).keypoints[:33, :2]
+        d.keypoints2d[:], d.box[:], d.roi = kp, (*rect,), None
+        return d
+
+    found = {}
+    for mask in (False, True):
+        det = MultiPersonDetector(DetectorConfig(use_hog=False, use_blazepose=False, use_segmentation=False,
+                                                 mask_found=mask))
+        det.landmarker = det._crowd = det._solo = landmarker
+        found[mask] = det.detect(Frame(0, 0.0, image), hints=[hint(man), hint(woman)], full=False)
+    def who(d):
+        return [name for name, rect in (("woman", woman), ("man", man))
+                if np.allclose(d.keypoints2d, result(rect, None).keypoints[:33, :2])]
+    assert [who(d) for d in found[False]] == [["woman"]]
+    assert sorted(who(d) for d in found[True]) == [["man"], ["woman"]]

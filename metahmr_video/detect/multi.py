@@ -71,7 +71,10 @@ class DetectorConfig:
     many frames (0: never rests); spread_hog spreads HOG's pyramid over the full_every - 1 frames
     between two full searches, one slice per frame, so that no frame but the first pays for all of
     it and none for a slice and the pose detector together. refine:
-    a second landmark pass on each new crop (junk crops disagree). dedupe_iou: box overlap above
+    a second landmark pass on each new crop (junk crops disagree). mask_found: a tracked person
+    not found again on their crop is looked for once more with the people found greyed out (the
+    landmark model follows the most visible person of a crop; someone overlapping them, turned away
+    or folded, comes back once they are masked). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting exactly one person (None: num_threads), where the other
     core is better left to the person's adaptation (E33)."""
@@ -90,6 +93,7 @@ class DetectorConfig:
     settle_frames: int = 10
     settled_search_every: int = 60
     refine: bool = True
+    mask_found: bool = True
     dedupe_iou: float = 0.5
     num_threads: int = 2
     solo_threads: int | None = 1
@@ -201,16 +205,13 @@ class MultiPersonDetector:
         found: List[Detection] = []
         with self._section("landmarks", frame):
             for hint in hints:
-                res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
-                if res is None or res.score < self.config.min_score or _drifted(res, hint):
-                    # unsure, or the landmarks went to someone beside this person: a tight crop on the
-                    # expected box (a crop holding two people confuses the landmark model)
-                    x0, y0, x1, y1 = [float(v) for v in hint.box]
-                    res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, 0.9 * (y1 - y0), 0.0)])), None)
-                    res = None if res is None or _drifted(res, hint) else res
+                res = self._hint_landmarks(image, hint)
                 if res is not None:
                     self._accept([res], "track", image.shape, found)
         found = self._dedupe(found)
+        if self.config.mask_found and found:
+            with self._section("landmarks", frame):
+                found = self._refind_masked(image, hints, found)
         refound = len(found)
         rois: List[Roi] = []
         sources: List[str] = []
@@ -263,6 +264,38 @@ class MultiPersonDetector:
             swept = hog is None or (hog is not False and hog == self.hog.parts - 1)
             self._since_sweep = 0 if swept else self._since_sweep + 1
         return found
+
+    def _hint_landmarks(self, image: np.ndarray, hint: Detection) -> Optional[LandmarkResult]:
+        """Landmarks of a tracked person on their expected crop, or None when unsure or when they
+        went to someone beside them (then a tight crop on the expected box: a crop holding two
+        people confuses the landmark model)."""
+        res = next(iter(self.landmarker(image, [roi_from_detection(hint)])), None)
+        if res is None or res.score < self.config.min_score or _drifted(res, hint):
+            x0, y0, x1, y1 = [float(v) for v in hint.box]
+            res = next(iter(self.landmarker(image, [Roi((x0 + x1) / 2, (y0 + y1) / 2, 0.9 * (y1 - y0), 0.0)])), None)
+            res = None if res is None or _drifted(res, hint) else res
+        return res
+
+    def _refind_masked(self, image: np.ndarray, hints: Sequence[Detection], found: List[Detection]) -> List[Detection]:
+        """`found` plus the hints it lacks, looked for again on the image with the people found
+        greyed out (each one's confident landmarks' extent; see DetectorConfig.mask_found)."""
+        boxes = np.stack([d.box for d in found])
+        lost = [h for h in hints if box_iou(h.box[None], boxes)[0].max() < 0.3]
+        if not lost:
+            return found
+        masked = image.copy()
+        height, width = image.shape[:2]
+        for d in found:
+            pts = d.keypoints2d[d.keypoint_conf >= 0.5]
+            if len(pts) >= 3:
+                x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
+                x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
+                masked[y0:y1, x0:x1] = 127
+        for hint in lost:
+            res = self._hint_landmarks(masked, hint)
+            if res is not None and not self._repeats(res, image.shape, found):
+                self._accept([res], "track", image.shape, found)
+        return self._dedupe(found)
 
     def _landmarks(self, image: np.ndarray, roi: Roi, keep_first: bool = False) -> Optional[LandmarkResult]:
         """Landmarks on a candidate crop, or None. With `refine`, a second pass on the crop the
