@@ -89,6 +89,40 @@ def test_returning_person_gets_the_old_id():
     assert tracker._next_id == 3  # no new id was handed out
 
 
+def test_a_person_back_after_8_seconds_gets_the_old_id_only_on_a_close_appearance_match():
+    """30 fps: a person in a red shirt walks left for 1 s and leaves; 8 s later someone comes in on
+    the right. The same red shirt gets the old id back (reid_long_s, by appearance alone); a blue one,
+    or the red one after 12 s, or without frame times, gets a new id."""
+    def frame_with(colour, det):
+        image = np.full((480, 640, 3), 40, np.uint8)
+        x0, y0, x1, y1 = det.box.astype(int)
+        image[y0:y1, x0:x1] = colour
+        image[y0 + (y1 - y0) // 2:y1, x0:x1] = (30, 30, 120)        # trousers
+        return image
+
+    def returning_id(colour, away_s, times=True):
+        tracker = Tracker(TrackerConfig(min_hits=2, max_age=3, reid_window=45))
+        frame = 0
+        for _ in range(30):
+            d = person(150 - 3 * (frame % 30), 240, h=200)
+            first = tracker.update([d], frame_with((200, 30, 30), d), time_s=frame / 30 if times else None)
+            frame += 1
+        for _ in range(int(away_s * 30)):
+            tracker.update([], np.full((480, 640, 3), 40, np.uint8), time_s=frame / 30 if times else None)
+            frame += 1
+        for _ in range(3):
+            d = person(500, 240, h=190)
+            out = tracker.update([d], frame_with(colour, d), time_s=frame / 30 if times else None)
+            frame += 1
+        return first[0].track_id, out[0].track_id
+
+    old, new = returning_id((200, 30, 30), 8.0)
+    assert new == old
+    assert len(set(returning_id((30, 30, 200), 8.0))) == 2
+    assert len(set(returning_id((200, 30, 30), 12.0))) == 2
+    assert len(set(returning_id((200, 30, 30), 8.0, times=False))) == 2
+
+
 @pytest.mark.parametrize("frames", [50])
 def test_real_clip_track_count_and_id_switches(frames):
     det = MultiPersonDetector(DetectorConfig(tiles=2, full_every=5))

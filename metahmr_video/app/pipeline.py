@@ -140,7 +140,7 @@ class Pipeline:
         with self._section("detect", frame):
             detections = self.detector.detect(frame, hints=self.tracker.predictions(), full=None)
         with self._section("track", frame):
-            return self.tracker.update(detections, frame.image, tentative=self.hold > 0)
+            return self.tracker.update(detections, frame.image, tentative=self.hold > 0, time_s=frame.time_s)
 
     def bodies(self, frame: Frame, tracked: list[TrackedPerson]) -> list[tuple[Frame, list[PersonBody]]]:
         """Adapt and smooth a frame's tracked people; returns the frames whose people are final

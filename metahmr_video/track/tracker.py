@@ -91,6 +91,7 @@ class _Track:
     age: int = 0
     confirmed: bool = False
     last_frame: int = 0
+    last_time: Optional[float] = None
     appearance: Optional[np.ndarray] = None
     bones: Optional[np.ndarray] = None
     last_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
@@ -105,7 +106,10 @@ class TrackerConfig:
     """Counts are frames. min_hits: detections in a row before a track is reported. max_age:
     frames a track survives without a detection (reported as `predicted` for up to `max_coast` of
     them). reid_window: frames after its death during which a returning person gets its old id
-    back (appearance or bone-length similarity >= reid_threshold). match_threshold: lowest
+    back (appearance or bone-length similarity >= reid_threshold); later, up to reid_long_s seconds
+    after it was last seen (when `update` is given the frames' times), only on a close appearance
+    match (>= reid_long_threshold: colour histograms tell large, differently dressed people apart
+    but not small pedestrians, E52). match_threshold: lowest
     similarity (0.5 IoU + 0.5 keypoints) to match. min_score: detections below it are ignored.
     facing: the per-track fix of front/back label flips. evidence: which tracks the pipeline reports
     once their bodies are fitted (`EvidenceGate`: only those whose body explains their 2D evidence)."""
@@ -114,6 +118,8 @@ class TrackerConfig:
     max_age: int = 15
     max_coast: int = 5
     reid_window: int = 90
+    reid_long_s: float = 10.0
+    reid_long_threshold: float = 0.85
     match_threshold: float = 0.2
     reid_threshold: float = 0.5
     min_score: float = 0.3
@@ -219,7 +225,18 @@ class Tracker:
                     sim[i, j] = 0.0
         return sim
 
+    def _reid_threshold(self, t: _Track, time_s: Optional[float]) -> Optional[float]:
+        """The similarity a returning person needs to get lost track t's id back now, or None when
+        t is gone for good (see TrackerConfig)."""
+        if self.frame - t.last_frame <= self.config.reid_window:
+            return self.config.reid_threshold
+        if time_s is not None and t.last_time is not None and time_s - t.last_time <= self.config.reid_long_s:
+            return self.config.reid_long_threshold
+        return None
+
     def _reid_similarity(self, t: _Track, d: Detection, app: Optional[np.ndarray]) -> float:
+        """How much detection d (appearance histogram app) looks like lost track t, 0..1: their
+        appearances, else their bone lengths (within the re-identification window only)."""
         gap = self.frame - t.last_frame
         oz, nz = _box_to_z(t.last_box), _box_to_z(d.box)
         size = min(oz[3], nz[3]) / max(oz[3], nz[3])
@@ -229,8 +246,9 @@ class Tracker:
         if np.hypot(*(oz[:2] - nz[:2])) > reach:
             return 0.0
         if app is not None and t.appearance is not None:
-            bc = float(np.sum(np.sqrt(app * t.appearance)))  # Bhattacharyya coefficient
-            return bc
+            return float(np.sum(np.sqrt(app * t.appearance)))  # Bhattacharyya coefficient
+        if gap > self.config.reid_window:
+            return 0.0
         bones = bone_lengths(d)
         if bones is not None and t.bones is not None:
             rel = np.abs(bones - t.bones) / np.maximum(t.bones, 1e-3)
@@ -238,9 +256,10 @@ class Tracker:
         return 0.0
 
     def update(self, detections: Sequence[Detection], image: Optional[np.ndarray] = None,
-               tentative: bool = False) -> List[TrackedPerson]:
+               tentative: bool = False, time_s: Optional[float] = None) -> List[TrackedPerson]:
         """Advance one frame with its detections (pixels of this frame; the image, RGB, enables
-        appearance re-identification). Returns the confirmed tracks of this frame, ids ascending;
+        appearance re-identification; its time in seconds, re-identification after long absences).
+        Returns the confirmed tracks of this frame, ids ascending;
         with `tentative`, also the tracks not yet confirmed (`confirmed=False`), so that an offline
         caller can hold them and report a track from its first frame once it is confirmed."""
         self.frame += 1
@@ -273,7 +292,7 @@ class Tracker:
             t.hits += 1
             t.hit_streak += 1
             t.misses = 0
-            t.last_frame = self.frame
+            t.last_frame, t.last_time = self.frame, time_s
             if t.hit_streak >= self.config.min_hits:
                 t.confirmed = True
             if image is not None:
@@ -296,27 +315,27 @@ class Tracker:
             else:
                 alive.append(t)
         self.tracks = alive
-        self.lost = [t for t in self.lost if self.frame - t.last_frame <= self.config.reid_window]
+        self.lost = [t for t in self.lost if self._reid_threshold(t, time_s) is not None]
         # births, or re-identification of a recently lost person
         for j in unmatched:
             d = dets[j]
             app = appearance(image, d) if image is not None else None
-            best, best_sim = None, self.config.reid_threshold
+            best, best_margin = None, 0.0
             for t in self.lost:
-                s = self._reid_similarity(t, d, app)
-                if s > best_sim:
-                    best, best_sim = t, s
+                margin = self._reid_similarity(t, d, app) - self._reid_threshold(t, time_s)
+                if margin > best_margin:
+                    best, best_margin = t, margin
             kf = self._make_kf(d.box)
             if best is not None:
                 self.lost.remove(best)
                 best.facing = FacingFilter(self.config.facing)  # they may have turned while away
                 best.kf, best.detection, best.last_box = kf, best.facing(d), d.box.copy()
-                best.misses, best.hit_streak, best.last_frame = 0, 1, self.frame
+                best.misses, best.hit_streak, best.last_frame, best.last_time = 0, 1, self.frame, time_s
                 best.appearance = app if app is not None else best.appearance
                 self.tracks.append(best)
                 continue
             facing = FacingFilter(self.config.facing)
-            t = _Track(track_id=self._next_id, kf=kf, detection=facing(d), last_frame=self.frame,
+            t = _Track(track_id=self._next_id, kf=kf, detection=facing(d), last_frame=self.frame, last_time=time_s,
                        appearance=app, bones=bone_lengths(d), last_box=d.box.copy(), facing=facing)
             t.confirmed = self.config.min_hits <= 1
             self._next_id += 1
