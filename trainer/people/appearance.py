@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
             if not len(rows):
                 continue
             kp, conf = t.keypoints2d[rows[0]], t.keypoint_conf[rows[0]]
-            whole = appearance(frame.image, Detection(box=t.boxes[rows[0]], score=1.0, keypoints2d=kp, keypoint_conf=conf))
+            det = Detection(box=t.boxes[rows[0]], score=1.0, keypoints2d=kp, keypoint_conf=conf)
+            whole = appearance(frame.image, det)
             if whole is not None:
                 feats["tracker"][(tid, frame.index)] = [whole]
             if (conf[_SHOULDERS + _HIPS + _KNEES] >= 0.3).all():
