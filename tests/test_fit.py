@@ -330,3 +330,29 @@ def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, a
     assert calls[2] == (2, fitter_module.WARM_LANDMARK_ITERS, True)
     adapter(Frame(3, 2.5, image), people(px2, world, boxes2))  # 1.5 s later: cold again
     assert calls[3] == (2, fitter_module.LANDMARK_ITERS, False)
+
+
+def test_a_person_cut_by_the_frame_is_judged_on_the_part_a_user_sees(fitter, people):
+    """The landmark start's trigger divides the network body's reprojection error by the person's
+    visible size (their confident landmarks inside the image), not by the box that also holds the
+    landmark model's guesses below the frame: someone cut at the waist whose upper body is 5 % off
+    is 5 % off, not 2.5 %. Reference: the visible extent computed here by hand."""
+    from metahmr_video.adapt.fitter import make_evidence, visible_size
+
+    ev, _, boxes = people
+    kp, conf = ev.kp2d[:1].clone(), ev.conf[:1].clone()
+    hips = kp[0, [23, 24], 1].mean()
+    height = int(hips) + 5                                       # the frame ends just below the hips
+    args = (kp.numpy(), conf.numpy(), ev.world[:1].numpy(), boxes[:1].numpy(), (W, height))
+    cut, _ = make_evidence(*args, focal=1000.0)
+    inside = (kp[0, :, 1] <= height) & (kp[0, :, 0] >= 0) & (kp[0, :, 0] <= W) & (conf[0] >= 0.5)
+    extent = kp[0, inside].max(0).values - kp[0, inside].min(0).values
+    assert visible_size(cut).item() == pytest.approx(1.2 * extent.max().item(), rel=1e-5)
+    assert visible_size(cut).item() < 0.75 * cut.box_size.item()
+    # the trigger: a threshold between error / visible size and error / box size refits the person
+    net = fitter.fit(*args, focal=1000.0, steps=0)
+    err = net.reproj_error[0].item()
+    between = err / (0.5 * (visible_size(cut).item() + cut.box_size.item()))
+    assert fitter.fit(*args, focal=1000.0, steps=0, landmark_start=True, landmark_residual=between).landmark_tried[0]
+    above = 1.01 * err / visible_size(cut).item()
+    assert not fitter.fit(*args, focal=1000.0, steps=0, landmark_start=True, landmark_residual=above).landmark_tried[0]

@@ -38,9 +38,11 @@ class AdaptConfig:
     and video frames: 300 body-model steps from the rest pose, in a video only the track's first
     such frame; its later frames start from its previous landmark fit, 15 steps; E48), "photos"
     (photos only) or "never"; landmark_residual / photo_landmark_residual: the mean reprojection
-    error, in box sizes, above which a network body counts as not explaining its 2D evidence in a
-    video frame / a photo (only those are refitted; a video's is the evidence gate's
-    `max_residual`: every body that the gate would call unexplained gets the landmark start);
+    error, in units of the person's visible size (`fitter.visible_size`: someone cut by the frame
+    is judged on the part a user sees), above which a network body counts as not explaining its 2D
+    evidence in a video frame / a photo (only those are refitted; a video's is the evidence gate's
+    `max_residual`, over a size at most the gate's: every body that the gate would call unexplained
+    gets the landmark start);
     landmark_retry_s: a video track whose landmark fit from the rest pose explained its evidence no
     better than its network body gets its next one no sooner than this (seconds; each costs ~0.7 s);
     landmark_warm_s: how long a track's last landmark fit serves as the start of its next (seconds)."""

@@ -110,6 +110,19 @@ def body_box(kp2d: torch.Tensor, boxes: torch.Tensor, pad: float = 0.1) -> torch
     return torch.cat([torch.minimum(boxes[:, :2], lo - p), torch.maximum(boxes[:, 2:], hi + p)], -1)
 
 
+def visible_size(ev: Evidence, min_conf: float = 0.5, pad: float = 0.1) -> torch.Tensor:
+    """[N] pixels: the larger side of the extent of each person's confident landmarks in the image,
+    padded as `body_box` (the whole `box_size` when fewer than 3 are confident). For someone cut by
+    the frame this is the part a user sees; `box_size` also holds the landmark model's guesses for
+    the rest."""
+    sure = ev.conf >= min_conf
+    big = torch.finfo(ev.kp2d.dtype).max
+    lo = torch.where(sure[..., None], ev.kp2d, torch.full_like(ev.kp2d, big)).min(1).values
+    hi = torch.where(sure[..., None], ev.kp2d, torch.full_like(ev.kp2d, -big)).max(1).values
+    side = (hi - lo).max(-1).values * (1.0 + 2.0 * pad)
+    return torch.where(sure.sum(-1) >= 3, torch.minimum(side, ev.box_size), ev.box_size).clamp(min=1.0)
+
+
 def make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal=None,
                   device="cpu") -> tuple[Evidence, torch.Tensor]:
     """Validate and convert user arrays; returns (Evidence, invalid [N] bool for non-finite people)."""
@@ -209,7 +222,7 @@ class Fitter:
         landmark_start: also fit each person's body to their landmarks by optimisation alone
         (`landmark_fit`: world landmarks + 2D, no network; ~300 body-model steps) and report it for
         a person whose adapted network body leaves their 2D evidence unexplained (mean reprojection
-        above `landmark_residual` of the box size) when it explains the evidence better
+        above `landmark_residual` of their visible size, `visible_size`) when it explains the evidence better
         (`evidence_residual`: 2D reprojection + distance to the world landmarks); for photos, where
         a regressor's start far from an unusual pose leaves the fit in the wrong basin (E39).
         landmark_warm: optional (pose [N,J,3,3], shape [N,S], transl [N,3], has [N] bool), e.g. each
@@ -254,11 +267,11 @@ class Fitter:
     def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor, residual: float,
                         warm: tuple | None = None, allow: torch.Tensor | None = None):
         """For people with finite evidence and world landmarks whose adapted network body leaves
-        more than `residual` (box sizes) of their 2D evidence unexplained: their bodies fitted to
+        more than `residual` (of their visible size) of their 2D evidence unexplained: their bodies fitted to
         the landmarks by optimisation alone (from `warm` where it has them, see `fit`), kept where
         they explain the evidence better (`evidence_residual`). Returns (params, body output,
         pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit); `allow` [N]: who may."""
-        unexplained = ok & (ev.has_world > 0) & (evidence_residual(out.keypoints, px, ev, w_world=0.0) > residual)
+        unexplained = ok & (ev.has_world > 0) & (reproj_px(px, ev) / visible_size(ev) > residual)
         if allow is not None:
             unexplained = unexplained & allow.to(unexplained.device)
         idx = unexplained.nonzero()[:, 0]
