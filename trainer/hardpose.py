@@ -1,6 +1,6 @@
 """Hard-pose evaluation: rendered Anny bodies in hard poses, seen by the real detector.
 
-    python -m metahmr_trainer.hardpose [--n 30] [--refresh]
+    python -m metahmr_trainer.hardpose [--n 30] [--refresh] [--set adapt.KEY=VALUE]
     metahmr-video evaluate --splits hardpose
 
 Per pose category (`CATEGORIES`, procedural poses on Anny's cmu_mb rig, axes as in
@@ -439,28 +439,32 @@ def found_samples(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: (v if v.dtype.kind == "U" else v[f]) for k, v in split.items()}
 
 
-def fit_as_photo(fitter, split: dict[str, np.ndarray], **overrides) -> tuple[np.ndarray, np.ndarray]:
+def fit_as_photo(fitter, split: dict[str, np.ndarray], config=None, **overrides) -> tuple[np.ndarray, np.ndarray]:
     """The product's photo fit of every found sample's stored detection (`run --photos`: an Adapter
-    with `AdaptConfig.photo_steps`, no frame budget, no carry, the render's true focal; `overrides`:
-    other AdaptConfig fields, e.g. temporal_prior=0.0): (keypoints3d [N,33,3] m camera frame, their
-    reprojection [N,33,2] px, equal to `FitResult.keypoints2d_pred`)."""
+    with `AdaptConfig.photo_steps`, no frame budget, no carry, the render's true focal; `config`: the
+    AdaptConfig to start from (default: the product's), `overrides`: other AdaptConfig fields, e.g.
+    temporal_prior=0.0): (keypoints3d [N,33,3] m camera frame, their reprojection [N,33,2] px, equal
+    to `FitResult.keypoints2d_pred`)."""
     from metahmr_video.adapt import AdaptConfig
 
-    kp3d, kp2d, _ = _held_still(fitter, found_samples(split), dataclasses.replace(AdaptConfig().for_photo(), **overrides), 1)
+    config = (AdaptConfig() if config is None else config).for_photo()
+    kp3d, kp2d, _ = _held_still(fitter, found_samples(split), dataclasses.replace(config, **overrides), 1)
     return kp3d, kp2d
 
 
-def fit_as_video(fitter, split: dict[str, np.ndarray], frames: int = 10,
+def fit_as_video(fitter, split: dict[str, np.ndarray], frames: int = 10, config=None,
                  **overrides) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each found sample through the video path: the person held still for `frames` frames at 30 fps
     (its stored detection every frame, one track), an Adapter with `run`'s video settings (frame
-    budget, carried adaptation, temporal prior, the landmark start; `overrides`: other AdaptConfig
-    fields) and the evidence gate (`EvidenceGate`, as `run` judges a track). Returns the last
+    budget, carried adaptation, temporal prior, the landmark start; `config`: the AdaptConfig to start
+    from, default the product's; `overrides`: other AdaptConfig fields) and the evidence gate
+    (`EvidenceGate`, as `run` judges a track). Returns the last
     frame's keypoints3d [N,33,3] (m, camera frame), their reprojection [N,33,2] (px) and whether
     the gate lets the track be reported [N] bool."""
     from metahmr_video.adapt import AdaptConfig
 
-    return _held_still(fitter, found_samples(split), dataclasses.replace(AdaptConfig(), **overrides), frames)
+    return _held_still(fitter, found_samples(split), dataclasses.replace(AdaptConfig() if config is None else config,
+                                                                         **overrides), frames)
 
 
 def _held_still(fitter, a: dict[str, np.ndarray], config, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -577,29 +581,32 @@ def format_table(summary: dict[str, dict]) -> str:
 
 
 def evaluate_hardpose(fitter, n_per_category: int = 30, seed: int = 0, cache_dir: Path = DEFAULT_CACHE,
-                      refresh: bool = False, video_frames: int = 10) -> dict:
+                      refresh: bool = False, video_frames: int = 10, config=None, network_rows: bool = True) -> dict:
     """Build (or load) the split, score the input, `fitter`'s network alone (TTO from the
     meta-parameters), the photo fit as `run --photos` does it (the network or the landmark fit,
     whichever explains the evidence better) and, with `video_frames` > 0, the video path on each
     person held still (`fit_as_video`, with and without the landmark start; the share of people
     whose track the evidence gate reports is each summary row's 'reported'):
     {'summary': `Evaluation.summary`, 'per_sample': {method: {pa, err2d}} over the found samples,
-    with their 'category'}."""
+    with their 'category'}. `config`: the AdaptConfig of every row (default: the product's; the
+    network-only rows differ from it only in landmark_start="never"; network_rows=False leaves them out)."""
     split = build_split(n_per_category, seed, cache_dir, refresh)
     ev = Evaluation(split)
-    ev.score_method("ours, network only", *fit_as_photo(fitter, split, landmark_start="never"))
-    ev.score_method("ours (run --photos)", *fit_as_photo(fitter, split))
+    if network_rows:
+        ev.score_method("ours, network only", *fit_as_photo(fitter, split, config, landmark_start="never"))
+    ev.score_method("ours (run --photos)", *fit_as_photo(fitter, split, config))
     reported = {}
     if video_frames > 0:
-        for name, start in (("video, network only", "never"), ("ours (run, video)", "always")):
-            kp3d, kp2d, reported[name] = fit_as_video(fitter, split, video_frames, landmark_start=start)
+        for name, start in (("video, network only", "never"), ("ours (run, video)", "always"))[0 if network_rows else 1:]:
+            kp3d, kp2d, reported[name] = fit_as_video(fitter, split, video_frames, config, landmark_start=start)
             ev.score_method(name, kp3d, kp2d)
     summary = ev.summary()
     for cat, row in summary.items():
         sel = slice(None) if cat == "total" else ev.found["category"] == list(split["categories"]).index(cat)
         for name, shown in reported.items():
             row["methods"][name]["reported"] = float(np.mean(shown[sel])) if np.size(shown[sel]) else float("nan")
-    return {"n_per_category": n_per_category, "seed": seed, "video_frames": video_frames, "summary": summary,
+    return {"n_per_category": n_per_category, "seed": seed, "video_frames": video_frames,
+            "adapt": None if config is None else dataclasses.asdict(config), "summary": summary,
             "per_sample": {"category": ev.found["category"].tolist(),
                            **{m: {k: v.tolist() for k, v in s.items()} for m, s in ev.scores.items()},
                            **{f"{m} reported": v.tolist() for m, v in reported.items()}}}
@@ -622,16 +629,35 @@ def main(argv: list[str] | None = None) -> int:
                    help="instead: write one rendered photo per category (--categories) into DIR and stop")
     p.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=list(CATEGORIES), metavar="NAME",
                    help="with --photos: which categories (default: all)")
+    p.add_argument("--no-network-rows", action="store_true",
+                   help="leave out the network-only rows (photo and video; they ignore the landmark settings)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an adapt setting as YAML, e.g. adapt.landmark_w_2d=3 (repeatable; every row uses it)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.photos is not None:
         print("\n".join(str(w) for w in render_photos(args.categories, args.photos, args.seed)))
         return 0
     res = evaluate_hardpose(Fitter.load(args.checkpoint), args.n, args.seed, args.cache_dir, args.refresh,
-                            args.video_frames)
+                            args.video_frames, adapt_overrides(args.set), not args.no_network_rows)
     print(format_table(res["summary"]))
     write_results(res, args.out_dir)
     return 0
+
+
+def adapt_overrides(settings: list[str]):
+    """The AdaptConfig of `--set adapt.KEY=VALUE` settings (values as YAML, type-checked like a
+    config file's); None without any."""
+    if not settings:
+        return None
+    import yaml
+
+    from metahmr_video.app.config import Config, override
+
+    changes = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in settings)}
+    if any(not k.startswith("adapt.") for k in changes):
+        raise SystemExit(f"--set: only adapt.* settings apply here, got {', '.join(changes)}")
+    return override(Config(), changes).adapt
 
 
 def write_results(res: dict, out_dir: Path) -> Path:

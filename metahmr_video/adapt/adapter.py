@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from metahmr_video.adapt.fitter import LANDMARK_RESIDUAL, MAX_BATCH, Fitter
+from metahmr_video.adapt.fitter import LANDMARK_RESIDUAL, LANDMARK_W_2D, MAX_BATCH, Fitter
 from metahmr_video.track.evidence_gate import EvidenceConfig
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.records import Detection, Frame, PersonBody, TrackedPerson
@@ -43,6 +43,9 @@ class AdaptConfig:
     evidence in a video frame / a photo (only those are refitted; a video's is the evidence gate's
     `max_residual`, over a size at most the gate's: every body that the gate would call unexplained
     gets the landmark start);
+    landmark_w_2d: the landmark fit's weight of its 2D term (the mean distance of the projected
+    landmarks to the 2D ones, in box sizes) against its 3D term (the mean distance to the world
+    landmarks, in metres), in photos and video (`fit_landmarks(w_2d=)`; E50);
     landmark_retry_s: a video track whose landmark fit from the rest pose explained its evidence no
     better than its network body gets its next one no sooner than this (seconds; each costs ~0.7 s);
     landmark_warm_s: how long a track's last landmark fit serves as the start of its next (seconds)."""
@@ -60,6 +63,7 @@ class AdaptConfig:
     landmark_start: str = "always"
     landmark_residual: float = EvidenceConfig.max_residual
     photo_landmark_residual: float = LANDMARK_RESIDUAL
+    landmark_w_2d: float = LANDMARK_W_2D
     landmark_retry_s: float = 2.0
     landmark_warm_s: float = 1.0
 
@@ -140,7 +144,8 @@ class Adapter:
                               carry=self._carry(frame, people) if carry else None, return_carry=carry,
                               landmark_start=self.config.landmark_start == "always",
                               landmark_residual=self.config.landmark_residual, landmark_warm=warm,
-                              landmark_allow=[w or p.track_id not in self.landmark_lost for w, p in zip(has_warm, people)])
+                              landmark_allow=[w or p.track_id not in self.landmark_lost for w, p in zip(has_warm, people)],
+                              landmark_w_2d=self.config.landmark_w_2d)
         arrays = {k: getattr(res, k).numpy() for k in
                   ("pose", "shape", "transl", "joints", "keypoints3d", "reproj_error", "fallback")}
         bodies = [PersonBody(track_id=p.track_id, frame_index=frame.index, time_s=frame.time_s,

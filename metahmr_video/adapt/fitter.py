@@ -45,6 +45,7 @@ LANDMARK_RESIDUAL = 0.03
 LANDMARK_ITERS = 300  # a landmark fit from the rest pose
 WARM_LANDMARK_ITERS = 15  # one from the person's previous landmark fit (`fit(landmark_warm=)`) ...
 WARM_LANDMARK_LR = 0.01  # ... at this Adam rate (the cold fit's 0.03 shakes a fit it starts on, E48)
+LANDMARK_W_2D = 1.0  # the landmark fit's 2D term (box sizes) against its 3D term (metres), `fit_landmarks(w_2d=)`
 
 
 @dataclass
@@ -210,7 +211,7 @@ class Fitter:
             start: str = "meta", prior: tuple | None = None, prior_weight: float = 0.0,
             carry: tuple | None = None, return_carry: bool = False, landmark_start: bool = False,
             landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None,
-            landmark_allow: np.ndarray | list | None = None) -> FitResult:
+            landmark_allow: np.ndarray | list | None = None, landmark_w_2d: float = LANDMARK_W_2D) -> FitResult:
         """prior: optional (pose [N,J,3,3], shape [N,S], has_prior [N] bool), e.g. each person's body
         in the previous frame; with prior_weight > 0 the test loss gains
         prior_weight * (mean_bones ||R - R_prior||_F^2 + ||shape - shape_prior||^2) for people that
@@ -229,7 +230,8 @@ class Fitter:
         person's landmark fit in their previous video frame: people with `has` start their landmark
         fit there and take WARM_LANDMARK_ITERS steps instead of LANDMARK_ITERS from the rest pose;
         landmark_allow: optional [N] bool, the people who may get a landmark fit at all (default: all;
-        `FitResult.landmark_tried` says who got one, kept or not)."""
+        `FitResult.landmark_tried` says who got one, kept or not); landmark_w_2d: the landmark fit's
+        weight of its 2D term (box sizes) against its 3D term (metres), `fit_landmarks(w_2d=)`."""
         ev, invalid = make_evidence(keypoints2d, conf, world_landmarks, boxes, image_size, focal, self.device)
         if prior is not None and prior_weight > 0:
             pose, shape, has = _tensors(prior)
@@ -245,7 +247,8 @@ class Fitter:
         return self.fit_evidence(ev, steps=steps, start=start, invalid=invalid, prior=prior,
                                  prior_weight=prior_weight, carry=carry, return_carry=return_carry,
                                  landmark_start=landmark_start, landmark_residual=landmark_residual,
-                                 landmark_warm=landmark_warm, landmark_allow=landmark_allow)
+                                 landmark_warm=landmark_warm, landmark_allow=landmark_allow,
+                                 landmark_w_2d=landmark_w_2d)
 
     def supports_carry(self, start: str = "meta") -> bool:
         """Whether fits can carry a person's adaptation to their next frame (`fit(carry=)`): the
@@ -265,12 +268,13 @@ class Fitter:
         raise InputError(f"start must be 'meta' or 'plain', got {start!r}")
 
     def _landmark_start(self, ev: Evidence, params, out, px, ok: torch.Tensor, residual: float,
-                        warm: tuple | None = None, allow: torch.Tensor | None = None):
+                        warm: tuple | None = None, allow: torch.Tensor | None = None, w_2d: float = LANDMARK_W_2D):
         """For people with finite evidence and world landmarks whose adapted network body leaves
         more than `residual` (of their visible size) of their 2D evidence unexplained: their bodies fitted to
         the landmarks by optimisation alone (from `warm` where it has them, see `fit`), kept where
         they explain the evidence better (`evidence_residual`). Returns (params, body output,
-        pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit); `allow` [N]: who may."""
+        pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit); `allow` [N]: who may;
+        `w_2d`: the landmark fit's 2D weight (`fit_landmarks`)."""
         unexplained = ok & (ev.has_world > 0) & (reproj_px(px, ev) / visible_size(ev) > residual)
         if allow is not None:
             unexplained = unexplained & allow.to(unexplained.device)
@@ -280,7 +284,7 @@ class Fitter:
             return params, out, px, use, unexplained
         sub = ev.index(idx)
         alt_out, (pose, shape, transl) = self._fit_landmarks(sub, None if warm is None else
-                                                             tuple(t[idx.cpu()] for t in warm))
+                                                             tuple(t[idx.cpu()] for t in warm), w_2d)
         alt_px = project_points(alt_out.keypoints, sub)
         better = evidence_residual(alt_out.keypoints, alt_px, sub) < evidence_residual(out.keypoints[idx], px[idx], sub)
         keep = better & torch.isfinite(alt_out.joints).flatten(1).all(-1)
@@ -295,12 +299,12 @@ class Fitter:
         out = replace(out, joints=put(out.joints, alt_out.joints), keypoints=put(out.keypoints, alt_out.keypoints))
         return params, out, put(px, alt_px), use, unexplained
 
-    def _fit_landmarks(self, ev: Evidence, warm: tuple | None):
+    def _fit_landmarks(self, ev: Evidence, warm: tuple | None, w_2d: float = LANDMARK_W_2D):
         """`fit_evidence_landmarks` for every person of `ev`: from the rest pose, or warm from
-        (pose, shape, transl, has) for those that have it (fewer steps)."""
+        (pose, shape, transl, has) for those that have it (fewer steps); `w_2d`: `fit_landmarks`'."""
         has = torch.zeros(len(ev), dtype=torch.bool) if warm is None else warm[3].bool()
         if not has.any():
-            return fit_evidence_landmarks(self.body, ev, iters=LANDMARK_ITERS)
+            return fit_evidence_landmarks(self.body, ev, iters=LANDMARK_ITERS, w_2d=w_2d)
         groups = [(has, dict(iters=WARM_LANDMARK_ITERS, lr=WARM_LANDMARK_LR, init=tuple(t[has].to(self.device) for t in warm[:3]))),
                   (~has, dict(iters=LANDMARK_ITERS))]  # the cold fit at `fit_landmarks`' own rate, as above
         pose = torch.zeros(len(ev), self.body.num_bones, 3, 3, device=self.device)
@@ -310,7 +314,7 @@ class Fitter:
             if not sel.any():
                 continue
             i = sel.nonzero()[:, 0].to(self.device)
-            o, (p, sh, t) = fit_evidence_landmarks(self.body, ev.index(i), **how)
+            o, (p, sh, t) = fit_evidence_landmarks(self.body, ev.index(i), w_2d=w_2d, **how)
             if out is None:
                 out = replace(o, joints=o.joints.new_zeros(len(ev), *o.joints.shape[1:]),
                               keypoints=o.keypoints.new_zeros(len(ev), *o.keypoints.shape[1:]))
@@ -330,10 +334,10 @@ class Fitter:
                      prior_weight: float = 0.0, carry: tuple | None = None,
                      return_carry: bool = False, landmark_start: bool = False,
                      landmark_residual: float = LANDMARK_RESIDUAL, landmark_warm: tuple | None = None,
-                     landmark_allow: torch.Tensor | None = None) -> FitResult:
+                     landmark_allow: torch.Tensor | None = None, landmark_w_2d: float = LANDMARK_W_2D) -> FitResult:
         """Fit prepared evidence. callback(step, joints [N,K,3]) sees, after every step, what a fit
         with that many steps returns (each person's iterate of lowest test loss so far; evaluation);
-        prior/prior_weight, carry/return_carry, landmark_start/_residual/_warm/_allow: see `fit`."""
+        prior/prior_weight, carry/return_carry, landmark_start/_residual/_warm/_allow/_w_2d: see `fit`."""
         if (carry is not None or return_carry) and not self.supports_carry(start):
             raise InputError("carrying adaptation across frames needs start='meta' and a checkpoint "
                              "that adapts only the last layer")
@@ -347,7 +351,7 @@ class Fitter:
         parts = [self._fit_chunk(ev.index(slice(i, i + chunk)), invalid[i:i + chunk], steps, start, callback,
                                  part(prior, i), prior_weight, part(carry, i), return_carry,
                                  landmark_residual if landmark_start else None, part(landmark_warm, i),
-                                 None if landmark_allow is None else landmark_allow[i:i + chunk])
+                                 None if landmark_allow is None else landmark_allow[i:i + chunk], landmark_w_2d)
                  for i in range(0, n, chunk)]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "carry"}
         if return_carry:
@@ -359,7 +363,8 @@ class Fitter:
     def _fit_chunk(self, ev: Evidence, invalid: torch.Tensor, steps: int, start: str, callback,
                    prior: tuple | None = None, prior_weight: float = 0.0, carry: tuple | None = None,
                    return_carry: bool = False, landmark_residual: float | None = None,
-                   landmark_warm: tuple | None = None, landmark_allow: torch.Tensor | None = None) -> dict:
+                   landmark_warm: tuple | None = None, landmark_allow: torch.Tensor | None = None,
+                   landmark_w_2d: float = LANDMARK_W_2D) -> dict:
         net, aux, rates, loss_cfg = self._setup(start)
         body = self.body
         x = features(ev)
@@ -414,7 +419,7 @@ class Fitter:
             from_landmarks, tried = torch.zeros_like(bad), torch.zeros_like(bad)
             if landmark_residual is not None:
                 params, out, px, from_landmarks, tried = self._landmark_start(
-                    ev, params, out, px, ~(bad | invalid), landmark_residual, landmark_warm, landmark_allow)
+                    ev, params, out, px, ~(bad | invalid), landmark_residual, landmark_warm, landmark_allow, landmark_w_2d)
             res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
