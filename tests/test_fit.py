@@ -286,8 +286,8 @@ def test_the_landmark_start_keeps_whichever_body_explains_the_evidence_better(fi
 
 
 def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, anny_body, monkeypatch):
-    """In a video (`landmark_start` "always"), a person in an unusual pose is fitted to their landmarks
-    from the rest pose on their first frame (LANDMARK_ITERS steps) and, on the next, from that fit
+    """In a video (`landmark_start` "always"; `landmark_near` off: see the next test), a person in an
+    unusual pose is fitted to their landmarks from the rest pose on their first frame (LANDMARK_ITERS steps) and, on the next, from that fit
     (WARM_LANDMARK_ITERS steps); as the body moves a little, the warm fit follows it: PA-MPJPE < 10 mm,
     its root moved sideways as the truth's within 1 cm, its reprojection under 1.5 % of the box. A
     track seen again within `landmark_warm_s` starts warm, later cold."""
@@ -302,7 +302,7 @@ def test_a_video_track_refits_its_landmarks_warm_from_its_previous_fit(fitter, a
     monkeypatch.setattr(fitter_module, "fit_evidence_landmarks",
                         lambda body, ev, **options: calls.append((len(ev), options["iters"], "init" in options))
                         or real(body, ev, **options))
-    adapter = Adapter(fitter, AdaptConfig(steps=3, frame_steps=None), focal=1000.0)
+    adapter = Adapter(fitter, AdaptConfig(steps=3, frame_steps=None, landmark_near=False), focal=1000.0)
     assert adapter.config.landmark_start == "always"  # the default
     image = np.zeros((H, W, 3), np.uint8)
 
@@ -396,3 +396,40 @@ def test_the_landmark_fits_2d_weight_trades_the_noisy_world_landmarks_for_the_2d
                                                            noisy[i].numpy())) for i in range(4)])
     assert seen == [10.0]
     assert adapter.config.for_photo().landmark_w_2d == 10.0
+
+
+def test_a_video_body_only_slightly_off_refits_from_itself(fitter, anny_body, monkeypatch):
+    """In a video, a person whose adapted body is off by more than the threshold but at most
+    NEAR_LANDMARK x it starts their landmark fit from that body (WARM_LANDMARK_ITERS steps) instead
+    of the rest pose (LANDMARK_ITERS): its init is exactly the network body `fit` returns without
+    the landmark start; further off, or with `landmark_near` off (photos), from the rest pose."""
+    import metahmr_video.adapt.fitter as fitter_module
+    from metahmr_video.adapt import AdaptConfig, Adapter
+    from metahmr_video.adapt.fitter import make_evidence, visible_size
+    from metahmr_video.core.records import Detection, Frame, TrackedPerson
+
+    px, conf, world, boxes, _ = _unusual_people(anny_body, n=1)
+    args = (px.numpy(), conf.numpy(), world.numpy(), boxes.numpy(), (W, H))
+    net = fitter.fit(*args, focal=1000.0, steps=3)
+    ev, _ = make_evidence(*args, focal=1000.0)
+    off = float(net.reproj_error[0] / visible_size(ev)[0])
+    calls = []
+    real = fitter_module.fit_evidence_landmarks
+    monkeypatch.setattr(fitter_module, "fit_evidence_landmarks",
+                        lambda body, ev, **options: calls.append((options["iters"], options.get("init"))) or
+                        real(body, ev, **options))
+    person = [TrackedPerson(track_id=0, detection=Detection(boxes[0].numpy(), 1.0, px[0].numpy(), conf[0].numpy(),
+                                                           world[0].numpy()))]
+    image = np.zeros((H, W, 3), np.uint8)
+    for residual, near, iters in ((0.9 * off, True, fitter_module.WARM_LANDMARK_ITERS),
+                                  (0.9 * off / fitter_module.NEAR_LANDMARK, True, fitter_module.LANDMARK_ITERS),
+                                  (0.9 * off, False, fitter_module.LANDMARK_ITERS)):
+        calls.clear()
+        config = AdaptConfig(steps=3, frame_steps=None, carry=0.0, temporal_prior=0.0, landmark_residual=residual,
+                             landmark_near=near)
+        Adapter(fitter, config, focal=1000.0)(Frame(0, 0.0, image), person)
+        assert [c[0] for c in calls] == [iters]
+        if iters == fitter_module.WARM_LANDMARK_ITERS:
+            pose, shape, transl = calls[0][1]
+            assert torch.allclose(pose.cpu(), net.pose, atol=1e-5) and torch.allclose(transl.cpu(), net.transl, atol=1e-5)
+

@@ -48,7 +48,10 @@ class AdaptConfig:
     landmarks, in metres), in photos and video (`fit_landmarks(w_2d=)`; E50);
     landmark_retry_s: a video track whose landmark fit from the rest pose explained its evidence no
     better than its network body gets its next one no sooner than this (seconds; each costs ~0.7 s);
-    landmark_warm_s: how long a track's last landmark fit serves as the start of its next (seconds)."""
+    landmark_warm_s: how long a track's last landmark fit serves as the start of its next (seconds);
+    landmark_near: in a video, a person whose body is only slightly off (at most
+    `fitter.NEAR_LANDMARK` x the threshold) starts their landmark fit from that body, as a warm fit
+    (15 steps), not from the rest pose (300; E54); photos: off."""
 
     body: str = "anny"
     steps: int | None = None
@@ -66,6 +69,7 @@ class AdaptConfig:
     landmark_w_2d: float = LANDMARK_W_2D
     landmark_retry_s: float = 2.0
     landmark_warm_s: float = 1.0
+    landmark_near: bool = True
 
     def __post_init__(self) -> None:
         if self.landmark_start not in LANDMARK_STARTS:
@@ -77,7 +81,7 @@ class AdaptConfig:
         frame budget), nothing carried to a next frame, and the landmark start unless it is "never"."""
         return replace(self, steps=self.steps if self.photo_steps is None else self.photo_steps, frame_steps=None,
                        carry=0.0, landmark_start="never" if self.landmark_start == "never" else "always",
-                       landmark_residual=self.photo_landmark_residual)
+                       landmark_residual=self.photo_landmark_residual, landmark_near=False)
 
 
 def evidence_arrays(dets: list[Detection]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -197,7 +201,7 @@ class Adapter:
         recent frames (`landmark_warm_s`), where this frame's starts (`Fitter.fit(landmark_warm=)`)."""
         prev = [self.landmark.get(p.track_id) for p in people]
         prev = [v if v is not None and 0 < frame.time_s - v[0] <= self.config.landmark_warm_s else None for v in prev]
-        if self.config.landmark_start != "always" or not any(v is not None for v in prev):
+        if self.config.landmark_start != "always" or not (self.config.landmark_near or any(v is not None for v in prev)):
             return None
         body, n = self.fitter.body, len(people)
         pose, shape = torch.eye(3).expand(n, body.num_bones, 3, 3).clone(), body.neutral_shape(n).cpu()

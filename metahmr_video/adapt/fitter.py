@@ -45,6 +45,7 @@ LANDMARK_RESIDUAL = 0.03
 LANDMARK_ITERS = 300  # a landmark fit from the rest pose
 WARM_LANDMARK_ITERS = 15  # one from the person's previous landmark fit (`fit(landmark_warm=)`) ...
 WARM_LANDMARK_LR = 0.01  # ... at this Adam rate (the cold fit's 0.03 shakes a fit it starts on, E48)
+NEAR_LANDMARK = 1.3  # in a video, a body at most this x the threshold off starts from itself, as a warm fit (E54)
 LANDMARK_W_2D = 1.0  # the landmark fit's 2D term (box sizes) against its 3D term (metres), `fit_landmarks(w_2d=)`
 
 
@@ -229,6 +230,8 @@ class Fitter:
         landmark_warm: optional (pose [N,J,3,3], shape [N,S], transl [N,3], has [N] bool), e.g. each
         person's landmark fit in their previous video frame: people with `has` start their landmark
         fit there and take WARM_LANDMARK_ITERS steps instead of LANDMARK_ITERS from the rest pose;
+        given (a video frame), people without one whose body is at most NEAR_LANDMARK x
+        `landmark_residual` off start the same way from their adapted network body (E54);
         landmark_allow: optional [N] bool, the people who may get a landmark fit at all (default: all;
         `FitResult.landmark_tried` says who got one, kept or not); landmark_w_2d: the landmark fit's
         weight of its 2D term (box sizes) against its 3D term (metres), `fit_landmarks(w_2d=)`."""
@@ -275,7 +278,8 @@ class Fitter:
         they explain the evidence better (`evidence_residual`). Returns (params, body output,
         pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit); `allow` [N]: who may;
         `w_2d`: the landmark fit's 2D weight (`fit_landmarks`)."""
-        unexplained = ok & (ev.has_world > 0) & (reproj_px(px, ev) / visible_size(ev) > residual)
+        ratio = reproj_px(px, ev) / visible_size(ev)
+        unexplained = ok & (ev.has_world > 0) & (ratio > residual)
         if allow is not None:
             unexplained = unexplained & allow.to(unexplained.device)
         idx = unexplained.nonzero()[:, 0]
@@ -283,8 +287,11 @@ class Fitter:
         if len(idx) == 0:
             return params, out, px, use, unexplained
         sub = ev.index(idx)
-        alt_out, (pose, shape, transl) = self._fit_landmarks(sub, None if warm is None else
-                                                             tuple(t[idx.cpu()] for t in warm), w_2d)
+        if warm is not None:  # a video frame: a body only slightly off starts from itself
+            near = (ratio[idx] <= NEAR_LANDMARK * residual).cpu() & ~warm[3][idx.cpu()].bool()
+            warm = tuple(torch.where(near.reshape(-1, *([1] * (w.dim() - 1))), n.detach().cpu().to(w.dtype), w[idx.cpu()])
+                         for w, n in zip(warm, (params.pose[idx], params.shape[idx], params.transl[idx], near)))
+        alt_out, (pose, shape, transl) = self._fit_landmarks(sub, warm, w_2d)
         alt_px = project_points(alt_out.keypoints, sub)
         better = evidence_residual(alt_out.keypoints, alt_px, sub) < evidence_residual(out.keypoints[idx], px[idx], sub)
         keep = better & torch.isfinite(alt_out.joints).flatten(1).all(-1)
