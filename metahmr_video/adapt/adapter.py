@@ -165,7 +165,7 @@ class Adapter:
                                          None if res.carry is None else (res.carry[0][i], res.carry[1][i]))
             if res.from_landmarks is not None and res.from_landmarks[i]:
                 self.landmark[b.track_id] = (frame.time_s, res.pose[i], res.shape[i], res.transl[i])
-            elif res.landmark_tried is not None and res.landmark_tried[i] and not has_warm[i]:
+            elif res.landmark_cold is not None and res.landmark_cold[i]:  # an expensive fit that lost
                 self.landmark_lost[b.track_id] = frame.time_s
         return bodies
 

@@ -61,6 +61,7 @@ class FitResult:
     fallback [N] bool (True: un-adapted prediction used); from_landmarks [N] bool (True: the
     optimisation fit to the landmarks explained the evidence better and is reported, see
     `fit(landmark_start=)`); landmark_tried [N] bool (a landmark fit was made, kept or not);
+    landmark_cold [N] bool (that fit started from the rest pose, LANDMARK_ITERS steps);
     carry: with `fit(..., return_carry=True)`,
     each person's adaptation after the last step as offsets of the regressor's last layer (weight
     [N,P,H], bias [N,P]; zero for fallbacks), for `fit(..., carry=)` on their next frame, else None.
@@ -78,6 +79,7 @@ class FitResult:
     standard_joint_indices: list[int]
     from_landmarks: torch.Tensor | None = None
     landmark_tried: torch.Tensor | None = None
+    landmark_cold: torch.Tensor | None = None
     carry: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def named_joints(self) -> dict[str, torch.Tensor]:
@@ -276,7 +278,8 @@ class Fitter:
         more than `residual` (of their visible size) of their 2D evidence unexplained: their bodies fitted to
         the landmarks by optimisation alone (from `warm` where it has them, see `fit`), kept where
         they explain the evidence better (`evidence_residual`). Returns (params, body output,
-        pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit); `allow` [N]: who may;
+        pixels [N,33,2], from_landmarks [N], tried [N]: who got a landmark fit, cold [N]: from the
+        rest pose); `allow` [N]: who may;
         `w_2d`: the landmark fit's 2D weight (`fit_landmarks`)."""
         ratio = reproj_px(px, ev) / visible_size(ev)
         unexplained = ok & (ev.has_world > 0) & (ratio > residual)
@@ -285,12 +288,15 @@ class Fitter:
         idx = unexplained.nonzero()[:, 0]
         use = torch.zeros_like(unexplained)
         if len(idx) == 0:
-            return params, out, px, use, unexplained
+            return params, out, px, use, unexplained, use
         sub = ev.index(idx)
         if warm is not None:  # a video frame: a body only slightly off starts from itself
             near = (ratio[idx] <= NEAR_LANDMARK * residual).cpu() & ~warm[3][idx.cpu()].bool()
             warm = tuple(torch.where(near.reshape(-1, *([1] * (w.dim() - 1))), n.detach().cpu().to(w.dtype), w[idx.cpu()])
                          for w, n in zip(warm, (params.pose[idx], params.shape[idx], params.transl[idx], near)))
+        cold = unexplained.clone()
+        if warm is not None:
+            cold[idx] = ~warm[3].bool().to(cold.device)
         alt_out, (pose, shape, transl) = self._fit_landmarks(sub, warm, w_2d)
         alt_px = project_points(alt_out.keypoints, sub)
         better = evidence_residual(alt_out.keypoints, alt_px, sub) < evidence_residual(out.keypoints[idx], px[idx], sub)
@@ -304,7 +310,7 @@ class Fitter:
         params = replace(params, pose=put(params.pose, pose), shape=put(params.shape, shape),
                          transl=put(params.transl, transl))
         out = replace(out, joints=put(out.joints, alt_out.joints), keypoints=put(out.keypoints, alt_out.keypoints))
-        return params, out, put(px, alt_px), use, unexplained
+        return params, out, put(px, alt_px), use, unexplained, cold
 
     def _fit_landmarks(self, ev: Evidence, warm: tuple | None, w_2d: float = LANDMARK_W_2D):
         """`fit_evidence_landmarks` for every person of `ev`: from the rest pose, or warm from
@@ -423,15 +429,15 @@ class Fitter:
                                                         (p0.pose, p0.shape, p0.transl, p0.crop_cam))))
                 out = body_forward(body, params)
             px = project_points(out.keypoints, ev)
-            from_landmarks, tried = torch.zeros_like(bad), torch.zeros_like(bad)
+            from_landmarks, tried, cold = torch.zeros_like(bad), torch.zeros_like(bad), torch.zeros_like(bad)
             if landmark_residual is not None:
-                params, out, px, from_landmarks, tried = self._landmark_start(
+                params, out, px, from_landmarks, tried, cold = self._landmark_start(
                     ev, params, out, px, ~(bad | invalid), landmark_residual, landmark_warm, landmark_allow, landmark_w_2d)
             res = {"pose": params.pose.cpu(), "shape": params.shape.cpu(), "transl": params.transl.cpu(),
                    "joints": out.joints.cpu(), "keypoints3d": out.keypoints.cpu(),
                    "keypoints2d_pred": px.cpu(), "reproj_error": reproj_px(px, ev).cpu(),
                    "fallback": (bad | invalid).cpu(), "from_landmarks": from_landmarks.cpu(),
-                   "landmark_tried": tried.cpu()}
+                   "landmark_tried": tried.cpu(), "landmark_cold": cold.cpu()}
             if return_carry:
                 if new_carry is None:  # no steps: the adaptation stays where it was
                     w, b = net.last_layer()
