@@ -61,6 +61,12 @@ def appearance(image: np.ndarray, det: Detection) -> Optional[np.ndarray]:
         y1 = y1 + 0.3 * (y1 - y0)
     else:
         x0, y0, x1, y1 = det.box
+    return hs_histogram(image, x0, y0, x1, y1)
+
+
+def hs_histogram(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> Optional[np.ndarray]:
+    """Hue-saturation histogram (normalised, 16x8) of an RGB image's region x0..x1, y0..y1 (pixels,
+    clipped to the image); None when the region is under 4 px on a side or empty."""
     h, w = image.shape[:2]
     x0, x1 = int(max(0, np.floor(x0))), int(min(w, np.ceil(x1)))
     y0, y1 = int(max(0, np.floor(y0))), int(min(h, np.ceil(y1)))

@@ -12,23 +12,18 @@ from __future__ import annotations
 
 import argparse
 
-import cv2
 import numpy as np
 
 _SHOULDERS, _HIPS, _KNEES = [11, 12], [23, 24], [25, 26]
 
 
 def _region(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
-    """Normalised 16x8 hue-saturation histogram of the box around points [K,2] (pixels), widened by 15 %."""
+    """The tracker's hue-saturation histogram of the box around points [K,2] (pixels), widened by 15 %."""
+    from metahmr_video.track.tracker import hs_histogram
+
     (x0, y0), (x1, y1) = points.min(0), points.max(0)
     pad = 0.15 * max(x1 - x0, 1.0)
-    h, w = image.shape[:2]
-    x0, x1, y0, y1 = int(max(0, x0 - pad)), int(min(w, x1 + pad)), int(max(0, y0)), int(min(h, y1))
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return None
-    hsv = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
-    return hist / max(float(hist.sum()), 1e-9)
+    return hs_histogram(image, x0 - pad, y0, x1 + pad, y1)
 
 
 def main(argv: list[str] | None = None) -> None:
