@@ -290,12 +290,11 @@ class Fitter:
         if len(idx) == 0:
             return params, out, px, use, unexplained, use
         sub = ev.index(idx)
+        cold = unexplained.clone()
         if warm is not None:  # a video frame: a body only slightly off starts from itself
             near = (ratio[idx] <= NEAR_LANDMARK * residual).cpu() & ~warm[3][idx.cpu()].bool()
             warm = tuple(torch.where(near.reshape(-1, *([1] * (w.dim() - 1))), n.detach().cpu().to(w.dtype), w[idx.cpu()])
                          for w, n in zip(warm, (params.pose[idx], params.shape[idx], params.transl[idx], near)))
-        cold = unexplained.clone()
-        if warm is not None:
             cold[idx] = ~warm[3].bool().to(cold.device)
         alt_out, (pose, shape, transl) = self._fit_landmarks(sub, warm, w_2d)
         alt_px = project_points(alt_out.keypoints, sub)
