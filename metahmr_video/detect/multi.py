@@ -26,6 +26,10 @@ from metahmr_video.core.records import Detection, Frame
 
 _HIPS = [Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
 _SHOULDERS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]
+# the limbs' landmarks: where two overlapping people differ (their faces can be side by side)
+_LIMBS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_ELBOW, Landmark.RIGHT_ELBOW,
+          Landmark.LEFT_WRIST, Landmark.RIGHT_WRIST, Landmark.LEFT_HIP, Landmark.RIGHT_HIP,
+          Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE, Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE]
 
 
 def roi_from_detection(det: Detection) -> Roi:
@@ -320,10 +324,12 @@ class MultiPersonDetector:
     def _same_person(self, a: Detection, b: Detection) -> bool:
         """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
         the other with their landmarks in the same places (a part of the person found again; a
-        person standing behind someone's spread arms has theirs elsewhere), or the same pose."""
+        person standing behind someone's spread arms has theirs elsewhere, one overlapping someone
+        their hips), or the same pose."""
         inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
         smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
-        inside = inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
+        inside = (inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
+                  and _same_hips(a, b, 0.15))
         return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inside or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
@@ -389,12 +395,19 @@ def _shrink(box: np.ndarray, f: float) -> np.ndarray:
     return np.concatenate([c - half, c + half]).astype(np.float32)
 
 
-def _same_pose(a: Detection, b: Detection, thresh: float = 0.15, min_conf: float | None = None) -> bool:
-    """Two landmark sets of one person: median keypoint distance under `thresh` x body height (over
-    the landmarks confident in both when `min_conf` is given and at least 3 are; else all)."""
+def _same_hips(a: Detection, b: Detection, thresh: float) -> bool:
+    """Mid-hips within `thresh` x the taller one's box height."""
     size = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
-    d = np.linalg.norm(a.keypoints2d - b.keypoints2d, axis=1)
+    return bool(np.linalg.norm(a.keypoints2d[_HIPS].mean(0) - b.keypoints2d[_HIPS].mean(0)) < thresh * size)
+
+
+def _same_pose(a: Detection, b: Detection, thresh: float = 0.15, min_conf: float | None = None) -> bool:
+    """Two landmark sets of one person: median distance of their limbs' landmarks (`_LIMBS`; a face
+    has 11 landmarks, and two people side by side can have their faces together) under `thresh` x
+    body height (over those confident in both when `min_conf` is given and at least 3 are; else all)."""
+    size = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
+    d = np.linalg.norm(a.keypoints2d[_LIMBS] - b.keypoints2d[_LIMBS], axis=1)
     if min_conf is not None:
-        both = (a.keypoint_conf >= min_conf) & (b.keypoint_conf >= min_conf)
+        both = (a.keypoint_conf[_LIMBS] >= min_conf) & (b.keypoint_conf[_LIMBS] >= min_conf)
         d = d[both] if both.sum() >= 3 else d
     return bool(np.median(d) < thresh * size)
