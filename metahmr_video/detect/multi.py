@@ -11,6 +11,7 @@ cover an already found person are skipped; duplicates are merged.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -78,7 +79,9 @@ class DetectorConfig:
     a second landmark pass on each new crop (junk crops disagree). mask_found: a tracked person
     not found again on their crop is looked for once more with the people found greyed out (the
     landmark model follows the most visible person of a crop; someone overlapping them, turned away
-    or folded, comes back once they are masked). dedupe_iou: box overlap above
+    or folded, comes back once they are masked), and so is a new-person candidate whose crop gives
+    someone found again while fewer people are found than the most in the last `missing_calls`
+    calls (someone seen lately is missing; a lone person pays nothing: E59). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting exactly one person (None: num_threads), where the other
     core is better left to the person's adaptation (E33)."""
@@ -98,6 +101,7 @@ class DetectorConfig:
     settled_search_every: int = 60
     refine: bool = True
     mask_found: bool = True
+    missing_calls: int = 120
     dedupe_iou: float = 0.5
     num_threads: int = 2
     solo_threads: int | None = 1
@@ -140,6 +144,7 @@ class MultiPersonDetector:
         self._sweeping = False  # a sweep of HOG's pyramid slices is under way
         self._settled = 0       # consecutive frames with every expected person re-found, nothing new
         self._since_sweep = 0   # frames since the last complete HOG sweep
+        self._counts: deque[int] = deque(maxlen=self.config.missing_calls)  # people found per call
 
     def _paused(self) -> bool:
         """The search for new people rests: the scene is settled and a round ran recently."""
@@ -219,6 +224,7 @@ class MultiPersonDetector:
         refound = len(found)
         rois: List[Roi] = []
         sources: List[str] = []
+        missing = bool(self._counts) and max(self._counts) > len(found)  # someone seen lately is not re-found
         if self.hog is not None and self.config.search_lost:  # someone expected where the landmarks found no one
             with self._section("hog", frame):
                 for hint in hints:
@@ -260,8 +266,14 @@ class MultiPersonDetector:
                     tight = self._landmarks(image, Roi(roi.cx, roi.cy, 0.8 * roi.side, roi.rotation), keep_first=True)
                 if tight is not None and self._repeats(tight, image.shape, found):
                     tight = None
+                if tight is None and self.config.mask_found and missing:  # or behind them: greyed out
+                    with self._section("landmarks", frame):
+                        tight = self._landmarks(_greyed(image, found), roi)
+                    if tight is not None and self._repeats(tight, image.shape, found):
+                        tight = None
             self._accept([res] + ([tight] if tight is not None else []), src, image.shape, found)
             found = self._dedupe(found)
+        self._counts.append(len(found))
         if scheduled:
             steady = bool(hints) and refound == len(hints) == len(found)
             self._settled = self._settled + 1 if steady else 0
@@ -287,14 +299,7 @@ class MultiPersonDetector:
         lost = [h for h in hints if box_iou(h.box[None], boxes)[0].max() < 0.3]
         if not lost:
             return found
-        masked = image.copy()
-        height, width = image.shape[:2]
-        for d in found:
-            pts = d.keypoints2d[d.keypoint_conf >= 0.5]
-            if len(pts) >= 3:
-                x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
-                x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
-                masked[y0:y1, x0:x1] = 127
+        masked = _greyed(image, found)
         for hint in lost:
             res = self._hint_landmarks(masked, hint)
             if res is not None and not self._repeats(res, image.shape, found):
@@ -362,6 +367,19 @@ class MultiPersonDetector:
         # a new person much smaller than someone they touch is a piece of them (tracked people stay)
         return [dets[i] for i in keep
                 if dets[i].source == "track" or not any(_part_of(dets[i], dets[k]) for k in keep)]
+
+
+def _greyed(image: np.ndarray, found: Sequence[Detection]) -> np.ndarray:
+    """A copy of `image` with each found person's confident landmarks' extent grey (127)."""
+    masked = image.copy()
+    height, width = image.shape[:2]
+    for d in found:
+        pts = d.keypoints2d[d.keypoint_conf >= 0.5]
+        if len(pts) >= 3:
+            x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
+            x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
+            masked[y0:y1, x0:x1] = 127
+    return masked
 
 
 def _drifted(res: LandmarkResult, hint: Detection) -> bool:
