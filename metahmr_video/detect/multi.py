@@ -328,9 +328,9 @@ class MultiPersonDetector:
 
     def _same_person(self, a: Detection, b: Detection) -> bool:
         """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
-        the other with their landmarks in the same places (a part of the person found again; a
-        person standing behind someone's spread arms has theirs elsewhere, one overlapping someone
-        their hips), or the same pose."""
+        the other with their limbs and hips in the same places (a part of the person found again;
+        someone standing behind another's spread arms has their limbs elsewhere, someone overlapping
+        another their hips), or the same pose."""
         inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
         smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
         inside = (inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
