@@ -326,98 +326,47 @@ def test_dedupe_keeps_a_person_behind_someones_spread_arms_and_drops_pieces(dete
     assert len(detector._dedupe([man, _person(1300, 500, 100)])) == 2  # far from him
 
 
-
-def test_dedupe_keeps_two_overlapping_people_whose_faces_touch(detector):
-    """pose2sim's MultiPerson cam03: the man turns beside the woman, his raised arm's box holds
-    hers and their heads touch. Their limbs are close (0.18 x his height apart: a containment merge
-    took them for one person) but their hips are not (0.2 x): two people. The face's 11 landmarks
-    do not count in telling them apart."""
-    woman = _person(200, 500, 600)
-    man = _person(300, 400, 800)
-    man.box[:] = [150, 400, 700, 1200]
-    man.keypoints2d[:11] = woman.keypoints2d[:11]
-    assert len(detector._dedupe([man, woman])) == 2
-    assert len(detector._dedupe([woman, man])) == 2
-
-class _Overlap:
+def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked():
     """A stand-in landmark model that, like the real one on pose2sim's MultiPerson cam03, follows the
-    most visible person of a crop: the woman (red) whenever any of her shows in it, else the man
-    (blue), who stands behind her."""
+    most visible person of a crop: the woman (red) whenever any of her shows in it, else the man (blue).
+    On the man's own crop it returns her (drifted: rejected); with the people found greyed out
+    (`mask_found`) he is found where he is."""
+    from metahmr_video.detect.blazepose import LandmarkResult
 
+    image = np.zeros((1000, 1000, 3), np.uint8)
     woman, man = (200, 200, 400, 900), (350, 150, 650, 950)   # x0, y0, x1, y1 pixels; she overlaps him
+    image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
+    image[man[1]:man[3], man[0]:man[2]][image[man[1]:man[3], man[0]:man[2], 0] == 0] = (0, 0, 255)
 
-    def __init__(self) -> None:
-        self.image = np.zeros((1000, 1000, 3), np.uint8)
-        (wx0, wy0, wx1, wy1), (mx0, my0, mx1, my1) = self.woman, self.man
-        self.image[wy0:wy1, wx0:wx1] = (255, 0, 0)
-        self.image[my0:my1, mx0:mx1][self.image[my0:my1, mx0:mx1, 0] == 0] = (0, 0, 255)
-        self.calls = 0
-
-    @staticmethod
     def result(rect, roi):
-        from metahmr_video.detect.blazepose import LandmarkResult
-
         kp = np.zeros((39, 3), np.float32)   # the 33 landmarks spread over the person, 6 alignment points
         kp[:33, 0], kp[:33, 1] = np.linspace(rect[0], rect[2], 33), np.linspace(rect[1], rect[3], 33)
         return LandmarkResult(kp, np.ones(39, np.float32), np.ones(39, np.float32), np.zeros((33, 3), np.float32),
                               1.0, roi, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, rect[3] - rect[1]))
 
-    def __call__(self, img, rois):
+    def landmarker(img, rois):
         out = []
         for roi in rois:
-            self.calls += 1
             x0, y0 = int(max(roi.cx - roi.side / 2, 0)), int(max(roi.cy - roi.side / 2, 0))
             crop = img[y0:int(roi.cy + roi.side / 2), x0:int(roi.cx + roi.side / 2)]
             red, blue = (crop == (255, 0, 0)).all(-1).any(), (crop == (0, 0, 255)).all(-1).any()
-            out += [self.result(self.woman, roi)] if red else [self.result(self.man, roi)] if blue else []
+            out += [result(woman, roi)] if red else [result(man, roi)] if blue else []
         return out
 
-    def hint(self, rect):
+    def hint(rect):
         d = _person(0, 0, 10, source="track")
-        d.keypoints2d[:], d.box[:], d.roi = self.result(rect, None).keypoints[:33, :2], (*rect,), None
+        kp = result(rect, None).keypoints[:33, :2]
+        d.keypoints2d[:], d.box[:], d.roi = kp, (*rect,), None
         return d
 
-    def who(self, found):
-        return sorted(name for d in found for name, rect in (("woman", self.woman), ("man", self.man))
-                      if np.allclose(d.keypoints2d, self.result(rect, None).keypoints[:33, :2]))
-
-    def detector(self, **config):
-        det = MultiPersonDetector(DetectorConfig(use_hog=False, use_blazepose=False, use_segmentation=False, **config))
-        det.landmarker = det._crowd = det._solo = self
-        return det
-
-
-def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked():
-    """On the man's own crop the stand-in returns the woman (drifted: rejected); with the people found
-    greyed out (`mask_found`) he is found where he is."""
-    scene = _Overlap()
     found = {}
     for mask in (False, True):
-        det = scene.detector(mask_found=mask)
-        found[mask] = det.detect(Frame(0, 0.0, scene.image), hints=[scene.hint(scene.man), scene.hint(scene.woman)],
-                                 full=False)
-    assert scene.who(found[False]) == ["woman"]
-    assert scene.who(found[True]) == ["man", "woman"]
-
-
-def test_a_candidate_crop_is_greyed_only_while_someone_seen_is_missing():
-    """The full search's crop holding both (a person-segmentation region) gives the woman again; when
-    the detector found two people a moment ago and finds one now, the crop is looked at once more
-    with her greyed out and the man is found (E59). A detector that only ever saw one person makes
-    no such extra landmark call (a lone person pays nothing)."""
-    scene = _Overlap()
-    frame = Frame(0, 0.0, scene.image)
-    both = np.array([[200, 150, 650, 950]], np.float32)
-    saw_two = scene.detector()
-    assert scene.who(saw_two.detect(frame, hints=[scene.hint(scene.man), scene.hint(scene.woman)], full=False)) == \
-        ["man", "woman"]
-    saw_one = scene.detector()
-    saw_one.detect(frame, hints=[scene.hint(scene.woman)], full=False)
-    calls = {}
-    for name, det in (("two", saw_two), ("one", saw_one)):
-        det.segmenter = lambda image: both
-        before = scene.calls
-        calls[name] = scene.who(det.detect(frame, hints=[scene.hint(scene.woman)], full=True)), scene.calls - before
-    assert calls["two"][0] == ["man", "woman"]
-    assert calls["one"][0] == ["woman"]
-    assert calls["one"][1] < calls["two"][1]
+        det = MultiPersonDetector(DetectorConfig(use_hog=False, use_blazepose=False, use_segmentation=False,
+                                                 mask_found=mask))
+        det.landmarker = det._crowd = det._solo = landmarker
+        found[mask] = det.detect(Frame(0, 0.0, image), hints=[hint(man), hint(woman)], full=False)
+    def who(d):
+        return [name for name, rect in (("woman", woman), ("man", man))
+                if np.allclose(d.keypoints2d, result(rect, None).keypoints[:33, :2])]
+    assert [who(d) for d in found[False]] == [["woman"]]
+    assert sorted(who(d) for d in found[True]) == [["man"], ["woman"]]

@@ -11,7 +11,6 @@ cover an already found person are skipped; duplicates are merged.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -27,10 +26,6 @@ from metahmr_video.core.records import Detection, Frame
 
 _HIPS = [Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
 _SHOULDERS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]
-# the limbs' landmarks: where two overlapping people differ (their faces can be side by side)
-_LIMBS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_ELBOW, Landmark.RIGHT_ELBOW,
-          Landmark.LEFT_WRIST, Landmark.RIGHT_WRIST, Landmark.LEFT_HIP, Landmark.RIGHT_HIP,
-          Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE, Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE]
 
 
 def roi_from_detection(det: Detection) -> Roi:
@@ -79,9 +74,7 @@ class DetectorConfig:
     a second landmark pass on each new crop (junk crops disagree). mask_found: a tracked person
     not found again on their crop is looked for once more with the people found greyed out (the
     landmark model follows the most visible person of a crop; someone overlapping them, turned away
-    or folded, comes back once they are masked), and so is a new-person candidate whose crop gives
-    someone found again while fewer people are found than the most in the last `missing_calls`
-    calls (someone seen lately is missing; a lone person pays nothing: E59). dedupe_iou: box overlap above
+    or folded, comes back once they are masked). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting exactly one person (None: num_threads), where the other
     core is better left to the person's adaptation (E33)."""
@@ -101,7 +94,6 @@ class DetectorConfig:
     settled_search_every: int = 60
     refine: bool = True
     mask_found: bool = True
-    missing_calls: int = 120
     dedupe_iou: float = 0.5
     num_threads: int = 2
     solo_threads: int | None = 1
@@ -144,7 +136,6 @@ class MultiPersonDetector:
         self._sweeping = False  # a sweep of HOG's pyramid slices is under way
         self._settled = 0       # consecutive frames with every expected person re-found, nothing new
         self._since_sweep = 0   # frames since the last complete HOG sweep
-        self._counts: deque[int] = deque(maxlen=self.config.missing_calls)  # people found per call
 
     def _paused(self) -> bool:
         """The search for new people rests: the scene is settled and a round ran recently."""
@@ -224,7 +215,6 @@ class MultiPersonDetector:
         refound = len(found)
         rois: List[Roi] = []
         sources: List[str] = []
-        missing = bool(self._counts) and max(self._counts) > len(found)  # someone seen lately is not re-found
         if self.hog is not None and self.config.search_lost:  # someone expected where the landmarks found no one
             with self._section("hog", frame):
                 for hint in hints:
@@ -266,14 +256,8 @@ class MultiPersonDetector:
                     tight = self._landmarks(image, Roi(roi.cx, roi.cy, 0.8 * roi.side, roi.rotation), keep_first=True)
                 if tight is not None and self._repeats(tight, image.shape, found):
                     tight = None
-                if tight is None and self.config.mask_found and missing:  # or behind them: greyed out
-                    with self._section("landmarks", frame):
-                        tight = self._landmarks(_greyed(image, found), roi)
-                    if tight is not None and self._repeats(tight, image.shape, found):
-                        tight = None
             self._accept([res] + ([tight] if tight is not None else []), src, image.shape, found)
             found = self._dedupe(found)
-        self._counts.append(len(found))
         if scheduled:
             steady = bool(hints) and refound == len(hints) == len(found)
             self._settled = self._settled + 1 if steady else 0
@@ -299,7 +283,14 @@ class MultiPersonDetector:
         lost = [h for h in hints if box_iou(h.box[None], boxes)[0].max() < 0.3]
         if not lost:
             return found
-        masked = _greyed(image, found)
+        masked = image.copy()
+        height, width = image.shape[:2]
+        for d in found:
+            pts = d.keypoints2d[d.keypoint_conf >= 0.5]
+            if len(pts) >= 3:
+                x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
+                x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
+                masked[y0:y1, x0:x1] = 127
         for hint in lost:
             res = self._hint_landmarks(masked, hint)
             if res is not None and not self._repeats(res, image.shape, found):
@@ -328,13 +319,11 @@ class MultiPersonDetector:
 
     def _same_person(self, a: Detection, b: Detection) -> bool:
         """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
-        the other with their limbs and hips in the same places (a part of the person found again;
-        someone standing behind another's spread arms has their limbs elsewhere, someone overlapping
-        another their hips), or the same pose."""
+        the other with their landmarks in the same places (a part of the person found again; a
+        person standing behind someone's spread arms has theirs elsewhere), or the same pose."""
         inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
         smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
-        inside = (inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
-                  and _same_hips(a, b, 0.15))
+        inside = inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
         return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inside or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
@@ -369,19 +358,6 @@ class MultiPersonDetector:
                 if dets[i].source == "track" or not any(_part_of(dets[i], dets[k]) for k in keep)]
 
 
-def _greyed(image: np.ndarray, found: Sequence[Detection]) -> np.ndarray:
-    """A copy of `image` with each found person's confident landmarks' extent grey (127)."""
-    masked = image.copy()
-    height, width = image.shape[:2]
-    for d in found:
-        pts = d.keypoints2d[d.keypoint_conf >= 0.5]
-        if len(pts) >= 3:
-            x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
-            x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
-            masked[y0:y1, x0:x1] = 127
-    return masked
-
-
 def _drifted(res: LandmarkResult, hint: Detection) -> bool:
     """Landmarks found on a person's crop belong to someone else: their mid-hip lies more than half
     the expected box's width sideways (or a quarter of its height up or down) from the expected one."""
@@ -413,19 +389,12 @@ def _shrink(box: np.ndarray, f: float) -> np.ndarray:
     return np.concatenate([c - half, c + half]).astype(np.float32)
 
 
-def _same_hips(a: Detection, b: Detection, thresh: float) -> bool:
-    """Mid-hips within `thresh` x the taller one's box height."""
-    size = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
-    return bool(np.linalg.norm(a.keypoints2d[_HIPS].mean(0) - b.keypoints2d[_HIPS].mean(0)) < thresh * size)
-
-
 def _same_pose(a: Detection, b: Detection, thresh: float = 0.15, min_conf: float | None = None) -> bool:
-    """Two landmark sets of one person: median distance of their limbs' landmarks (`_LIMBS`; a face
-    has 11 landmarks, and two people side by side can have their faces together) under `thresh` x
-    body height (over those confident in both when `min_conf` is given and at least 3 are; else all)."""
+    """Two landmark sets of one person: median keypoint distance under `thresh` x body height (over
+    the landmarks confident in both when `min_conf` is given and at least 3 are; else all)."""
     size = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
-    d = np.linalg.norm(a.keypoints2d[_LIMBS] - b.keypoints2d[_LIMBS], axis=1)
+    d = np.linalg.norm(a.keypoints2d - b.keypoints2d, axis=1)
     if min_conf is not None:
-        both = (a.keypoint_conf[_LIMBS] >= min_conf) & (b.keypoint_conf[_LIMBS] >= min_conf)
+        both = (a.keypoint_conf >= min_conf) & (b.keypoint_conf >= min_conf)
         d = d[both] if both.sum() >= 3 else d
     return bool(np.median(d) < thresh * size)
