@@ -70,6 +70,27 @@ def test_fit_ground_recovers_a_known_camera():
     assert fit_ground(ups[:3], supports[:3]) is None
 
 
+def test_a_person_fitted_too_large_does_not_move_the_ground():
+    """A monocular body's size error scales all its frames about the camera: a far person fitted 15 %
+    too large stands 15 % of the camera's height too low wherever they are. Two near walkers and that
+    person: the ground is the people's median, not pulled by the far one's many frames."""
+    rng = np.random.default_rng(3)
+    truth = camera(1.9, -22.0, 5.0)
+    ups, supports, people = [], [], []
+    for k, (x, z, scale) in enumerate([((-1.5, 1.5), (-5.0, -3.0), 1.0), ((-1.0, 1.0), (-4.5, -3.5), 1.02),
+                                       ((-2.5, -2.0), (-7.5, -7.0), 1.15)]):
+        n = 150 if k < 2 else 400
+        feet = np.c_[rng.uniform(*x, n), np.full(n, 0.03), rng.uniform(*z, n)]
+        supports.append(to_camera(truth, feet) * scale)
+        ups.append(np.tile(truth.up, (n, 1)))
+        people.append(np.full(n, k))
+    ups, supports, people = np.concatenate(ups), np.concatenate(supports), np.concatenate(people)
+    got = fit_ground(ups, supports, up=truth.up, people=people)
+    assert got.height_m == pytest.approx(1.9 * 1.02, abs=0.01)  # the median person
+    pooled = fit_ground(ups, supports, up=truth.up)  # every frame counted as one person's
+    assert pooled.height_m > 1.9 * 1.04
+
+
 def _vertical_edges_image(world: WorldFrame, rng: np.random.Generator) -> np.ndarray:
     """A 640x480 image of vertical poles (1.5-2.5 m) standing on `world`'s ground, and some
     horizontal edges, drawn through K."""

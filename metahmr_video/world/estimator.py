@@ -79,6 +79,7 @@ class WorldEstimator:
         self.focal_known = focal_known
         self.ups: list[np.ndarray] = []
         self.supports: list[np.ndarray] = []
+        self.people: list[np.ndarray] = []
         self.normals: list[np.ndarray] = []
         self.lengths: list[np.ndarray] = []
         self.moving_from: int | None = None
@@ -109,6 +110,7 @@ class WorldEstimator:
             ups, supports = body_evidence(np.stack([p.keypoints3d for p in people]))
             self.ups.append(ups)
             self.supports.append(supports)
+            self.people.append(np.array([p.track_id for p in people]))
 
     def estimate(self) -> WorldFrame | None:
         """The world so far, or None (too few people seen); `source` says where its up came from."""
@@ -127,7 +129,8 @@ class WorldEstimator:
         self.source = "people" if up is None else "vertical edges" if self.focal_known else \
             "people's feet and vertical edges"
         return fit_ground(ups, supports, self.config.ground, up=up,
-                          up_weight=None if self.focal_known else self.config.guessed_focal_weight)
+                          up_weight=None if self.focal_known else self.config.guessed_focal_weight,
+                          people=np.concatenate(self.people))
 
     def info(self, world: WorldFrame) -> dict:
         """JSON-ready facts about `world` for the results' metadata."""

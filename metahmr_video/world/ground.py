@@ -6,7 +6,10 @@ static camera the support points of people standing or walking lie on the ground
 fitted with the bodies' mean up as a prior (it fixes the directions the support points do not
 span: one person standing still, or walking along a line), trimming support points above the
 plane (jumps, feet in swing); each support point weighs 1 / depth^2 (a far person's depth, hence
-feet, is the least sure)."""
+feet, is the least sure). A monocular body's size is known only up to its own error, which scales
+all its frames about the camera and puts that person's ground higher or lower by the same
+fraction of the camera's height, wherever they stand: so the camera's height is the weighted
+median of the people's own (a person weighs what their support points weigh)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,16 +51,19 @@ def body_evidence(keypoints3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return up, feet[np.arange(len(k)), low]
 
 
-def _plane(points: np.ndarray, weights: np.ndarray, prior: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
-    """Unit normal n (towards `prior`) and offset d of the plane n.p = d minimising the `weights`-
-    weighted squared distances of `points` plus weight * sum(weights) * sin^2(angle(n, prior))."""
+def _plane(points: np.ndarray, weights: np.ndarray, prior: np.ndarray, weight: float,
+           people: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit normal n (towards `prior`) of the plane minimising the `weights`-weighted squared
+    distances of `points` plus weight * sum(weights) * sin^2(angle(n, prior)), and each person's
+    offset along it (`people` [N] ids): returns n, the ids k and d_k, their points' weighted mean
+    of n.p."""
     w = weights / weights.sum()
-    c = w @ points
-    q = points - c
+    q = points - w @ points
     m = (q * w[:, None]).T @ q + weight * (np.eye(3) - np.outer(prior, prior))
     n = np.linalg.eigh(m)[1][:, 0]
     n = n if n @ prior >= 0 else -n
-    return n, float(n @ c)
+    ids, inverse = np.unique(people, return_inverse=True)
+    return n, ids, np.bincount(inverse, w * (points @ n), len(ids)) / np.bincount(inverse, w, len(ids))
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -83,14 +89,17 @@ def mean_up(ups: np.ndarray, config: GroundConfig = GroundConfig()) -> np.ndarra
 
 
 def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = GroundConfig(),
-               up: np.ndarray | None = None, up_weight: float | None = None) -> WorldFrame | None:
+               up: np.ndarray | None = None, up_weight: float | None = None,
+               people: np.ndarray | None = None) -> WorldFrame | None:
     """The WorldFrame of a static camera from per person-frame `ups` [N,3] and `supports` [N,3]
-    (camera frame, metres; `body_evidence`). `up` (unit, camera frame; e.g. from the image's
-    vertical edges) replaces the bodies' mean up as the prior on the plane's normal, with the
-    weight `up_weight` (as `config.prior_weight`; None: the normal is `up`). None with fewer than
-    `config.min_frames` usable person-frames."""
+    (camera frame, metres; `body_evidence`) and `people` [N] (whose each is, e.g. track ids; None:
+    one person). `up` (unit, camera frame; e.g. from the image's vertical edges) replaces the
+    bodies' mean up as the prior on the plane's normal, with the weight `up_weight` (as
+    `config.prior_weight`; None: the normal is `up`). None with fewer than `config.min_frames`
+    usable person-frames."""
+    people = np.zeros(len(ups), np.int64) if people is None else np.asarray(people)
     ok = np.isfinite(ups).all(1) & np.isfinite(supports).all(1)
-    ups, supports = ups[ok], supports[ok]
+    ups, supports, people = ups[ok], supports[ok], people[ok]
     if len(ups) < config.min_frames:
         return None
     prior = mean_up(ups, config) if up is None else np.asarray(up, np.float64) / np.linalg.norm(up)
@@ -98,17 +107,21 @@ def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = Gro
         return None
     weight = config.prior_weight if up is None else 1e9 if up_weight is None else up_weight
     upright = ups @ prior >= np.cos(np.radians(config.upright_deg))
-    pts = supports[upright]
+    pts, people = supports[upright], people[upright]
     if len(pts) < config.min_frames:
         return None
     # A monocular depth's error grows with the distance: a far person's feet count less (1 / z^2).
     w = 1.0 / np.maximum(pts[:, 2], 0.5) ** 2
     keep = np.ones(len(pts), bool)
     for trim in (0.3, 0.15, config.trim_m):
-        n, d = _plane(pts[keep], w[keep], prior, weight)
-        residual = pts @ n - _weighted_median(pts[keep] @ n, w[keep])
-        keep = residual < trim
+        n, ids, _ = _plane(pts[keep], w[keep], prior, weight, people[keep])
+        own = np.full(len(pts), np.nan)  # each support point's height over its own person's plane
+        for k in ids:
+            mine = keep & (people == k)
+            own[people == k] = pts[people == k] @ n - _weighted_median(pts[mine] @ n, w[mine])
+        keep = own < trim  # NaN (a person whose points are all trimmed) compares False
         if keep.sum() < config.min_frames:
             return None
-    n, d = _plane(pts[keep], w[keep], prior, weight)
-    return WorldFrame(up=n, height_m=config.sole_m - d)
+    n, ids, d = _plane(pts[keep], w[keep], prior, weight, people[keep])
+    mass = np.array([w[keep & (people == k)].sum() for k in ids])
+    return WorldFrame(up=n, height_m=config.sole_m - _weighted_median(d, mass))

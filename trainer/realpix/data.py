@@ -26,6 +26,7 @@ from metahmr_video.core.errors import InputError, MetaHMRError
 
 WHEEL = "pose2sim==0.10.49"
 DEMO = "Pose2Sim/Demo_SinglePerson"
+MULTI_DEMO = "Pose2Sim/Demo_MultiPerson"
 DEFAULT_CACHE = Path.home() / ".cache" / "metahmr-video" / "realpix"
 # Qualisys' camera frame (x right, y up, looking along -z) -> OpenCV's (x right, y down, z forward).
 _QUALISYS_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
@@ -82,12 +83,12 @@ def read_qca(path: str | Path) -> list[Camera]:
     return sorted(cams, key=lambda c: c.name)
 
 
-def fetch_demo(cache_dir: Path = DEFAULT_CACHE) -> Path:
-    """Download (once) the pose2sim wheel with pip and extract the single-person demo's videos and
-    calibration into cache_dir; returns the demo folder."""
-    demo = Path(cache_dir) / DEMO
-    extract([f"{DEMO}/calibration/Calib.qca.txt"] + [f"{DEMO}/videos/cam0{i}.mp4" for i in range(1, 5)], cache_dir)
-    return demo
+def fetch_demo(cache_dir: Path = DEFAULT_CACHE, demo: str = DEMO) -> Path:
+    """Download (once) the pose2sim wheel with pip and extract a demo's (the single-person one by
+    default; `MULTI_DEMO`: two people, the same calibration) videos and calibration into
+    cache_dir; returns the demo folder."""
+    extract([f"{demo}/calibration/Calib.qca.txt"] + [f"{demo}/videos/cam0{i}.mp4" for i in range(1, 5)], cache_dir)
+    return Path(cache_dir) / demo
 
 
 def extract(members: list[str], cache_dir: Path = DEFAULT_CACHE) -> list[Path]:

@@ -10,6 +10,8 @@ one. The pose2sim demo's four calibrated views (trainer/realpix/data.py) each go
 - foot skating (horizontal motion of a foot the run says is in contact, cm per frame), ankle
   heights in contact against the reference's, how far the world's keypoints, put back in the
   camera, moved in the image, and their reprojection error against the detector's 2D (pixels).
+The two-person demo's four views (the same cameras and calibration; `multi`) are scored on the
+camera only: two walkers and a bystander, each body's size error its own.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metahmr_trainer.realpix.data import DEFAULT_CACHE, Camera, fetch_demo, read_qca
+from metahmr_trainer.realpix.data import DEFAULT_CACHE, MULTI_DEMO, Camera, fetch_demo, read_qca
 from metahmr_trainer.realpix.joints import standard_from_landmarks
 from metahmr_video.world import WorldFrame
 
@@ -60,19 +62,28 @@ def _walker(results, cam: Camera, ref_landmarks: np.ndarray) -> int | None:
     return best
 
 
-def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
-    """One view's figures (see the module docstring) from its results and the reference [F,33,3] (lab)."""
+def score_camera(results, cam: Camera) -> dict:
+    """One view's camera figures (height, pitch, roll against the calibration) from its results."""
     truth = true_world(cam)
     out: dict = {"view": cam.name, "true": [round(truth.height_m, 2), round(truth.pitch_deg, 1), round(truth.roll_deg, 1)],
                  "focal": [round(float(results.meta["intrinsics"][0][0])), round(float(cam.K[0, 0])),
                            results.meta.get("focal_from")]}
     if "camera_to_world" not in results.meta:
-        return out | {"world": None}
+        return out | {"world": None, "tracks": len(results.tracks)}
     w = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
     out |= {"world": [round(w.height_m, 2), round(w.pitch_deg, 1), round(w.roll_deg, 1)],
             "up_from": results.meta["world"].get("up_from"),
             "height_err_m": round(w.height_m - truth.height_m, 3), "pitch_err_deg": round(w.pitch_deg - truth.pitch_deg, 1),
             "roll_err_deg": round(w.roll_deg - truth.roll_deg, 1)}
+    return out | {"tracks": len(results.tracks)}
+
+
+def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
+    """One view's figures (see the module docstring) from its results and the reference [F,33,3] (lab)."""
+    out = score_camera(results, cam)
+    if out["world"] is None:
+        return out
+    w = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
     tid = _walker(results, cam, ref_landmarks)
     if tid is None:
         return out
@@ -123,8 +134,9 @@ def _project(points: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def evaluate_world(cache_dir: Path = DEFAULT_CACHE, out_dir: Path = Path("eval_out"), true_focal: bool = True,
-                   config=None, progress: bool = True) -> dict:
-    """Run every view through the product and score it; writes OUT_DIR/world.json."""
+                   config=None, progress: bool = True, multi: bool = True) -> dict:
+    """Run every view through the product and score it (`multi`: the two-person demo's views too,
+    camera only); writes OUT_DIR/world_{true,default}_focal.json."""
     from metahmr_trainer.realpix.detections import cached_detections
     from metahmr_trainer.realpix.reference import build_reference
     from metahmr_video.app.config import Config, override
@@ -143,8 +155,15 @@ def evaluate_world(cache_dir: Path = DEFAULT_CACHE, out_dir: Path = Path("eval_o
         runner.config = override(config, {"adapt.focal": float(cam.K[0, 0]) if true_focal else None})
         run_input(runner, video, runs, show_progress=progress)
         rows.append(score_view(load_results(runs / f"{video.stem}.npz"), cam, ref.landmarks))
+    multi_rows = []
+    if multi:
+        demo = fetch_demo(cache_dir, MULTI_DEMO)
+        for cam in read_qca(demo / "calibration" / "Calib.qca.txt"):
+            runner.config = override(config, {"adapt.focal": float(cam.K[0, 0]) if true_focal else None})
+            run_input(runner, demo / "videos" / f"{cam.name}.mp4", runs / "multi", show_progress=progress)
+            multi_rows.append(score_camera(load_results(runs / "multi" / f"{cam.name}.npz"), cam))
     res = {"focal": "true (the calibration's)" if true_focal else "the run's own (from the first frame's edges, else "
-           "the image diagonal)", "views": rows}
+           "the image diagonal)", "views": rows, "multi": multi_rows}
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / f"world_{'true' if true_focal else 'default'}_focal.json").write_text(json.dumps(res, indent=1))
     return res
@@ -163,6 +182,15 @@ def format_table(res: dict) -> str:
                      f"{r.get('joints_mm', '-')} ({r.get('joints_mm_unplanted', '-')}) | {r.get('skate_cm_per_frame_median', '-')} | "
                      f"{r.get('ankle_in_contact_m', '-')} ({r.get('ref_ankle_in_contact_m', '-')}) | {r.get('world_2d_moved_px', '-')} | "
                      f"{fmt(r.get('reprojection_px'))} |")
+    if res.get("multi"):
+        lines += ["", "Demo_MultiPerson (the same cameras; two walkers and a bystander), camera only:", "",
+                  "| view | focal px (true; from) | tracks | camera h / pitch / roll (true) | ours | up from | error h m / pitch / roll deg |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in res["multi"]:
+            err = "-" if r.get("world") is None else f"{r['height_err_m']:+.2f} / {r['pitch_err_deg']:+.1f} / {r['roll_err_deg']:+.1f}"
+            lines.append(f"| {r['view']} | {r['focal'][0]} ({r['focal'][1]}; {r['focal'][2]}) | {r['tracks']} | "
+                         f"{' / '.join(str(x) for x in r['true'])} | {'-' if r.get('world') is None else ' / '.join(str(x) for x in r['world'])} | "
+                         f"{r.get('up_from', '-')} | {err} |")
     return "\n".join(lines)
 
 
@@ -173,6 +201,7 @@ if __name__ == "__main__":
     ap.add_argument("--default-focal", action="store_true",
                     help="the run's own focal (from the first frame's edges, else the image diagonal), not the calibration's")
     ap.add_argument("--out-dir", default="eval_out")
+    ap.add_argument("--no-multi", action="store_true", help="the single-person demo only")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a config setting as YAML, e.g. world.feet.hold_s=0.25 or world.lines=false (repeatable)")
     a = ap.parse_args()
@@ -182,4 +211,4 @@ if __name__ == "__main__":
 
     config = override(Config(), {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)})
     print(format_table(evaluate_world(out_dir=Path(a.out_dir), true_focal=not a.default_focal, config=config,
-                                      progress=False)))
+                                      progress=False, multi=not a.no_multi)))
