@@ -24,35 +24,28 @@ def load_labels(path: Path = LABELS) -> dict[str, Boxes]:
                    for f, people in c["frames"].items()} for clip, c in data["clips"].items()}
 
 
-def run_boxes(runner, video: Path, out_dir: Path) -> tuple[Boxes, Boxes, float]:
-    """The boxes of every track `runner` reports on `video` and their bodies' boxes (the extent of
-    the projected 3D landmarks), frame -> [(track id, box)] in the same order, and the run's frames
-    per second."""
+def run_boxes(runner, video: Path, out_dir: Path) -> tuple[Boxes, float]:
+    """The boxes of every track `runner` reports on `video` (frame -> [(track id, box)]) and the
+    run's frames per second."""
     from metahmr_video.app.runner import run_input
     from metahmr_video.core.results import load_results
 
     summary = run_input(runner, video, out_dir, show_progress=False)
     res = load_results(out_dir / f"{video.stem}.npz")
-    k = np.asarray(res.meta["intrinsics"], float)
     boxes: Boxes = {}
-    bodies: Boxes = {}
     for tid, t in res.tracks.items():
-        uv = t.keypoints3d @ k.T
-        uv = uv[..., :2] / uv[..., 2:]
-        for f, b, p in zip(t.frame_ids, t.boxes, uv):
+        for f, b in zip(t.frame_ids, t.boxes):
             boxes.setdefault(int(f), []).append((tid, b))
-            bodies.setdefault(int(f), []).append((tid, np.r_[p.min(0), p.max(0)]))
-    return boxes, bodies, summary.fps
+    return boxes, summary.fps
 
 
 def format_row(name: str, s: PeopleScore, fps: float | None = None) -> str:
-    return (f"{name:32s} {s.found:4d}/{s.labelled:<4d} {s.recall:6.3f} {s.recall_tall:6.3f} {s.recall_body:6.3f} "
-            f"{s.precision:6.3f} "
+    return (f"{name:32s} {s.found:4d}/{s.labelled:<4d} {s.recall:6.3f} {s.recall_tall:6.3f} {s.precision:6.3f} "
             f"{len(s.ghost_tracks):6d} {s.duplicates:5d} {s.idf1:6.3f} {s.id_switches:4d} {s.tracks:6d}"
             + (f" {fps:6.1f}" if fps is not None else ""))
 
 
-HEADER = (f"{'clip':32s} {'found':>9s} {'recall':>6s} {'>=60px':>6s} {'body':>6s} {'prec.':>6s} {'ghosts':>6s} {'dupl.':>5s} "
+HEADER = (f"{'clip':32s} {'found':>9s} {'recall':>6s} {'>=60px':>6s} {'prec.':>6s} {'ghosts':>6s} {'dupl.':>5s} "
           f"{'IDF1':>6s} {'IDsw':>4s} {'tracks':>6s} {'fps':>6s}")
 
 
@@ -70,8 +63,8 @@ def evaluate_people(runner, cache_dir: Path, clips: list[str] | None = None) -> 
         for name, video in zip(names, videos):
             out = Path(tmp) / name.replace("/", "_")
             out.mkdir()
-            boxes, bodies, fps = run_boxes(runner, video, out)
-            s = score(labels[name], boxes, bodies=bodies)
+            boxes, fps = run_boxes(runner, video, out)
+            s = score(labels[name], boxes)
             s.ghost_tracks = [f"{name}:{t}" for t in s.ghost_tracks]
             print(format_row(name.replace("Pose2Sim/", "").replace("/videos", ""), s, fps), flush=True)
             total = total + s
@@ -82,7 +75,6 @@ def evaluate_people(runner, cache_dir: Path, clips: list[str] | None = None) -> 
 
 def score_dict(s: PeopleScore) -> dict:
     return dict(labelled=s.labelled, found=s.found, recall=s.recall, recall_60px=s.recall_tall,
-                found_body=s.found_body, recall_body=s.recall_body,
                 precision=s.precision, ghost_tracks=s.ghost_tracks, duplicates=s.duplicates, idf1=s.idf1,
                 id_switches=s.id_switches, tracks=s.tracks)
 

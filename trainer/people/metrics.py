@@ -3,11 +3,7 @@ frame when the centre of their labelled box lies inside an output box; a frame's
 are matched one-to-one (scipy's Hungarian assignment, nearest box centres first), as
 docs/perception.md counts. Identity: IDF1 (Ristani et al. 2016) pairs label ids with track ids once
 for the whole clip (Hungarian assignment on the number of frames in which a track's box holds the
-person's centre); id switches count, per person, changes of the track matched to them. A centre
-inside a box cannot see a body that straddles two people (E61): where the bodies' own boxes are
-given (the projected landmarks' extent), a found person also counts as found by the body when the
-matched output's body box overlaps their labelled box at IoU >= `body_iou` (0.5, PASCAL's rule).
-"""
+person's centre); id switches count, per person, changes of the track matched to them."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,7 +23,6 @@ class PeopleScore:
 
     labelled: int = 0
     found: int = 0
-    found_body: int = 0
     labelled_tall: int = 0
     found_tall: int = 0
     outputs: int = 0
@@ -41,10 +36,6 @@ class PeopleScore:
     @property
     def recall(self) -> float:
         return self.found / max(self.labelled, 1)
-
-    @property
-    def recall_body(self) -> float:
-        return self.found_body / max(self.labelled, 1)
 
     @property
     def recall_tall(self) -> float:
@@ -70,14 +61,6 @@ def _inside(centre: np.ndarray, box: np.ndarray) -> bool:
     return bool(box[0] <= centre[0] <= box[2] and box[1] <= centre[1] <= box[3])
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two [4] xyxy boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
@@ -99,13 +82,11 @@ def match_frame(labels: list[tuple[int | str, np.ndarray]], outputs: list[tuple[
     return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < 1e6]
 
 
-def score(labels: Boxes, outputs: Boxes, min_height: float = 60.0, ghost_fraction: float = 0.5,
-          bodies: Boxes | None = None, body_iou: float = 0.5) -> PeopleScore:
+def score(labels: Boxes, outputs: Boxes, min_height: float = 60.0, ghost_fraction: float = 0.5) -> PeopleScore:
     """Scores of one clip's `outputs` (track id, box per frame) against its `labels` (person id, box
     per frame), on the labelled frames only. A ghost track matches no labelled person in more than
     `ghost_fraction` of its labelled frames; a duplicate is an unmatched output whose box holds the
-    centre of a person another output matched. `bodies`: each output's body box, in the order of
-    `outputs` (see the module docstring)."""
+    centre of a person another output matched."""
     s = PeopleScore()
     co = defaultdict(int)  # (label id, track id) -> frames where the track's box holds the person's centre
     per_track = defaultdict(lambda: [0, 0])  # track id -> [labelled frames, matched frames]
@@ -116,9 +97,6 @@ def score(labels: Boxes, outputs: Boxes, min_height: float = 60.0, ghost_fractio
         s.labelled += len(lab)
         s.outputs += len(out)
         s.found += len(pairs)
-        if bodies is not None:
-            s.found_body += sum(iou(np.asarray(bodies[f][j][1], float), np.asarray(lab[i][1], float)) >= body_iou
-                                for i, j in pairs)
         s.true_outputs += len(pairs)
         tall = [i for i, (_, b) in enumerate(lab) if b[3] - b[1] >= min_height]
         s.labelled_tall += len(tall)
