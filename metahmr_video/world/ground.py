@@ -92,8 +92,8 @@ def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = Gro
                up: np.ndarray | None = None, up_weight: float | None = None,
                people: np.ndarray | None = None) -> WorldFrame | None:
     """The WorldFrame of a static camera from per person-frame `ups` [N,3] and `supports` [N,3]
-    (camera frame, metres; `body_evidence`) and `people` [N] (whose each is, e.g. track ids; None:
-    one person). `up` (unit, camera frame; e.g. from the image's vertical edges) replaces the
+    (camera frame, metres; `body_evidence`) and `people` [N], whose each point is (e.g. track ids;
+    None: all one person's). `up` (unit, camera frame; e.g. from the image's vertical edges) replaces the
     bodies' mean up as the prior on the plane's normal, with the weight `up_weight` (as
     `config.prior_weight`; None: the normal is `up`). None with fewer than `config.min_frames`
     usable person-frames."""

@@ -67,15 +67,15 @@ def score_camera(results, cam: Camera) -> dict:
     truth = true_world(cam)
     out: dict = {"view": cam.name, "true": [round(truth.height_m, 2), round(truth.pitch_deg, 1), round(truth.roll_deg, 1)],
                  "focal": [round(float(results.meta["intrinsics"][0][0])), round(float(cam.K[0, 0])),
-                           results.meta.get("focal_from")]}
+                           results.meta.get("focal_from")], "tracks": len(results.tracks)}
     if "camera_to_world" not in results.meta:
-        return out | {"world": None, "tracks": len(results.tracks)}
+        return out | {"world": None}
     w = WorldFrame.from_matrix(np.array(results.meta["camera_to_world"]))
     out |= {"world": [round(w.height_m, 2), round(w.pitch_deg, 1), round(w.roll_deg, 1)],
             "up_from": results.meta["world"].get("up_from"),
             "height_err_m": round(w.height_m - truth.height_m, 3), "pitch_err_deg": round(w.pitch_deg - truth.pitch_deg, 1),
             "roll_err_deg": round(w.roll_deg - truth.roll_deg, 1)}
-    return out | {"tracks": len(results.tracks)}
+    return out
 
 
 def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
