@@ -52,18 +52,19 @@ def body_evidence(keypoints3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plane(points: np.ndarray, weights: np.ndarray, prior: np.ndarray, weight: float,
-           people: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           people: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unit normal n (towards `prior`) of the plane minimising the `weights`-weighted squared
     distances of `points` plus weight * sum(weights) * sin^2(angle(n, prior)), and each person's
-    offset along it (`people` [N] ids): returns n, the ids k and d_k, their points' weighted mean
-    of n.p."""
+    offset along it (`people` [N] ids): returns n, the ids k, d_k (their points' weighted mean of
+    n.p) and their points' share of the weights."""
     w = weights / weights.sum()
     q = points - w @ points
     m = (q * w[:, None]).T @ q + weight * (np.eye(3) - np.outer(prior, prior))
     n = np.linalg.eigh(m)[1][:, 0]
     n = n if n @ prior >= 0 else -n
     ids, inverse = np.unique(people, return_inverse=True)
-    return n, ids, np.bincount(inverse, w * (points @ n), len(ids)) / np.bincount(inverse, w, len(ids))
+    mass = np.bincount(inverse, w, len(ids))
+    return n, ids, np.bincount(inverse, w * (points @ n), len(ids)) / mass, mass
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -114,7 +115,7 @@ def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = Gro
     w = 1.0 / np.maximum(pts[:, 2], 0.5) ** 2
     keep = np.ones(len(pts), bool)
     for trim in (0.3, 0.15, config.trim_m):
-        n, ids, _ = _plane(pts[keep], w[keep], prior, weight, people[keep])
+        n, ids, _, _ = _plane(pts[keep], w[keep], prior, weight, people[keep])
         own = np.full(len(pts), np.nan)  # each support point's height over its own person's plane
         for k in ids:
             mine = keep & (people == k)
@@ -122,6 +123,5 @@ def fit_ground(ups: np.ndarray, supports: np.ndarray, config: GroundConfig = Gro
         keep = own < trim  # NaN (a person whose points are all trimmed) compares False
         if keep.sum() < config.min_frames:
             return None
-    n, ids, d = _plane(pts[keep], w[keep], prior, weight, people[keep])
-    mass = np.array([w[keep & (people == k)].sum() for k in ids])
+    n, _, d, mass = _plane(pts[keep], w[keep], prior, weight, people[keep])
     return WorldFrame(up=n, height_m=config.sole_m - _weighted_median(d, mass))

@@ -149,19 +149,19 @@ def evaluate_world(cache_dir: Path = DEFAULT_CACHE, out_dir: Path = Path("eval_o
     ref = build_reference([cached_detections(v, cache_dir, progress) for v in videos], cams)
     config = Config() if config is None else config
     runner = Runner(config)
-    rows = []
     runs = Path(out_dir) / ("world_true_focal" if true_focal else "world_default_focal")
-    for cam, video in zip(cams, videos):
+
+    def run(cam: Camera, video: Path, where: Path):
         runner.config = override(config, {"adapt.focal": float(cam.K[0, 0]) if true_focal else None})
-        run_input(runner, video, runs, show_progress=progress)
-        rows.append(score_view(load_results(runs / f"{video.stem}.npz"), cam, ref.landmarks))
+        run_input(runner, video, where, show_progress=progress)
+        return load_results(where / f"{video.stem}.npz")
+
+    rows = [score_view(run(cam, video, runs), cam, ref.landmarks) for cam, video in zip(cams, videos)]
     multi_rows = []
     if multi:
         demo = fetch_demo(cache_dir, MULTI_DEMO)
-        for cam in read_qca(demo / "calibration" / "Calib.qca.txt"):
-            runner.config = override(config, {"adapt.focal": float(cam.K[0, 0]) if true_focal else None})
-            run_input(runner, demo / "videos" / f"{cam.name}.mp4", runs / "multi", show_progress=progress)
-            multi_rows.append(score_camera(load_results(runs / "multi" / f"{cam.name}.npz"), cam))
+        multi_rows = [score_camera(run(cam, demo / "videos" / f"{cam.name}.mp4", runs / "multi"), cam)
+                      for cam in read_qca(demo / "calibration" / "Calib.qca.txt")]
     res = {"focal": "true (the calibration's)" if true_focal else "the run's own (from the first frame's edges, else "
            "the image diagonal)", "views": rows, "multi": multi_rows}
     Path(out_dir).mkdir(parents=True, exist_ok=True)
