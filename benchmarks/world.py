@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from metahmr_video.body import body_family
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import load_results
 from metahmr_video.sources import VideoSource
-from metahmr_video.world import WorldEstimator, focal_from_edges, track_in_world
+from metahmr_video.world import WorldEstimator, focal_from_edges, leg_chains, track_in_world
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"
 
@@ -53,8 +54,11 @@ def measure(video: Path, results_path: Path) -> dict:
         per_frame.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
     world = est.estimate()
+    parents = results.meta["parents"]
+    legs = leg_chains(results.meta["joint_names"], body_family(results.meta["body_model"]).leg_joints)
     for t in results.tracks.values():
-        track_in_world(world, t.time_s, t.keypoints3d, t.keypoints2d, t.boxes, t.joints, t.transl)
+        track_in_world(world, t.time_s, t.keypoints3d, t.keypoints2d, t.boxes, t.joints, t.transl, t.pose,
+                       parents[:t.pose.shape[1]], legs)
     flush_ms = (time.perf_counter() - start) * 1000
     per_frame = np.array(per_frame)
     return {"video": video.name, "size": list(frames[0].image.shape[1::-1]), "frames": len(frames),

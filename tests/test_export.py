@@ -379,6 +379,25 @@ def test_world_frame_export_stands_on_the_ground(anny_results):
     np.testing.assert_allclose(anim.joint_positions(), want, atol=1e-5)
     z = track_animation(res, 2, up="z_up", with_mesh=False)
     np.testing.assert_allclose(z.joint_positions(), want[..., [0, 2, 1]] * [1, -1, 1], atol=1e-5)
+    # Held feet by bent legs (`pose_world`, E71): the export's forward kinematics reach the bent legs' joints.
+    from metahmr_video.body import AnnyBody
+    from metahmr_video.world import bend_legs, leg_chains
+
+    parents, legs = res.meta["parents"][:tr.pose.shape[1]], leg_chains(res.meta["joint_names"], AnnyBody.leg_joints)
+    # Planted at 0.9 of the fitted size: the exported skeleton is that size, its feet where the world's are.
+    tr.world_scale = np.full(len(tr.frame_ids), 0.9, np.float32)
+    tr.transl_world = world.points(0.9 * tr.transl)
+    ankles = world.points(0.9 * tr.joints[:, [leg[2] for leg in legs]])
+    targets = ankles + [0.03, 0.0, -0.02]
+    forward = np.tile([0.0, 0.0, 1.0], ankles.shape[:2] + (1,))
+    pose_world, joints_world = bend_legs(tr.pose, world.points(0.9 * tr.joints), parents, legs, targets, forward,
+                                         world.rotation)
+    pose_world[:, 0] = world.rotation @ pose_world[:, 0]
+    tr.pose_world = pose_world.astype(np.float32)
+    bent = track_animation(res, 2, up="y_up", with_mesh=False).joint_positions()
+    np.testing.assert_allclose(bent, joints_world[:, :tr.pose.shape[1]], atol=1e-4)
+    np.testing.assert_allclose(bent[:, [leg[2] for leg in legs]], targets, atol=2e-3)  # a straight leg reaches 0.9995
+    tr.pose_world = None
     camera = track_animation(res, 2, up="y_up", with_mesh=False, frame="camera")
     np.testing.assert_allclose(camera.joint_positions(), camera_to_world(tr.joints, "y_up"), atol=1e-5)
     assert "no ground" in " ".join(track_animation(res, 1, "y_up", with_mesh=False).notes)

@@ -11,8 +11,8 @@ from metahmr_video.core.layout import Landmark
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import load_results
 from metahmr_video.sinks import NpzSink
-from metahmr_video.world import (FeetConfig, WorldConfig, WorldEstimator, WorldFrame, fit_ground, foot_contacts,
-                                 lock_offsets, planting_scale)
+from metahmr_video.world import (FeetConfig, WorldConfig, WorldEstimator, WorldFrame, bend_legs, fit_ground,
+                                 foot_contacts, lock_offsets, planting_scale)
 from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
 
 K = np.array([[800.0, 0.0, 320.0], [0.0, 800.0, 240.0], [0.0, 0.0, 1.0]])
@@ -236,6 +236,55 @@ def test_hold_takes_the_jitter_out_of_a_planted_foot():
     held = lock_offsets(feet, contacts, t, hold_s=None)          # None: at the contact's median
     np.testing.assert_allclose(feet[10:50, 0] + held[10:50], np.broadcast_to(np.median(feet[10:50, 0], 0), (40, 3)),
                                atol=1e-12)
+
+
+def _forward_kinematics(pose: np.ndarray, rest: np.ndarray, parents: list[int], root: np.ndarray):
+    """Globals [T,J,3,3] and joints [T,J,3] of local rotations (G_c = G_p R_c, J_c = J_p + G_p (rest_c - rest_p))."""
+    g, j = np.empty_like(pose), np.empty(pose.shape[:2] + (3,))
+    for c, p in enumerate(parents):
+        g[:, c] = pose[:, c] if p < 0 else g[:, p] @ pose[:, c]
+        j[:, c] = root if p < 0 else j[:, p] + g[:, p] @ (rest[c] - rest[p])
+    return g, j
+
+
+def test_bending_a_leg_puts_its_ankle_on_the_target():
+    """Two legs (pelvis, hip, knee, ankle, toe each) in random poses, ankles asked 4 cm away: the
+    returned joints are the forward kinematics of the returned pose, the ankles are on their targets,
+    the feet keep their rotation and the rest of the body does not move; a straight leg asked to
+    shorten bends its knee forwards (the foot's way)."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(0)
+    parents = [-1, 0, 1, 2, 3, 0, 5, 6, 7, 0]
+    rest = np.array([[0, 0.9, 0], [0.1, 0.9, 0], [0.1, 0.5, 0.15], [0.1, 0.08, 0], [0.1, 0.0, 0.15],
+                     [-0.1, 0.9, 0], [-0.1, 0.5, 0.15], [-0.1, 0.08, 0], [-0.1, 0.0, 0.15], [0, 1.4, 0]])  # knees bent
+    t = 8
+    pose = Rotation.from_rotvec(0.1 * rng.normal(size=(t * 10, 3))).as_matrix().reshape(t, 10, 3, 3)
+    root = rng.normal(size=(t, 3))
+    frame = Rotation.from_rotvec([0.4, -0.2, 0.1]).as_matrix()   # the targets' frame, turned from the camera's
+    g, joints = _forward_kinematics(pose, rest, parents, root)
+    joints_f, legs = joints @ frame.T, [(1, 2, 3), (5, 6, 7)]
+    along = _unit_rows(joints_f[:, [3, 7]] - joints_f[:, [1, 5]])       # hip -> ankle: ask for no more than the leg
+    targets = joints_f[:, [3, 7]] + 0.04 * _unit_rows(rng.normal(size=(t, 2, 3)) - 2 * along)
+    targets[0, 1] = np.nan                                            # leave this one
+    forward = joints_f[:, [4, 8]] - joints_f[:, [3, 7]]
+    new_pose, new_joints = bend_legs(pose, joints_f, parents, legs, targets, forward, frame)
+    new_g, fk = _forward_kinematics(new_pose, rest, parents, root)
+    np.testing.assert_allclose(fk @ frame.T, new_joints, atol=1e-9)
+    np.testing.assert_allclose(new_joints[:, 3], targets[:, 0], atol=1e-9)
+    np.testing.assert_allclose(new_joints[1:, 7], targets[1:, 1], atol=1e-9)
+    np.testing.assert_allclose(new_joints[0], joints_f[0, :, :] + np.where(np.arange(10)[:, None] < 5,
+                                                                              new_joints[0] - joints_f[0], 0), atol=1e-12)
+    np.testing.assert_allclose(new_g[:, [3, 4, 8]], g[:, [3, 4, 8]], atol=1e-9)          # feet keep their rotation
+    np.testing.assert_allclose(new_joints[:, [0, 1, 5, 9]], joints_f[:, [0, 1, 5, 9]], atol=1e-12)
+    straight, rest[[2, 6], 2] = np.tile(np.eye(3), (1, 10, 1, 1)), 0.0
+    _, j0 = _forward_kinematics(straight, rest, parents, np.zeros((1, 3)))
+    _, j1 = bend_legs(straight, j0, parents, legs[:1], j0[:, [3]] + [0.0, 0.05, 0.0], j0[:, [4]] - j0[:, [3]], np.eye(3))
+    assert j1[0, 2, 2] > j0[0, 2, 2] + 0.05 and np.linalg.norm(j1[0, 3] - j0[0, 3] - [0, 0.05, 0]) < 1e-9
+
+
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
 def test_a_moving_camera_is_detected():

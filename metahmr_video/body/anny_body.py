@@ -203,6 +203,7 @@ class AnnyBody(BodyModel):
     stored_names = ("anny",)
     param_keys = ("bone_rotations", "phenotypes")
     retargetable = True
+    leg_joints = (("LeftUpLeg", "LeftLeg", "LeftFoot"), ("RightUpLeg", "RightLeg", "RightFoot"))
     # An upright Anny body facing the camera: x_c = x, y_c = -z, z_c = y (OpenCV camera frame).
     cam_from_body = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     shape_center = 0.5

@@ -51,6 +51,7 @@ class BodyModel(nn.Module, ABC):
     param_keys: ClassVar[tuple[str, ...]]    # its parameter arrays' keys in a results NPZ track
     cam_from_body: ClassVar[torch.Tensor]    # [3, 3] rest frame -> OpenCV camera, body facing the camera
     retargetable: ClassVar[bool] = False     # export's `rig` option applies: rest_skeleton(..., rig=) works
+    leg_joints: ClassVar[tuple[tuple[str, str, str], ...]]  # (hip, knee, ankle) joint names, left leg then right
     model_path: Path | None = None           # the user's model file, None when the body ships with us
 
     name: str                        # this body's meta["body_model"], one of `stored_names`

@@ -104,6 +104,7 @@ class SmplBody(BodyModel):
     shape_scale = 4.0
     stored_names = ("smpl", "smplx")
     param_keys = ("global_orient", "body_pose", "betas")
+    leg_joints = (("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle"))
 
     def __init__(self, model_path: str | Path, num_betas: int = 10) -> None:
         super().__init__()

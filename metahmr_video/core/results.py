@@ -17,7 +17,7 @@ PER_FRAME_KEYS = {"frame_ids": "frame_index", "time_s": "time_s", "transl": "tra
                   "keypoints3d": "keypoints3d", "keypoints2d": "keypoints2d", "keypoint_conf": "keypoint_conf",
                   "boxes": "box", "reproj_error": "reproj_error", "fallback": "fallback"}
 # Per-frame arrays in the world (`metahmr_video.world`), present when the run found a ground.
-WORLD_KEYS = ("joints_world", "transl_world", "contacts", "world_scale")
+WORLD_KEYS = ("joints_world", "keypoints_world", "transl_world", "pose_world", "contacts", "world_scale")
 
 
 @dataclass
@@ -27,8 +27,10 @@ class TrackResult:
     pose [T, J, 3, 3] rotations and shape [T, S] are generic; `params` holds the body model's own
     keys (SMPL: global_orient, body_pose, betas axis-angle; Anny: bone_rotations, phenotypes).
     transl/joints/keypoints3d in metres (camera frame); keypoints2d/boxes in pixels. When the run
-    found a ground (meta "camera_to_world"): joints_world [T,J,3] and transl_world [T,3] metres in
-    the world (Y up, ground at y = 0, feet in contact planted), contacts [T,2] (left, right foot
+    found a ground (meta "camera_to_world"): joints_world [T,J,3], keypoints_world [T,33,3] and
+    transl_world [T,3] metres in the world (Y up, ground at y = 0, feet in contact planted and held),
+    pose_world [T,J,3,3] (`pose` with the legs of held feet bent, the root's rotation in the world;
+    absent in files older than E71: the whole body was shifted), contacts [T,2] (left, right foot
     on the ground) and world_scale [T] (the planting scaled the body and its distance by this
     about the camera: its image is unchanged; `metahmr_video.world.planting_scale`); else None. `joints` are the
     body model's for the stored parameters; `keypoints3d` MediaPipe's 33 landmarks on that body, the
@@ -51,7 +53,9 @@ class TrackResult:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     vertices: np.ndarray | None = None
     joints_world: np.ndarray | None = None
+    keypoints_world: np.ndarray | None = None
     transl_world: np.ndarray | None = None
+    pose_world: np.ndarray | None = None
     contacts: np.ndarray | None = None
     world_scale: np.ndarray | None = None
 

@@ -4,7 +4,8 @@ Frames (all right-handed, metres):
 - Source: the results' camera frame (OpenCV: x right, y down, z forward, camera at the origin), or
   by default, when the run found a ground, its world (`metahmr_video.world`): the camera turned
   level, the origin on the ground below it, the motion planted on the ground (root positions
-  from `transl_world`), so that a character stands on the floor upright whatever the camera's tilt.
+  from `transl_world`, rotations from `pose_world`: the legs of held feet bent), so that a
+  character stands on the floor upright whatever the camera's tilt.
 - ``"y_up"`` (glTF, BVH): X right, Y up, Z towards the camera's viewer — the OpenGL camera frame, so
   the camera sits at the origin looking down -Z. A rest-pose body stands along +Y facing +Z.
 - ``"z_up"`` (Blender, then FBX through Blender's exporter): X right, Y forward (the camera looks
@@ -28,6 +29,7 @@ from metahmr_video.body import BodyModel, RestSkeleton, body_family
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.results import Results, TrackResult
 from metahmr_video.world.frame import WorldFrame
+from metahmr_video.world.legs import leg_chains
 
 UP_AXES = ("y_up", "z_up")
 FRAMES = ("world", "camera")
@@ -226,8 +228,12 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
         level, scale = world.levelled, track.world_scale.astype(np.float64)
         hold = track.transl_world.astype(np.float64) - world.points(track.transl * scale[:, None])  # feet held
         ground = (hold + [0.0, world.height_m, 0.0]) * [1.0, -1.0, -1.0]  # world -> levelled axes
-        pose = pose.copy()
-        pose[:, 0] = level @ pose[:, 0]  # the root's rotation: rest -> levelled camera
+        if track.pose_world is not None:  # held feet's legs bent (E71); world = diag(1, -1, -1) @ levelled
+            pose = track.pose_world.astype(np.float64)
+            pose[:, 0] = np.diag([1.0, -1.0, -1.0]) @ pose[:, 0]
+        else:
+            pose = pose.copy()
+            pose[:, 0] = level @ pose[:, 0]  # the root's rotation: rest -> levelled camera
     elif frame == "world":
         notes.append("no ground found in the results: exported in the camera's frame")
 
@@ -240,6 +246,7 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
         meta_names = results.meta.get("joint_names") or []
         names = list(meta_names[:num_bones]) if len(meta_names) >= num_bones else names
         rest = _rest_from_joints(track, names, parents)
+        size = _planted_size(track, rest, family) if in_world else 1.0
         root = placed(track.joints[:, 0].astype(np.float64))
         notes.append(f"no {name} model file given: skeleton recovered from the stored joints, no mesh")
     else:
@@ -247,6 +254,7 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
             raise InputError(f"track {track_id}: {num_bones} bones in the results, but the {name} body "
                              f"has {body.num_bones}")
         rest = body.rest_skeleton(shape, with_mesh and rig is None)
+        size = _planted_size(track, rest, family) if in_world else 1.0
         root = track.transl.astype(np.float64)
         if rest.root_offset is not None:
             root = root + rest.root_offset  # smplx: transl moves every point
@@ -256,21 +264,21 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
 
             source, rest = _skeleton(rest), body.rest_skeleton(shape, with_mesh, rig=rig)
             pose, offset = retarget(pose, source, _skeleton(rest))
-            root = root + offset
+            root = root + size * offset
             notes.append(f"motion carried from the fitted rig onto {name}'s {rig} rig")
     names, parents = list(rest.names), list(rest.parents)
     if len(set(names)) != len(names):
         names = [f"{n}_{i}" for i, n in enumerate(names)]
     tails = rest.tails if rest.tails is not None else _tails_from_children(rest.heads, parents)
     z_axes = None if rest.z_axes is None else rest.z_axes @ b.T
-    heads = rest.heads @ b.T
-    tails = tails @ b.T
+    heads = size * rest.heads @ b.T
+    tails = size * tails @ b.T
     rotations = b @ pose @ b.T
     top = parents.index(-1)
     rotations[:, top] = a @ pose[:, top] @ b.T
     mesh = None
     if rest.vertices is not None:
-        mesh = SkinnedMesh(rest.vertices @ b.T, rest.faces, rest.skin_indices, rest.skin_weights)
+        mesh = SkinnedMesh(size * rest.vertices @ b.T, rest.faces, rest.skin_indices, rest.skin_weights)
     order = np.argsort(track.frame_ids, kind="stable")
     anim = TrackAnimation(
         track_id=int(track_id), body_model=name, up=up, bone_names=list(names), parents=list(parents),
@@ -281,6 +289,21 @@ def track_animation(results: Results, track_id: int, up: str = "y_up", with_mesh
         anim = root_on_ground(anim)
         notes.append(f"{names[top]} on the ground under {names[anim.parents.index(top)]}")
     return anim
+
+
+def _planted_size(track: TrackResult, rest: RestSkeleton, family: type[BodyModel]) -> float:
+    """The world body's size against `rest` (the skeleton of the track's median shape): the median
+    over frames of `world_scale` x the frame's leg length (hip, knee, ankle) over the rest's. The
+    planting scales each frame to put its feet on the ground, so this, not 1, is the size at which
+    the exported skeleton's feet reach the ground (E71); the median `world_scale` without legs."""
+    chain = leg_chains(list(rest.names), family.leg_joints)
+    if chain is None:
+        return float(np.median(track.world_scale))
+
+    def length(j: np.ndarray) -> np.ndarray:
+        return sum(np.linalg.norm(j[..., c[1], :] - j[..., c[0], :], axis=-1) +
+                   np.linalg.norm(j[..., c[2], :] - j[..., c[1], :], axis=-1) for c in chain)
+    return float(np.median(track.world_scale * length(track.joints.astype(np.float64))) / length(rest.heads))
 
 
 def root_on_ground(anim: TrackAnimation) -> TrackAnimation:

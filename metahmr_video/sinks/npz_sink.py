@@ -13,7 +13,7 @@ from metahmr_video.body import body_family
 from metahmr_video.core.paths import writable_folder
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import FORMAT, PER_FRAME_KEYS
-from metahmr_video.world import WorldEstimator, track_in_world
+from metahmr_video.world import WorldEstimator, leg_chains, track_in_world
 
 
 class NpzSink:
@@ -26,8 +26,9 @@ class NpzSink:
     family's own keys (`BodyModel.encode`).
 
     world: a `WorldEstimator` fed every frame; each write of the file then adds the world so far
-    (meta "camera_to_world" [4,4], meta "world") and every track's `contacts`, `joints_world` and
-    `transl_world` (`metahmr_video.world.track_in_world`), when it has one.
+    (meta "camera_to_world" [4,4], meta "world") and every track's `contacts`, `joints_world`,
+    `keypoints_world`, `transl_world`, `world_scale` and (meta with "joint_names" and "parents")
+    `pose_world` (`metahmr_video.world.track_in_world`), when it has one.
     """
 
     def __init__(self, path: str | Path, meta: dict, flush_every_s: float = 5.0,
@@ -42,6 +43,8 @@ class NpzSink:
         self.frames_seen = 0
         self.world = world
         self._last_flush = time.monotonic()
+        self._parents = list(meta.get("parents") or [])  # with the legs, held feet bend them (`track_in_world`)
+        self._legs = leg_chains(meta.get("joint_names") or [], self.family.leg_joints) if self._parents else None
 
     def write(self, frame: Frame, people: list[PersonBody]) -> None:
         """Add one frame's people (possibly none)."""
@@ -75,8 +78,10 @@ class NpzSink:
             if t.get("vertices"):
                 arrays[prefix + "vertices"] = np.stack(t["vertices"])
             if world is not None:
+                pose = np.stack(t["pose"])
                 in_world = track_in_world(world, *(arrays[prefix + k] for k in ("time_s", "keypoints3d", "keypoints2d",
                                                                                   "boxes", "joints", "transl")),
+                                          pose=pose, parents=self._parents[:pose.shape[1]] or None, legs=self._legs,
                                           config=self.world.config)
                 arrays.update({prefix + k: v for k, v in in_world.items()})
         tmp = self.path.with_name(self.path.name + ".tmp.npz")

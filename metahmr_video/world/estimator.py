@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from metahmr_video.core.layout import Landmark
 from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.world.feet import FEET, FeetConfig, foot_contacts, lock_offsets, planting_scale
 from metahmr_video.world.frame import WorldFrame
 from metahmr_video.world.ground import GroundConfig, body_evidence, fit_ground, mean_up
+from metahmr_video.world.legs import Leg, bend_legs
 from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
+
+KNEES = (Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE)
+ANKLES = (Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE)
 
 
 @dataclass(frozen=True)
@@ -139,21 +144,43 @@ class WorldEstimator:
 
 
 def track_in_world(world: WorldFrame, time_s: np.ndarray, keypoints3d: np.ndarray, keypoints2d: np.ndarray,
-                   boxes: np.ndarray, joints: np.ndarray, transl: np.ndarray,
+                   boxes: np.ndarray, joints: np.ndarray, transl: np.ndarray, pose: np.ndarray | None = None,
+                   parents: list[int] | None = None, legs: list[Leg] | None = None,
                    config: WorldConfig = WorldConfig()) -> dict[str, np.ndarray]:
-    """One track's world arrays: `contacts` [T,2] bool (left, right foot), `joints_world` [T,J,3]
-    and `transl_world` [T,3] (metres, world frame; feet in contact planted and held when
-    `feet.plant` / `feet.lock`), and `world_scale` [T] the planting's factors (`planting_scale`;
-    1 without planting): transl_world - world.points(world_scale * transl) is the hold's shift."""
+    """One track's world arrays (metres, world frame): `contacts` [T,2] bool (left, right foot),
+    `joints_world` [T,J,3], `keypoints_world` [T,33,3] and `transl_world` [T,3] with feet in contact
+    planted (`feet.plant`: the body scaled about the camera by `world_scale` [T], `planting_scale`)
+    and held (`feet.lock`). With `pose` [T,B,3,3] (camera-frame local rotations), `parents` and the
+    left and right `legs` (hip, knee, ankle joint indices), a held foot is moved by bending its leg
+    (`legs.bend_legs`) and `pose_world` [T,B,3,3] is that pose (local rotations, the root's in the
+    world frame); without them the whole body is shifted on the ground."""
     f = config.feet
     contacts = foot_contacts(keypoints3d, keypoints2d, boxes, time_s, world, f)
     scale = planting_scale(keypoints3d, contacts, world, config.ground.sole_m, time_s, f.smooth_s) if f.plant \
         else np.ones(len(time_s))
-    shift = np.zeros((len(time_s), 3))
-    if f.lock:
-        planted = world.points(keypoints3d * scale[:, None, None])
-        shift = lock_offsets(np.stack([planted[:, side].mean(1) for side in FEET], 1), contacts, time_s, f.ramp_s,
-                             f.hold_s)
-    return {"contacts": contacts, "joints_world": (world.points(joints * scale[:, None, None]) + shift[:, None]).astype(np.float32),
-            "transl_world": (world.points(transl * scale[:, None]) + shift).astype(np.float32),
-            "world_scale": scale.astype(np.float32)}
+    kp_w = world.points(keypoints3d * scale[:, None, None])
+    joints_w, transl_w = world.points(joints * scale[:, None, None]), world.points(transl * scale[:, None])
+    out = {"contacts": contacts, "world_scale": scale}
+    feet = np.stack([kp_w[:, side].mean(1) for side in FEET], 1)  # [T,2,3]
+    if pose is not None and legs is not None and parents is not None:
+        pose_w = pose.astype(np.float64).copy()
+        if f.lock:
+            offsets = np.stack([lock_offsets(feet, contacts & (np.arange(2) == side), time_s, f.ramp_s, f.hold_s)
+                                for side in (0, 1)], 1)  # [T,2,3] each foot held on its own
+            targets = joints_w[:, [leg[2] for leg in legs]] + offsets
+            targets[(offsets == 0).all(-1)] = np.nan
+            forward = np.stack([kp_w[:, toe] - kp_w[:, heel] for heel, toe in FEET], 1)
+            before = joints_w[:, [leg[1] for leg in legs] + [leg[2] for leg in legs]]
+            pose_w, joints_w = bend_legs(pose, joints_w, parents, legs, targets, forward, world.rotation)
+            moved = joints_w[:, [leg[1] for leg in legs] + [leg[2] for leg in legs]] - before  # knees, ankles
+            for side, (heel, toe) in enumerate(FEET):
+                kp_w[:, KNEES[side]] += moved[:, side]
+                kp_w[:, [ANKLES[side], heel, toe]] += moved[:, 2 + side, None]
+        root = parents.index(-1)
+        pose_w[:, root] = world.rotation @ pose_w[:, root]
+        out["pose_world"] = pose_w.astype(np.float32)
+    elif f.lock:
+        shift = lock_offsets(feet, contacts, time_s, f.ramp_s, f.hold_s)
+        kp_w, joints_w, transl_w = kp_w + shift[:, None], joints_w + shift[:, None], transl_w + shift
+    return out | {"joints_world": joints_w.astype(np.float32), "keypoints_world": kp_w.astype(np.float32),
+                  "transl_world": transl_w.astype(np.float32), "world_scale": scale.astype(np.float32)}

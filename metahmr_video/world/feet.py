@@ -9,9 +9,10 @@ box height of 100 px: 2D is what the detector measures well); contacts shorter t
 the body is scaled about the camera centre until that foot's sole touches the ground: a monocular
 fit knows a body's size and its distance only as their ratio, and scaling both leaves the image
 exactly as it was; between contacts the factor is interpolated, so nothing pops. Then a planted
-foot's jitter is taken out (its position smoothed over its contact), the body shifted on the
-ground with it: the one step that moves the world's image (E45: 7-12 px on 1080x1920 views; the
-camera-frame results are not touched)."""
+foot's jitter is taken out (its position smoothed over its contact, `lock_offsets`): its leg bends
+to hold it there (`legs.bend_legs`, E71: the world's image moves 0.9-1.9 px on 1080x1920 views), or
+without a skeleton the body is shifted on the ground with it (E45: 7-14 px). The camera-frame
+results are not touched."""
 from __future__ import annotations
 
 from dataclasses import dataclass

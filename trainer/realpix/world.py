@@ -88,8 +88,10 @@ def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
     if tid is None:
         return out
     t = results.tracks[tid]
-    hold = t.transl_world - w.points(t.transl * t.world_scale[:, None])  # the feet's hold, world
-    kp_w = w.points(t.keypoints3d * t.world_scale[:, None, None]) + hold[:, None]
+    kp_w = t.keypoints_world
+    if kp_w is None:  # a file from before E71: the feet were held by shifting the whole body
+        hold = t.transl_world - w.points(t.transl * t.world_scale[:, None])
+        kp_w = w.points(t.keypoints3d * t.world_scale[:, None, None]) + hold[:, None]
     gt = ref_landmarks[t.frame_ids] @ LAB_TO_Y_UP.T
     ok = np.isfinite(gt).all((1, 2))
     ours, ref = standard_from_landmarks(kp_w[ok]), standard_from_landmarks(gt[ok])
