@@ -9,7 +9,8 @@ one. The pose2sim demo's four calibrated views (trainer/realpix/data.py) each go
   (a rotation about the vertical and a shift on the ground; no scale, tilt or per-frame fit);
 - foot skating (horizontal motion of a foot the run says is in contact, cm per frame), ankle
   heights in contact against the reference's, how far the world's keypoints, put back in the
-  camera, moved in the image, and their reprojection error against the detector's 2D (pixels).
+  camera, moved in the image, and their reprojection error against the detector's 2D (pixels);
+- every track's exported skeleton: its ankles' heights against the world arrays' (mm).
 The two-person demo's four views (the same cameras and calibration; `multi`) are scored on the
 camera only: two walkers and a bystander, each body's size error its own.
 """
@@ -62,6 +63,28 @@ def _walker(results, cam: Camera, ref_landmarks: np.ndarray) -> int | None:
     return best
 
 
+def export_ankles_mm(results) -> list[float] | None:
+    """How far the exported skeleton's ankles (`track_animation`'s forward kinematics, world frame)
+    are above or below the world arrays' (`joints_world`), mm: the median over every track's frames,
+    and the worst track's median (tracks of 10 frames or more); None without one."""
+    from metahmr_video.body import body_family
+    from metahmr_video.export import track_animation
+    from metahmr_video.world import leg_chains
+
+    legs = leg_chains(results.meta["joint_names"], body_family(results.meta["body_model"]).leg_joints)
+    per_track = []
+    for tid, t in results.tracks.items():
+        if t.joints_world is None or len(t.frame_ids) < 10:
+            continue
+        ankles = [leg[2] for leg in legs]
+        fk = track_animation(results, tid, up="y_up", with_mesh=False).joint_positions()[:, ankles, 1]
+        per_track.append(np.abs(fk - t.joints_world[np.argsort(t.frame_ids, kind="stable")][:, ankles, 1]).ravel())
+    if not per_track:
+        return None
+    return [round(float(np.median(np.concatenate(per_track))) * 1000, 1),
+            round(max(float(np.median(e)) for e in per_track) * 1000, 1)]
+
+
 def score_camera(results, cam: Camera) -> dict:
     """One view's camera figures (height, pitch, roll against the calibration) from its results."""
     truth = true_world(cam)
@@ -74,7 +97,7 @@ def score_camera(results, cam: Camera) -> dict:
     out |= {"world": [round(w.height_m, 2), round(w.pitch_deg, 1), round(w.roll_deg, 1)],
             "up_from": results.meta["world"].get("up_from"),
             "height_err_m": round(w.height_m - truth.height_m, 3), "pitch_err_deg": round(w.pitch_deg - truth.pitch_deg, 1),
-            "roll_err_deg": round(w.roll_deg - truth.roll_deg, 1)}
+            "roll_err_deg": round(w.roll_deg - truth.roll_deg, 1), "export_ankles_mm": export_ankles_mm(results)}
     return out
 
 
@@ -176,23 +199,25 @@ def format_table(res: dict) -> str:
     lines = [f"world (pose2sim Demo_SinglePerson, focal: {res['focal']}); camera truth from the calibration, "
              "joints against the 4-view triangulation of MediaPipe's 2D", "",
              "| view | focal px (true; from) | camera h / pitch / roll (true) | ours | up from | joints mm (unplanted) | "
-             "skate cm/frame | ankle in contact m (ref) | 2D moved px | reprojection px (camera -> world) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "skate cm/frame | ankle in contact m (ref) | 2D moved px | reprojection px (camera -> world) | "
+             "export's ankles mm (median / worst track) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["views"]:
         fmt = lambda v: "-" if v is None else " / ".join(str(x) for x in v)  # noqa: E731
         lines.append(f"| {r['view']} | {r['focal'][0]} ({r['focal'][1]}; {r['focal'][2]}) | {fmt(r['true'])} | {fmt(r.get('world'))} | {r.get('up_from', '-')} | "
                      f"{r.get('joints_mm', '-')} ({r.get('joints_mm_unplanted', '-')}) | {r.get('skate_cm_per_frame_median', '-')} | "
                      f"{r.get('ankle_in_contact_m', '-')} ({r.get('ref_ankle_in_contact_m', '-')}) | {r.get('world_2d_moved_px', '-')} | "
-                     f"{fmt(r.get('reprojection_px'))} |")
+                     f"{fmt(r.get('reprojection_px'))} | {fmt(r.get('export_ankles_mm'))} |")
     if res.get("multi"):
         lines += ["", "Demo_MultiPerson (the same cameras; two walkers and a bystander), camera only:", "",
-                  "| view | focal px (true; from) | tracks | camera h / pitch / roll (true) | ours | up from | error h m / pitch / roll deg |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| view | focal px (true; from) | tracks | camera h / pitch / roll (true) | ours | up from | error h m / pitch / roll deg | "
+                  "export's ankles mm (median / worst track) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in res["multi"]:
             err = "-" if r.get("world") is None else f"{r['height_err_m']:+.2f} / {r['pitch_err_deg']:+.1f} / {r['roll_err_deg']:+.1f}"
             lines.append(f"| {r['view']} | {r['focal'][0]} ({r['focal'][1]}; {r['focal'][2]}) | {r['tracks']} | "
                          f"{' / '.join(str(x) for x in r['true'])} | {'-' if r.get('world') is None else ' / '.join(str(x) for x in r['world'])} | "
-                         f"{r.get('up_from', '-')} | {err} |")
+                         f"{r.get('up_from', '-')} | {err} | {'-' if r.get('export_ankles_mm') is None else ' / '.join(str(x) for x in r['export_ankles_mm'])} |")
     return "\n".join(lines)
 
 
