@@ -4,8 +4,9 @@
 the bodies' ups and support points each frame, and every `lines_every_s` seconds a look at the
 image at half size: has the background moved since the last look, and (the first
 `max_line_frames` looks) its straight edges. `estimate` gives the current `WorldFrame`: the
-up from the vertical edges near the bodies' mean up when there are enough, else from the bodies
-and their support points; the camera's height from the support points."""
+up from the horizontal vanishing points when the focal is known and they are found, else from the
+vertical edges near the bodies' mean up when there are enough, else from the bodies and their
+support points; the camera's height from the support points."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from metahmr_video.world.feet import FEET, FeetConfig, foot_contacts, lock_offse
 from metahmr_video.world.frame import WorldFrame
 from metahmr_video.world.ground import GroundConfig, body_evidence, fit_ground, mean_up
 from metahmr_video.world.legs import Leg, bend_legs
-from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
+from metahmr_video.world.lines import (focal_from_vanishing_points, line_planes, line_segments, up_from_horizontals,
+                                       vertical_direction)
 
 KNEES = (Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE)
 ANKLES = (Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE)
@@ -28,7 +30,10 @@ ANKLES = (Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE)
 @dataclass(frozen=True)
 class WorldConfig:
     """enabled: estimate a world and write world-frame results (`joints_world`, `transl_world`,
-    `contacts`, meta `camera_to_world`). lines: use the image's vertical edges for the up.
+    `contacts`, meta `camera_to_world`). lines: use the image's straight edges for the up.
+    horizontals: with a known focal, the up is the direction orthogonal to the two strongest
+    horizontal vanishing directions (`lines.up_from_horizontals`, E72) when they are found, else
+    the vertical edges'.
     moving_px: the background's median motion between two looks, as a fraction of the image
     width, from which the camera counts as moving (the world then stays the one of the frames
     before). focal_from_edges: when no focal is given (`adapt.focal`), a video's focal length comes
@@ -41,6 +46,7 @@ class WorldConfig:
     enabled: bool = True
     focal_from_edges: bool = True
     lines: bool = True
+    horizontals: bool = True
     guessed_focal_weight: float = 1.0
     lines_every_s: float = 1.0
     max_line_frames: int = 10
@@ -90,6 +96,7 @@ class WorldEstimator:
         self.moving_from: int | None = None
         self._last_look: tuple[float, np.ndarray] | None = None
         self._looks = 0
+        self._horizontal_up: tuple[int, np.ndarray | None] = (0, None)  # (looks it was found from, up)
         self.source = ""
 
     def observe(self, frame: Frame, people: list[PersonBody]) -> None:
@@ -125,14 +132,20 @@ class WorldEstimator:
         prior = mean_up(ups, self.config.ground)
         if prior is None:
             return None
-        up = None
+        up, self.source = None, "people"
         if self.normals:
-            # each edge counts by the root of its length (one long edge, such as a floor's running away
-            # from the camera, must not outvote many short vertical ones), inliers within 0.5 degrees (E45)
-            up = vertical_direction(np.concatenate(self.normals), np.sqrt(np.concatenate(self.lengths)), prior,
-                                    inlier_deg=0.5)
-        self.source = "people" if up is None else "vertical edges" if self.focal_known else \
-            "people's feet and vertical edges"
+            normals, lengths = np.concatenate(self.normals), np.concatenate(self.lengths)
+            if self.focal_known and self.config.horizontals:
+                if self._horizontal_up[0] != len(self.normals):  # once per look
+                    self._horizontal_up = (len(self.normals), up_from_horizontals(normals, lengths, prior))
+                up = self._horizontal_up[1]
+                self.source = "horizontal edges" if up is not None else self.source
+            if up is None:
+                # each edge counts by the root of its length (one long edge, such as a floor's running away
+                # from the camera, must not outvote many short vertical ones), inliers within 0.5 degrees (E45)
+                up = vertical_direction(normals, np.sqrt(lengths), prior, inlier_deg=0.5)
+                self.source = self.source if up is None else "vertical edges" if self.focal_known else \
+                    "people's feet and vertical edges"
         return fit_ground(ups, supports, self.config.ground, up=up,
                           up_weight=None if self.focal_known else self.config.guessed_focal_weight,
                           people=np.concatenate(self.people))

@@ -109,22 +109,36 @@ def focal_from_vanishing_points(segments_or_gray: np.ndarray, size: tuple[int, i
     of several frames pooled) of an image of `size` (width, height). The vertical vanishing point is
     the one within `max_up_off_deg` of `up_prior` (the world's up in camera coordinates under the
     focal `prior_focal`; default: the image's up, under the image diagonal), then come the two best
-    supported others (horizontal directions). The three pairs each give a focal; their mean, or None
-    unless all three exist, lie within `focal_range` x the image diagonal and agree within `agree`
-    (max / min - 1): a wrong vertical point biases the two focals it is part of alike."""
-    f = _orthogonal_focals(segments_or_gray, size, up_prior, prior_focal, max_up_off_deg, inlier_deg, focal_range,
-                           min_lines, tries, seed)
-    if len(f) < 3 or max(f) > (1.0 + agree) * min(f):
+    supported others (horizontal directions). The three pairs each give a focal; their mean when all
+    three exist, lie within `focal_range` x the image diagonal and agree within `agree` (max / min -
+    1). A wrong vertical point biases the two focals it is part of alike: when only those disagree,
+    the two horizontals' focal, if the up they imply under it has the lines' support
+    (`up_from_horizontals`, E72); else None."""
+    s = np.asarray(segments_or_gray)
+    s = line_segments(s) if s.dtype == np.uint8 else s.astype(np.float64).reshape(-1, 4)
+    f, points = _orthogonal_focals(s, size, up_prior, prior_focal, max_up_off_deg, inlier_deg, focal_range, min_lines,
+                                   tries, seed)
+    if len(f) < 3:
         return None
-    return float(np.mean(f))
+    if max(f) <= (1.0 + agree) * min(f):
+        return float(np.mean(f))
+    w, h = size
+    c = np.array([w / 2.0, h / 2.0])
+    K = np.array([[f[2], 0.0, c[0]], [0.0, f[2], c[1]], [0.0, 0.0, 1.0]])
+    first, second = (np.r_[(p - c) / f[2], 1.0] for p in points)  # the horizontals' directions under their focal
+    prior = np.array([0.0, -1.0, 0.0]) if up_prior is None else np.asarray(up_prior, np.float64)
+    normals, _ = segment_planes(s, K)
+    return float(f[2]) if _supported_up(np.cross(first, second), normals, prior, max_up_off_deg, inlier_deg) is not None \
+        else None
 
 
 def _orthogonal_focals(segments_or_gray: np.ndarray, size: tuple[int, int], up_prior: np.ndarray | None,
                        prior_focal: float | None, max_up_off_deg: float, inlier_deg: float,
-                       focal_range: tuple[float, float], min_lines: int, tries: int, seed: int) -> list[float]:
+                       focal_range: tuple[float, float], min_lines: int, tries: int,
+                       seed: int) -> tuple[list[float], list[np.ndarray]]:
     """The focals (pixels) of the vertical and the first horizontal, the vertical and the second
     horizontal, and the two horizontal vanishing points, as far as found and in range (see
-    `focal_from_vanishing_points`)."""
+    `focal_from_vanishing_points`), and the horizontal vanishing points found ([2] pixels each)."""
     s = np.asarray(segments_or_gray)
     s = line_segments(s) if s.dtype == np.uint8 else s.astype(np.float64).reshape(-1, 4)
     w, h = size
@@ -145,16 +159,53 @@ def _orthogonal_focals(segments_or_gray: np.ndarray, size: tuple[int, int], up_p
     up = vertical_direction(normals, lengths, prior, max_off_deg=max_up_off_deg, inlier_deg=inlier_deg,
                             min_lines=min_lines, seed=seed)
     if up is None:
-        return []
+        return [], []
+    found = _horizontals(normals, lengths, up, inlier_deg, min_lines, tries, seed, lambda v: focal(up, v))
+    estimates = [focal(up, v) for v in found] + ([focal(found[0], found[1])] if len(found) == 2 else [])
+    return [f for f in estimates if f is not None], [np.array([w / 2.0, h / 2.0]) + diag * d[:2] / d[2] for d in found]
+
+
+def _horizontals(normals: np.ndarray, lengths: np.ndarray, up: np.ndarray, inlier_deg: float, min_lines: int,
+                 tries: int, seed: int, valid: Callable[[np.ndarray], float | None]) -> list[np.ndarray]:
+    """The (up to) two best supported vanishing directions at least 20 degrees from `up` among the
+    lines not through it, each with at least `min_lines` lines and `valid` (not None)."""
     rng = np.random.default_rng(seed)
     keep = np.abs(normals @ up) >= np.sin(np.radians(inlier_deg))
-    found = []
+    found: list[np.ndarray] = []
     for _ in range(2):
-        vp = _vanishing_point(normals, lengths, keep, up, np.radians(20.0), np.radians(inlier_deg), tries, rng,
-                              lambda v: focal(up, v))
+        vp = _vanishing_point(normals, lengths, keep, up, np.radians(20.0), np.radians(inlier_deg), tries, rng, valid)
         if vp is None or vp[1].sum() < min_lines:
             break
         found.append(vp[0])
         keep &= ~vp[1]
-    estimates = [focal(up, v) for v in found] + ([focal(found[0], found[1])] if len(found) == 2 else [])
-    return [f for f in estimates if f is not None]
+    return found
+
+
+def up_from_horizontals(normals: np.ndarray, lengths: np.ndarray, prior: np.ndarray, max_off_deg: float = 25.0,
+                        inlier_deg: float = 1.0, min_lines: int = 6, tries: int = 2000,
+                        seed: int = 0) -> np.ndarray | None:
+    """The world's up (unit, camera frame) as the direction orthogonal to the two best supported
+    vanishing directions at least 20 degrees from `prior` (floors, walls, windows: rows of edges
+    that meet on the horizon), from the lines' planes `normals` [N,3] (under the camera's true
+    intrinsics) and `lengths` [N]. None unless it lies within `max_off_deg` of `prior` and at least
+    `MIN_SUPPORT` lines run through it. Few vertical edges, or a wrong set of them, do not move it (E72)."""
+    guess = np.asarray(prior, np.float64) / np.linalg.norm(prior)
+    found = _horizontals(normals, lengths, guess, inlier_deg, min_lines, tries, seed, lambda v: 1.0)
+    if len(found) < 2:
+        return None
+    return _supported_up(np.cross(found[0], found[1]), normals, guess, max_off_deg, inlier_deg)
+
+
+MIN_SUPPORT = 10  # lines through an up implied by the horizontal vanishing points for it to count
+
+
+def _supported_up(direction: np.ndarray, normals: np.ndarray, prior: np.ndarray, max_off_deg: float,
+                  inlier_deg: float) -> np.ndarray | None:
+    """`direction` as an up (unit, towards `prior`) when it is within `max_off_deg` of `prior` and at
+    least `MIN_SUPPORT` of the lines' planes `normals` contain it (within `inlier_deg`); else None."""
+    up = direction / np.linalg.norm(direction)
+    prior = np.asarray(prior, np.float64) / np.linalg.norm(prior)
+    up = up if up @ prior >= 0 else -up
+    if up @ prior < np.cos(np.radians(max_off_deg)):
+        return None
+    return up if (np.abs(normals @ up) < np.sin(np.radians(inlier_deg))).sum() >= MIN_SUPPORT else None
