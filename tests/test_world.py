@@ -13,7 +13,8 @@ from metahmr_video.core.results import load_results
 from metahmr_video.sinks import NpzSink
 from metahmr_video.world import (FeetConfig, WorldConfig, WorldEstimator, WorldFrame, bend_legs, fit_ground,
                                  foot_contacts, lock_offsets, planting_scale)
-from metahmr_video.world.lines import focal_from_vanishing_points, line_planes, line_segments, vertical_direction
+from metahmr_video.world.lines import (focal_from_vanishing_points, line_planes, line_segments, up_from_horizontals,
+                                      vertical_direction)
 
 K = np.array([[800.0, 0.0, 320.0], [0.0, 800.0, 240.0], [0.0, 0.0, 1.0]])
 
@@ -149,6 +150,30 @@ def test_vanishing_points_give_the_focal():
     assert focal_from_vanishing_points(line_segments(img), (640, 480), up_prior=rough) == pytest.approx(560.0, rel=0.03)
     # Poles and random horizontal strokes: no three orthogonal directions, no focal.
     assert focal_from_vanishing_points(_vertical_edges_image(truth, rng), (640, 480)) is None
+
+
+def test_horizontal_vanishing_points_give_the_up_when_the_vertical_edges_mislead():
+    """Box frames seen by a camera (f 560 px) plus 24 long strokes towards a wrong vertical point, 6
+    degrees off (E70: a view whose strongest 'vertical' edges are not): the vertical edges follow the
+    decoy, the two horizontal vanishing points still give the up within half a degree, and the focal
+    comes from them (the three pair focals disagree)."""
+    rng = np.random.default_rng(4)
+    truth = camera(1.8, -20.0, 8.0)
+    K560 = np.array([[560.0, 0.0, 320.0], [0.0, 560.0, 240.0], [0.0, 0.0, 1.0]])
+    img = _boxes_image(truth, K560, rng)
+    decoy = K560 @ camera(1.8, -26.0, 8.0).up
+    decoy = decoy[:2] / decoy[2]
+    for _ in range(24):
+        a = np.array([rng.uniform(40, 600), rng.uniform(40, 440)])
+        b = a + 150.0 * (decoy - a) / np.linalg.norm(decoy - a)
+        cv2.line(img, tuple(int(round(16 * v)) for v in a), tuple(int(round(16 * v)) for v in b), 220, 2, cv2.LINE_AA, 4)
+    normals, lengths = line_planes(img, K560)
+    rough = camera(1.8, -12.0, 15.0).up                                 # the bodies' up, ~10 degrees off
+    angle = lambda u: np.degrees(np.arccos(np.clip(abs(u @ truth.up), -1, 1)))  # noqa: E731
+    assert angle(vertical_direction(normals, np.sqrt(lengths), rough, inlier_deg=0.5)) > 4.0
+    assert angle(up_from_horizontals(normals, lengths, rough)) < 0.5
+    assert focal_from_vanishing_points(img, (640, 480)) == pytest.approx(560.0, rel=0.03)
+    assert up_from_horizontals(*line_planes(_vertical_edges_image(truth, rng), K560), rough) is None
 
 
 def _track(world: WorldFrame, t: int, fps: float):

@@ -185,12 +185,13 @@ def up_from_horizontals(normals: np.ndarray, lengths: np.ndarray, prior: np.ndar
                         inlier_deg: float = 1.0, min_lines: int = 6, tries: int = 2000,
                         seed: int = 0) -> np.ndarray | None:
     """The world's up (unit, camera frame) as the direction orthogonal to the two best supported
-    vanishing directions at least 20 degrees from `prior` (floors, walls, windows: rows of edges
-    that meet on the horizon), from the lines' planes `normals` [N,3] (under the camera's true
+    vanishing directions within `max_off_deg` of horizontal under `prior` (floors, walls, windows:
+    rows of edges that meet on the horizon), from the lines' planes `normals` [N,3] (under the camera's true
     intrinsics) and `lengths` [N]. None unless it lies within `max_off_deg` of `prior` and at least
     `MIN_SUPPORT` lines run through it. Few vertical edges, or a wrong set of them, do not move it (E72)."""
     guess = np.asarray(prior, np.float64) / np.linalg.norm(prior)
-    found = _horizontals(normals, lengths, guess, inlier_deg, min_lines, tries, seed, lambda v: 1.0)
+    found = _horizontals(normals, lengths, guess, inlier_deg, min_lines, tries, seed,
+                         lambda v: 1.0 if abs(v @ guess) < np.sin(np.radians(max_off_deg)) else None)
     if len(found) < 2:
         return None
     return _supported_up(np.cross(found[0], found[1]), normals, guess, max_off_deg, inlier_deg)
