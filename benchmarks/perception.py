@@ -1,9 +1,9 @@
 """Perception benchmark: decode fps, detector ms/frame against the number of people, tracker
 ms/frame, detection recall/precision on the hand-labelled pedestrian frames, and the whole
 pipeline's recall per visible person-frame there (a person counts as found when the run reports a
-body for them in that frame).
+body for them in that frame); with --photos, the labelled frames' recall as photos.
 
-    python benchmarks/perception.py [--frames 60] [--threads 2] [--recall-only | --schedules]
+    python benchmarks/perception.py [--frames 60] [--threads 2] [--recall-only | --schedules | --photos]
 """
 
 from __future__ import annotations
@@ -140,6 +140,35 @@ def pipeline_recall(config: DetectorConfig, labels: Dict[int, List[List[float]]]
     return tp, nd, nl, misses
 
 
+def photo_recall(config: DetectorConfig, labels: Dict[int, List[List[float]]]) -> Tuple[int, int, int, Dict[int, int]]:
+    """The labelled frames written as PNG photos and run through `run`'s photo path (this detector
+    config, default fitting): (found, reported, labelled people, misses per frame)."""
+    import tempfile
+    from pathlib import Path
+
+    import cv2
+
+    from metahmr_video.app.config import Config
+    from metahmr_video.app.runner import Runner, run_input
+    from metahmr_video.core.results import load_results
+
+    runner = Runner(Config(detector=config))
+    tp = nd = nl = 0
+    misses = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for frame in VideoSource(os.path.join(MEDIA, "pedestrians.mp4"), max_frames=max(labels) + 1):
+            if frame.index not in labels:
+                continue
+            photo = Path(tmp) / f"frame{frame.index:03d}.png"
+            cv2.imwrite(str(photo), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+            run_input(runner, photo, Path(tmp) / "out", show_progress=False)
+            res = load_results(Path(tmp) / "out" / f"{photo.stem}.npz")
+            a, b, c = match_counts([t.boxes[0][:4] for t in res.tracks.values()], labels[frame.index])
+            tp, nd, nl = tp + a, nd + b, nl + c
+            misses[frame.index] = c - a
+    return tp, nd, nl, misses
+
+
 def schedule_rows(threads: int, labels: Dict[int, List[List[float]]]) -> List[Tuple[str, str]]:
     """Each search schedule (SCHEDULES) on both clips: the run's and the detector's recall on the
     labelled pedestrian frames, CPU per frame (mean, max after the first frame)."""
@@ -162,6 +191,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recall-only", action="store_true", help="only the pipeline's recall on the labelled frames")
     ap.add_argument("--schedules", action="store_true", help="only the search schedules (when to look for new people)")
+    ap.add_argument("--photos", action="store_true", help="only the labelled frames' recall as photos (`run --photos`)")
     args = ap.parse_args()
     import cv2
 
@@ -170,6 +200,11 @@ def main() -> None:
     if args.schedules:
         for a, b in schedule_rows(args.threads, labels):
             print(f"{a} | {b}", flush=True)
+        return
+    if args.photos:
+        tp, nd, nl, misses = photo_recall(DetectorConfig(num_threads=args.threads), labels)
+        print(f"photos: recall {tp}/{nl} = {tp / max(nl, 1):.3f}, precision {tp / max(nd, 1):.2f}; misses per "
+              f"labelled frame {misses}", flush=True)
         return
     for name, config in [("default", DetectorConfig(num_threads=args.threads)),
                          ("without segmentation and lost-track search",

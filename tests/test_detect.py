@@ -370,3 +370,46 @@ def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked
                 if np.allclose(d.keypoints2d, result(rect, None).keypoints[:33, :2])]
     assert [who(d) for d in found[False]] == [["woman"]]
     assert sorted(who(d) for d in found[True]) == [["man"], ["woman"]]
+
+
+def test_a_photo_looks_again_beside_the_people_found_for_someone_upright():
+    """Two people side by side in one candidate crop, and a stand-in landmark model that gives the
+    more visible one (red) whenever any of her shows: a photo's search (`full=True`) looks at the crop
+    again with her greyed out and finds the man beside her; a video's scheduled search does not, and a
+    person lying beside her (torso level) is not taken from the second look (E73)."""
+    from types import SimpleNamespace
+
+    from metahmr_video.detect.blazepose import LandmarkResult
+
+    def result(rect, roi):
+        kp = np.zeros((39, 3), np.float32)   # the 33 landmarks spread over the person, 6 alignment points
+        kp[:33, 0], kp[:33, 1] = np.linspace(rect[0], rect[2], 33), np.linspace(rect[1], rect[3], 33)
+        side = max(rect[3] - rect[1], rect[2] - rect[0])
+        return LandmarkResult(kp, np.ones(39, np.float32), np.ones(39, np.float32), np.zeros((33, 3), np.float32),
+                              1.0, roi, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, side))
+
+    def people(second):
+        image = np.zeros((1000, 1000, 3), np.uint8)
+        woman = (150, 150, 350, 850)
+        image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
+        image[second[1]:second[3], second[0]:second[2]] = (0, 0, 255)
+
+        def landmarker(img, rois):
+            out = []
+            for roi in rois:
+                x0, y0 = int(max(roi.cx - roi.side / 2, 0)), int(max(roi.cy - roi.side / 2, 0))
+                crop = img[y0:int(roi.cy + roi.side / 2), x0:int(roi.cx + roi.side / 2)]
+                red, blue = (crop == (255, 0, 0)).all(-1).any(), (crop == (0, 0, 255)).all(-1).any()
+                out += [result(woman, roi)] if red else [result(second, roi)] if blue else []
+            return out
+
+        counts = {}
+        for full in (True, None):
+            det = MultiPersonDetector(DetectorConfig(use_hog=False, use_segmentation=False))
+            det.landmarker = det._crowd = det._solo = landmarker
+            det.pose_detector = lambda img, tiles=0: [SimpleNamespace(roi=lambda: Roi(400.0, 500.0, 900.0, 0.0))]
+            counts[full] = len(det.detect(Frame(0, 0.0, image), full=full))
+        return counts
+
+    assert people((400, 150, 600, 850)) == {True: 2, None: 1}      # standing beside her: found in a photo
+    assert people((380, 650, 880, 850)) == {True: 1, None: 1}      # lying beside her: not from the second look

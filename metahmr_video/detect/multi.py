@@ -74,7 +74,10 @@ class DetectorConfig:
     a second landmark pass on each new crop (junk crops disagree). mask_found: a tracked person
     not found again on their crop is looked for once more with the people found greyed out (the
     landmark model follows the most visible person of a crop; someone overlapping them, turned away
-    or folded, comes back once they are masked). dedupe_iou: box overlap above
+    or folded, comes back once they are masked); in an explicit full search (`detect(full=True)`, a
+    photo) a candidate crop that gives someone found is also looked at once more with the people found
+    greyed out, and an upright person found there with a pose-present probability of at least
+    second_look_score, not overlapping anyone found, is kept (E73). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting exactly one person (None: num_threads), where the other
     core is better left to the person's adaptation (E33)."""
@@ -94,6 +97,7 @@ class DetectorConfig:
     settled_search_every: int = 60
     refine: bool = True
     mask_found: bool = True
+    second_look_score: float = 0.95
     dedupe_iou: float = 0.5
     num_threads: int = 2
     solo_threads: int | None = 1
@@ -241,8 +245,11 @@ class MultiPersonDetector:
                 for b in regions:
                     rois.append(Roi((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 1.25 * float(max(b[2] - b[0], b[3] - b[1])), 0.0))
                     sources.append("segmentation")
+        second_look = bool(full) and not scheduled  # a photo: E73
         for roi, src in zip(rois, sources):
             if self._covered(_shrink(roi.box(), 0.8), found):
+                if second_look:
+                    found = self._look_again(image, roi, src, found, frame)
                 continue
             with self._section("landmarks", frame):
                 res = self._landmarks(image, roi)
@@ -258,12 +265,32 @@ class MultiPersonDetector:
                     tight = None
             self._accept([res] + ([tight] if tight is not None else []), src, image.shape, found)
             found = self._dedupe(found)
+            if second_look:
+                found = self._look_again(image, roi, src, found, frame)
         if scheduled:
             steady = bool(hints) and refound == len(hints) == len(found)
             self._settled = self._settled + 1 if steady else 0
             swept = hog is None or (hog is not False and hog == self.hog.parts - 1)
             self._since_sweep = 0 if swept else self._since_sweep + 1
         return found
+
+    def _look_again(self, image: np.ndarray, roi: Roi, source: str, found: List[Detection],
+                    frame: Frame) -> List[Detection]:
+        """`found` plus an upright person the candidate crop `roi` holds beside the people found,
+        looked for with those greyed out (photos, E73: the landmark model gives one person of a crop,
+        and two people walking side by side share their candidate crops). A grey image invites the
+        landmark model's guesses: only a confident (`second_look_score`) upright person whose box is
+        not half inside or around someone found's."""
+        with self._section("landmarks", frame):
+            res = self._landmarks(_greyed(image, found), roi)
+        if res is None or res.score < self.config.second_look_score or not _upright(res) or \
+                self._repeats(res, image.shape, found):
+            return found
+        new = _to_detection(res, source, image.shape[1], image.shape[0])
+        if any(_overlap_of_smaller(new.box, d.box) >= 0.5 for d in found):  # part of someone found, seen again
+            return found
+        found.append(new)
+        return self._dedupe(found)
 
     def _hint_landmarks(self, image: np.ndarray, hint: Detection) -> Optional[LandmarkResult]:
         """Landmarks of a tracked person on their expected crop, or None when unsure or when they
@@ -283,14 +310,7 @@ class MultiPersonDetector:
         lost = [h for h in hints if box_iou(h.box[None], boxes)[0].max() < 0.3]
         if not lost:
             return found
-        masked = image.copy()
-        height, width = image.shape[:2]
-        for d in found:
-            pts = d.keypoints2d[d.keypoint_conf >= 0.5]
-            if len(pts) >= 3:
-                x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
-                x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
-                masked[y0:y1, x0:x1] = 127
+        masked = _greyed(image, found)
         for hint in lost:
             res = self._hint_landmarks(masked, hint)
             if res is not None and not self._repeats(res, image.shape, found):
@@ -356,6 +376,32 @@ class MultiPersonDetector:
         # a new person much smaller than someone they touch is a piece of them (tracked people stay)
         return [dets[i] for i in keep
                 if dets[i].source == "track" or not any(_part_of(dets[i], dets[k]) for k in keep)]
+
+
+def _greyed(image: np.ndarray, found: List[Detection]) -> np.ndarray:
+    """A copy of `image` with each found person's confident landmarks' extent (pixels) greyed out."""
+    masked = image.copy()
+    height, width = image.shape[:2]
+    for d in found:
+        pts = d.keypoints2d[d.keypoint_conf >= 0.5]
+        if len(pts) >= 3:
+            x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [width, height])
+            x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int), 0, [width, height])
+            masked[y0:y1, x0:x1] = 127
+    return masked
+
+
+def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+    """The intersection of two xyxy boxes over the smaller one's area."""
+    inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+    return float(inter / max(min(np.prod(a[2:] - a[:2]), np.prod(b[2:] - b[:2])), 1e-6))
+
+
+def _upright(res: LandmarkResult, max_tilt_deg: float = 45.0) -> bool:
+    """The torso (mid-hips to mid-shoulders, image pixels) within `max_tilt_deg` of the image's up."""
+    k = res.keypoints[:, :2]
+    torso = (k[11] + k[12]) / 2 - (k[23] + k[24]) / 2
+    return bool(-torso[1] >= np.cos(np.radians(max_tilt_deg)) * np.linalg.norm(torso))
 
 
 def _drifted(res: LandmarkResult, hint: Detection) -> bool:
