@@ -75,9 +75,9 @@ class DetectorConfig:
     not found again on their crop is looked for once more with the people found greyed out (the
     landmark model follows the most visible person of a crop; someone overlapping them, turned away
     or folded, comes back once they are masked); in an explicit full search (`detect(full=True)`, a
-    photo) a candidate crop that gives someone found is also looked at once more with the people found
-    greyed out, and an upright person found there with a pose-present probability of at least
-    second_look_score, not overlapping anyone found, is kept (E73). dedupe_iou: box overlap above
+    photo) every candidate crop is also looked at once more with the people found greyed out, and
+    an upright person found there with a pose-present probability of at least second_look_score,
+    not overlapping anyone found, is kept (E73). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting exactly one person (None: num_threads), where the other
     core is better left to the person's adaptation (E33)."""
@@ -341,9 +341,7 @@ class MultiPersonDetector:
         """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
         the other with their landmarks in the same places (a part of the person found again; a
         person standing behind someone's spread arms has theirs elsewhere), or the same pose."""
-        inter = np.clip(np.minimum(a.box[2:], b.box[2:]) - np.maximum(a.box[:2], b.box[:2]), 0, None).prod()
-        smaller = min(np.prod(a.box[2:] - a.box[:2]), np.prod(b.box[2:] - b.box[:2]))
-        inside = inter >= 0.8 * max(smaller, 1e-6) and _same_pose(a, b, 0.3, min_conf=0.5)
+        inside = _overlap_of_smaller(a.box, b.box) >= 0.8 and _same_pose(a, b, 0.3, min_conf=0.5)
         return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inside or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:

@@ -173,7 +173,7 @@ def track_in_world(world: WorldFrame, time_s: np.ndarray, keypoints3d: np.ndarra
         else np.ones(len(time_s))
     kp_w = world.points(keypoints3d * scale[:, None, None])
     joints_w, transl_w = world.points(joints * scale[:, None, None]), world.points(transl * scale[:, None])
-    out = {"contacts": contacts, "world_scale": scale}
+    out = {"contacts": contacts}
     feet = np.stack([kp_w[:, side].mean(1) for side in FEET], 1)  # [T,2,3]
     if pose is not None and legs is not None and parents is not None:
         pose_w = pose.astype(np.float64).copy()

@@ -1,13 +1,18 @@
-"""The vertical vanishing direction of a static camera from straight edges in its images (OpenCV's
+"""The up direction and focal length of a static camera from straight edges in its images (OpenCV's
 line segment detector): walls, doors, windows and poles are vertical, and their images meet in one
-point whose back-projection is the world's up in camera coordinates. Given the bodies' mean up as
-a prior, it picks the vanishing point near it (the horizontal ones compete otherwise)."""
+point whose back-projection is the world's up in camera coordinates; given the bodies' mean up as
+a prior, `vertical_direction` picks the vanishing point near it (the horizontal ones compete
+otherwise). Floors, walls and windows also run along two horizontal directions, whose vanishing
+points give the up as the direction orthogonal to both (`up_from_horizontals`); three orthogonal
+vanishing points give the focal (`focal_from_vanishing_points`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import cv2
 import numpy as np
+
+MIN_SUPPORT = 10  # lines through an up implied by the horizontal vanishing points for it to count (E72)
 
 
 def line_segments(gray: np.ndarray, min_length: float = 0.03) -> np.ndarray:
@@ -112,8 +117,8 @@ def focal_from_vanishing_points(segments_or_gray: np.ndarray, size: tuple[int, i
     supported others (horizontal directions). The three pairs each give a focal; their mean when all
     three exist, lie within `focal_range` x the image diagonal and agree within `agree` (max / min -
     1). A wrong vertical point biases the two focals it is part of alike: when only those disagree,
-    the two horizontals' focal, if the up they imply under it has the lines' support
-    (`up_from_horizontals`, E72); else None."""
+    the two horizontals' focal, if the up they imply under it is near the prior and has the lines'
+    support (`MIN_SUPPORT`, E72); else None."""
     s = np.asarray(segments_or_gray)
     s = line_segments(s) if s.dtype == np.uint8 else s.astype(np.float64).reshape(-1, 4)
     f, points = _orthogonal_focals(s, size, up_prior, prior_focal, max_up_off_deg, inlier_deg, focal_range, min_lines,
@@ -128,8 +133,8 @@ def focal_from_vanishing_points(segments_or_gray: np.ndarray, size: tuple[int, i
     first, second = (np.r_[(p - c) / f[2], 1.0] for p in points)  # the horizontals' directions under their focal
     prior = np.array([0.0, -1.0, 0.0]) if up_prior is None else np.asarray(up_prior, np.float64)
     normals, _ = segment_planes(s, K)
-    return float(f[2]) if _supported_up(np.cross(first, second), normals, prior, max_up_off_deg, inlier_deg) is not None \
-        else None
+    supported = _supported_up(np.cross(first, second), normals, prior, max_up_off_deg, inlier_deg)
+    return None if supported is None else float(f[2])
 
 
 def _orthogonal_focals(segments_or_gray: np.ndarray, size: tuple[int, int], up_prior: np.ndarray | None,
@@ -186,8 +191,8 @@ def up_from_horizontals(normals: np.ndarray, lengths: np.ndarray, prior: np.ndar
                         seed: int = 0) -> np.ndarray | None:
     """The world's up (unit, camera frame) as the direction orthogonal to the two best supported
     vanishing directions within `max_off_deg` of horizontal under `prior` (floors, walls, windows:
-    rows of edges that meet on the horizon), from the lines' planes `normals` [N,3] (under the camera's true
-    intrinsics) and `lengths` [N]. None unless it lies within `max_off_deg` of `prior` and at least
+    rows of edges that meet on the horizon), from the lines' planes `normals` [N,3] (under the
+    camera's true intrinsics) and `lengths` [N]. None unless it lies within `max_off_deg` of `prior` and at least
     `MIN_SUPPORT` lines run through it. Few vertical edges, or a wrong set of them, do not move it (E72)."""
     guess = np.asarray(prior, np.float64) / np.linalg.norm(prior)
     found = _horizontals(normals, lengths, guess, inlier_deg, min_lines, tries, seed,
@@ -195,9 +200,6 @@ def up_from_horizontals(normals: np.ndarray, lengths: np.ndarray, prior: np.ndar
     if len(found) < 2:
         return None
     return _supported_up(np.cross(found[0], found[1]), normals, guess, max_off_deg, inlier_deg)
-
-
-MIN_SUPPORT = 10  # lines through an up implied by the horizontal vanishing points for it to count
 
 
 def _supported_up(direction: np.ndarray, normals: np.ndarray, prior: np.ndarray, max_off_deg: float,
