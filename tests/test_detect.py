@@ -326,36 +326,46 @@ def test_dedupe_keeps_a_person_behind_someones_spread_arms_and_drops_pieces(dete
     assert len(detector._dedupe([man, _person(1300, 500, 100)])) == 2  # far from him
 
 
-def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked():
-    """A stand-in landmark model that, like the real one on pose2sim's MultiPerson cam03, follows the
-    most visible person of a crop: the woman (red) whenever any of her shows in it, else the man (blue).
-    On the man's own crop it returns her (drifted: rejected); with the people found greyed out
-    (`mask_found`) he is found where he is."""
+def _stand_in_result(rect, roi):
+    """A LandmarkResult for a person filling `rect` (x0, y0, x1, y1 pixels): the 33 landmarks spread
+    over it from its top-left to its bottom-right corner, 6 alignment points at 0."""
     from metahmr_video.detect.blazepose import LandmarkResult
 
-    image = np.zeros((1000, 1000, 3), np.uint8)
-    woman, man = (200, 200, 400, 900), (350, 150, 650, 950)   # x0, y0, x1, y1 pixels; she overlaps him
-    image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
-    image[man[1]:man[3], man[0]:man[2]][image[man[1]:man[3], man[0]:man[2], 0] == 0] = (0, 0, 255)
+    kp = np.zeros((39, 3), np.float32)
+    kp[:33, 0], kp[:33, 1] = np.linspace(rect[0], rect[2], 33), np.linspace(rect[1], rect[3], 33)
+    side = max(rect[3] - rect[1], rect[2] - rect[0])
+    return LandmarkResult(kp, np.ones(39, np.float32), np.ones(39, np.float32), np.zeros((33, 3), np.float32),
+                          1.0, roi, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, side))
 
-    def result(rect, roi):
-        kp = np.zeros((39, 3), np.float32)   # the 33 landmarks spread over the person, 6 alignment points
-        kp[:33, 0], kp[:33, 1] = np.linspace(rect[0], rect[2], 33), np.linspace(rect[1], rect[3], 33)
-        return LandmarkResult(kp, np.ones(39, np.float32), np.ones(39, np.float32), np.zeros((33, 3), np.float32),
-                              1.0, roi, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, rect[3] - rect[1]))
 
+def _follows_red(red_rect, blue_rect):
+    """A stand-in landmark model that, like the real one, gives the most visible person of a crop:
+    the red one whenever any red shows in it, else the blue one."""
     def landmarker(img, rois):
         out = []
         for roi in rois:
             x0, y0 = int(max(roi.cx - roi.side / 2, 0)), int(max(roi.cy - roi.side / 2, 0))
             crop = img[y0:int(roi.cy + roi.side / 2), x0:int(roi.cx + roi.side / 2)]
             red, blue = (crop == (255, 0, 0)).all(-1).any(), (crop == (0, 0, 255)).all(-1).any()
-            out += [result(woman, roi)] if red else [result(man, roi)] if blue else []
+            out += [_stand_in_result(red_rect, roi)] if red else [_stand_in_result(blue_rect, roi)] if blue else []
         return out
+    return landmarker
+
+
+def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked():
+    """A stand-in landmark model that, like the real one on pose2sim's MultiPerson cam03, follows the
+    most visible person of a crop: the woman (red) whenever any of her shows in it, else the man (blue).
+    On the man's own crop it returns her (drifted: rejected); with the people found greyed out
+    (`mask_found`) he is found where he is."""
+    image = np.zeros((1000, 1000, 3), np.uint8)
+    woman, man = (200, 200, 400, 900), (350, 150, 650, 950)   # x0, y0, x1, y1 pixels; she overlaps him
+    image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
+    image[man[1]:man[3], man[0]:man[2]][image[man[1]:man[3], man[0]:man[2], 0] == 0] = (0, 0, 255)
+    landmarker = _follows_red(woman, man)
 
     def hint(rect):
         d = _person(0, 0, 10, source="track")
-        kp = result(rect, None).keypoints[:33, :2]
+        kp = _stand_in_result(rect, None).keypoints[:33, :2]
         d.keypoints2d[:], d.box[:], d.roi = kp, (*rect,), None
         return d
 
@@ -367,7 +377,7 @@ def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked
         found[mask] = det.detect(Frame(0, 0.0, image), hints=[hint(man), hint(woman)], full=False)
     def who(d):
         return [name for name, rect in (("woman", woman), ("man", man))
-                if np.allclose(d.keypoints2d, result(rect, None).keypoints[:33, :2])]
+                if np.allclose(d.keypoints2d, _stand_in_result(rect, None).keypoints[:33, :2])]
     assert [who(d) for d in found[False]] == [["woman"]]
     assert sorted(who(d) for d in found[True]) == [["man"], ["woman"]]
 
@@ -379,30 +389,12 @@ def test_a_photo_looks_again_beside_the_people_found_for_someone_upright():
     person lying beside her (torso level) is not taken from the second look (E73)."""
     from types import SimpleNamespace
 
-    from metahmr_video.detect.blazepose import LandmarkResult
-
-    def result(rect, roi):
-        kp = np.zeros((39, 3), np.float32)   # the 33 landmarks spread over the person, 6 alignment points
-        kp[:33, 0], kp[:33, 1] = np.linspace(rect[0], rect[2], 33), np.linspace(rect[1], rect[3], 33)
-        side = max(rect[3] - rect[1], rect[2] - rect[0])
-        return LandmarkResult(kp, np.ones(39, np.float32), np.ones(39, np.float32), np.zeros((33, 3), np.float32),
-                              1.0, roi, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, side))
-
     def people(second):
         image = np.zeros((1000, 1000, 3), np.uint8)
         woman = (150, 150, 350, 850)
         image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
         image[second[1]:second[3], second[0]:second[2]] = (0, 0, 255)
-
-        def landmarker(img, rois):
-            out = []
-            for roi in rois:
-                x0, y0 = int(max(roi.cx - roi.side / 2, 0)), int(max(roi.cy - roi.side / 2, 0))
-                crop = img[y0:int(roi.cy + roi.side / 2), x0:int(roi.cx + roi.side / 2)]
-                red, blue = (crop == (255, 0, 0)).all(-1).any(), (crop == (0, 0, 255)).all(-1).any()
-                out += [result(woman, roi)] if red else [result(second, roi)] if blue else []
-            return out
-
+        landmarker = _follows_red(woman, second)
         counts = {}
         for full in (True, None):
             det = MultiPersonDetector(DetectorConfig(use_hog=False, use_segmentation=False))
