@@ -3,7 +3,8 @@
 Replays a video's frames and a results file's people through `WorldEstimator.observe` (the bodies'
 evidence every frame, the straight edges at half size once a second, with the background-motion
 check), and times `estimate` + `track_in_world` for every track (what each write of the NPZ adds),
-and the first frame's `focal_from_edges`. Reports milliseconds per frame (wall) and per call.
+the first frame's `focal_from_edges`, and `up_from_horizontals` on the pooled edges (what a known
+focal adds once per edge look). Reports milliseconds per frame (wall) and per call.
 
     python benchmarks/world.py [VIDEO RESULTS.npz] [--out benchmarks/results/world.json]
 
@@ -24,6 +25,7 @@ from metahmr_video.core.records import Frame, PersonBody
 from metahmr_video.core.results import load_results
 from metahmr_video.sources import VideoSource
 from metahmr_video.world import WorldEstimator, focal_from_edges, leg_chains, track_in_world
+from metahmr_video.world.lines import up_from_horizontals
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "media" / "pedestrians.mp4"
 
@@ -53,6 +55,9 @@ def measure(video: Path, results_path: Path) -> dict:
         est.observe(Frame(f.index, f.time_s, f.image), people)
         per_frame.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
+    up_from_horizontals(np.concatenate(est.normals), np.concatenate(est.lengths), np.array([0.0, -1.0, 0.0]))
+    horizontals_ms = (time.perf_counter() - start) * 1000  # with a known focal, once per edge look (E72)
+    start = time.perf_counter()
     world = est.estimate()
     parents = results.meta["parents"]
     legs = leg_chains(results.meta["joint_names"], body_family(results.meta["body_model"]).leg_joints)
@@ -67,6 +72,7 @@ def measure(video: Path, results_path: Path) -> dict:
             "observe_ms_per_frame_median": round(float(np.median(per_frame)), 2),
             "observe_ms_max (a frame with an edge look)": round(float(per_frame.max()), 1),
             "estimate_and_tracks_ms_per_write": round(flush_ms, 1),
+            "up_from_horizontals_ms_per_look (known focal)": round(horizontals_ms, 1),
             "focal_from_edges_ms_once": round(focal_ms, 1)}
 
 

@@ -187,13 +187,17 @@ def _horizontals(normals: np.ndarray, lengths: np.ndarray, up: np.ndarray, inlie
 
 
 def up_from_horizontals(normals: np.ndarray, lengths: np.ndarray, prior: np.ndarray, max_off_deg: float = 25.0,
-                        inlier_deg: float = 1.0, min_lines: int = 6, tries: int = 2000,
+                        inlier_deg: float = 1.0, min_lines: int = 6, tries: int = 2000, max_lines: int = 1000,
                         seed: int = 0) -> np.ndarray | None:
     """The world's up (unit, camera frame) as the direction orthogonal to the two best supported
     vanishing directions within `max_off_deg` of horizontal under `prior` (floors, walls, windows:
     rows of edges that meet on the horizon), from the lines' planes `normals` [N,3] (under the
     camera's true intrinsics) and `lengths` [N]. None unless it lies within `max_off_deg` of `prior` and at least
-    `MIN_SUPPORT` lines run through it. Few vertical edges, or a wrong set of them, do not move it (E72)."""
+    `MIN_SUPPORT` lines run through it. Few vertical edges, or a wrong set of them, do not move it (E72).
+    Only the `max_lines` longest lines are used (the cost grows with their number)."""
+    if len(lengths) > max_lines:
+        longest = np.argsort(lengths)[-max_lines:]
+        normals, lengths = normals[longest], lengths[longest]
     guess = np.asarray(prior, np.float64) / np.linalg.norm(prior)
     found = _horizontals(normals, lengths, guess, inlier_deg, min_lines, tries, seed,
                          lambda v: 1.0 if abs(v @ guess) < np.sin(np.radians(max_off_deg)) else None)
