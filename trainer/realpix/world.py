@@ -7,7 +7,8 @@ one. The pose2sim demo's four calibrated views (trainer/realpix/data.py) each go
   (trainer/realpix/reference.py: built from MediaPipe's 2D, not from its 3D), in the lab's world
   (Y up): ours from the run's world arrays after ONE horizontal alignment of the whole sequence
   (a rotation about the vertical and a shift on the ground; no scale, tilt or per-frame fit);
-- foot skating (horizontal motion of a foot the run says is in contact, cm per frame), ankle
+- foot skating (horizontal motion of a foot the run says is in contact, cm per frame), the root's
+  motion on the ground (`root_motion`: pops; JSON only), ankle
   heights in contact against the reference's, how far the world's keypoints, put back in the
   camera, moved in the image, and their reprojection error against the detector's 2D (pixels);
 - every track's exported skeleton: its ankles' heights against the world arrays' (mm).
@@ -85,6 +86,16 @@ def export_ankles_mm(results) -> list[float] | None:
             round(max(float(np.median(e)) for e in per_track) * 1000, 1)]
 
 
+def root_motion(track) -> dict:
+    """How smoothly a track's root (`transl_world`) moves on the ground over consecutive frames:
+    the median and largest horizontal acceleration (cm per frame^2) and the largest step (cm)."""
+    run = np.flatnonzero(np.diff(track.frame_ids) != 1)
+    root = track.transl_world[: run[0] + 1 if len(run) else None].astype(np.float64)[:, [0, 2]] * 100
+    step, acc = np.linalg.norm(np.diff(root, axis=0), axis=-1), np.linalg.norm(np.diff(root, 2, axis=0), axis=-1)
+    return {"acc_cm_median": round(float(np.median(acc)), 2), "acc_cm_max": round(float(acc.max()), 1),
+            "step_cm_max": round(float(step.max()), 1)} if len(acc) else {}
+
+
 def score_camera(results, cam: Camera) -> dict:
     """One view's camera figures (height, pitch, roll against the calibration) from its results."""
     truth = true_world(cam)
@@ -148,6 +159,7 @@ def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
             "ankle_in_contact_spread_m": round(float(np.median(np.abs(ankle - np.median(ankle)))), 3) if len(ankle) else None,
             "ref_ankle_in_contact_m": round(float(np.median(ref_ankle)), 3) if len(ref_ankle) else None,
             "world_2d_moved_px": round(float(moved.mean()), 2),
+            "root": root_motion(t),
             "reprojection_px": [round(error(before), 2), round(error(after), 2)]}
     return out
 
