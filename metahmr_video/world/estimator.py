@@ -14,17 +14,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from metahmr_video.core.layout import Landmark
 from metahmr_video.core.records import Frame, PersonBody
-from metahmr_video.world.feet import FEET, FeetConfig, foot_contacts, lock_offsets, planting_scale
+from metahmr_video.world.feet import ANKLES, FEET, KNEES, FeetConfig, foot_contacts, lock_offsets, planting_scale
 from metahmr_video.world.frame import WorldFrame
 from metahmr_video.world.ground import GroundConfig, body_evidence, fit_ground, mean_up
 from metahmr_video.world.legs import Leg, bend_legs
 from metahmr_video.world.lines import (focal_from_vanishing_points, line_planes, line_segments, up_from_horizontals,
                                        vertical_direction)
-
-KNEES = (Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE)
-ANKLES = (Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE)
 
 
 @dataclass(frozen=True)

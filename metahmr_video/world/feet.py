@@ -24,6 +24,8 @@ from metahmr_video.core.layout import Landmark
 from metahmr_video.world.frame import WorldFrame
 
 FEET = ([Landmark.LEFT_HEEL, Landmark.LEFT_FOOT_INDEX], [Landmark.RIGHT_HEEL, Landmark.RIGHT_FOOT_INDEX])
+ANKLES = (Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE)
+KNEES = (Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE)
 
 
 @dataclass(frozen=True)

@@ -137,19 +137,18 @@ def focal_from_vanishing_points(segments_or_gray: np.ndarray, size: tuple[int, i
     return None if supported is None else float(f[2])
 
 
-def _orthogonal_focals(segments_or_gray: np.ndarray, size: tuple[int, int], up_prior: np.ndarray | None,
+def _orthogonal_focals(segments: np.ndarray, size: tuple[int, int], up_prior: np.ndarray | None,
                        prior_focal: float | None, max_up_off_deg: float, inlier_deg: float,
                        focal_range: tuple[float, float], min_lines: int, tries: int,
                        seed: int) -> tuple[list[float], list[np.ndarray]]:
     """The focals (pixels) of the vertical and the first horizontal, the vertical and the second
     horizontal, and the two horizontal vanishing points, as far as found and in range (see
-    `focal_from_vanishing_points`), and the horizontal vanishing points found ([2] pixels each)."""
-    s = np.asarray(segments_or_gray)
-    s = line_segments(s) if s.dtype == np.uint8 else s.astype(np.float64).reshape(-1, 4)
+    `focal_from_vanishing_points`) from [N,4] `segments` (pixels), and the horizontal vanishing
+    points found ([2] pixels each)."""
     w, h = size
     diag = float(np.hypot(w, h))
     K = np.array([[diag, 0.0, w / 2.0], [0.0, diag, h / 2.0], [0.0, 0.0, 1.0]])
-    normals, lengths = segment_planes(s, K)  # a vanishing direction d here is the pixel point c + diag d[:2] / d[2]
+    normals, lengths = segment_planes(segments, K)  # a vanishing direction d here is the pixel point c + diag d[:2] / d[2]
     prior = np.array([0.0, -1.0, 0.0]) if up_prior is None else np.asarray(up_prior, np.float64)
     scale = (prior_focal or diag) / diag
     prior = np.array([prior[0] * scale, prior[1] * scale, prior[2]])

@@ -25,9 +25,8 @@ import numpy as np
 from metahmr_trainer.realpix.data import DEFAULT_CACHE, MULTI_DEMO, Camera, fetch_demo, read_qca
 from metahmr_trainer.realpix.joints import standard_from_landmarks
 from metahmr_video.world import WorldFrame
+from metahmr_video.world.feet import ANKLES, FEET
 
-ANKLES = [27, 28]
-FEET = ([29, 31], [30, 32])
 # The lab's world (Z up) -> ours (Y up, right-handed).
 LAB_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
@@ -73,11 +72,11 @@ def export_ankles_mm(results) -> list[float] | None:
     from metahmr_video.world import leg_chains
 
     legs = leg_chains(results.meta["joint_names"], body_family(results.meta["body_model"]).leg_joints)
+    ankles = [leg[2] for leg in legs]
     per_track = []
     for tid, t in results.tracks.items():
         if t.joints_world is None or len(t.frame_ids) < 10:
             continue
-        ankles = [leg[2] for leg in legs]
         fk = track_animation(results, tid, up="y_up", with_mesh=False).joint_positions()[:, ankles, 1]
         per_track.append(np.abs(fk - t.joints_world[np.argsort(t.frame_ids, kind="stable")][:, ankles, 1]).ravel())
     if not per_track:
@@ -214,8 +213,10 @@ def format_table(res: dict) -> str:
              "skate cm/frame | ankle in contact m (ref) | 2D moved px | reprojection px (camera -> world) | "
              "export's ankles mm (median / worst track) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def fmt(v) -> str:
+        return "-" if v is None else " / ".join(str(x) for x in v)
     for r in res["views"]:
-        fmt = lambda v: "-" if v is None else " / ".join(str(x) for x in v)  # noqa: E731
         lines.append(f"| {r['view']} | {r['focal'][0]} ({r['focal'][1]}; {r['focal'][2]}) | {fmt(r['true'])} | {fmt(r.get('world'))} | {r.get('up_from', '-')} | "
                      f"{r.get('joints_mm', '-')} ({r.get('joints_mm_unplanted', '-')}) | {r.get('skate_cm_per_frame_median', '-')} | "
                      f"{r.get('ankle_in_contact_m', '-')} ({r.get('ref_ankle_in_contact_m', '-')}) | {r.get('world_2d_moved_px', '-')} | "
@@ -228,8 +229,8 @@ def format_table(res: dict) -> str:
         for r in res["multi"]:
             err = "-" if r.get("world") is None else f"{r['height_err_m']:+.2f} / {r['pitch_err_deg']:+.1f} / {r['roll_err_deg']:+.1f}"
             lines.append(f"| {r['view']} | {r['focal'][0]} ({r['focal'][1]}; {r['focal'][2]}) | {r['tracks']} | "
-                         f"{' / '.join(str(x) for x in r['true'])} | {'-' if r.get('world') is None else ' / '.join(str(x) for x in r['world'])} | "
-                         f"{r.get('up_from', '-')} | {err} | {'-' if r.get('export_ankles_mm') is None else ' / '.join(str(x) for x in r['export_ankles_mm'])} |")
+                         f"{fmt(r['true'])} | {fmt(r.get('world'))} | {r.get('up_from', '-')} | {err} | "
+                         f"{fmt(r.get('export_ankles_mm'))} |")
     return "\n".join(lines)
 
 
