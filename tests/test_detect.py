@@ -324,6 +324,9 @@ def test_dedupe_keeps_a_person_behind_someones_spread_arms_and_drops_pieces(dete
     tracked = _person(905, 500, 100, source="track")
     assert len(detector._dedupe([man, tracked])) == 2
     assert len(detector._dedupe([man, _person(1300, 500, 100)])) == 2  # far from him
+    woman = _person(361, 572, 1272, source="track")
+    bending = _person(343, 457, 866, source="track")  # a man bending over her: 81 % of his box in hers,
+    assert len(detector._dedupe([woman, bending])) == 2  # his landmarks a third of his height from hers
 
 
 def _stand_in_result(rect, roi):

@@ -341,7 +341,9 @@ class MultiPersonDetector:
         """Two detections of one person: boxes overlapping by `dedupe_iou`, one box nearly inside
         the other with their landmarks in the same places (a part of the person found again; a
         person standing behind someone's spread arms has theirs elsewhere), or the same pose."""
-        inside = _overlap_of_smaller(a.box, b.box) >= 0.8 and _same_pose(a, b, 0.3, min_conf=0.5)
+        ha, hb = float(a.box[3] - a.box[1]), float(b.box[3] - b.box[1])
+        inside = _overlap_of_smaller(a.box, b.box) >= 0.8 and \
+            _same_pose(a, b, 0.3 * min(ha, hb) / max(ha, hb, 1.0), min_conf=0.5)  # within 0.3 x the part's height
         return bool(box_iou(a.box[None], b.box[None])[0, 0] >= self.config.dedupe_iou or inside or _same_pose(a, b))
 
     def _search_near(self, image: np.ndarray, box: np.ndarray) -> List[Roi]:
