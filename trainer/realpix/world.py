@@ -11,6 +11,8 @@ one. The pose2sim demo's four calibrated views (trainer/realpix/data.py) each go
   motion on the ground (`root_motion`: pops; JSON only), ankle
   heights in contact against the reference's, how far the world's keypoints, put back in the
   camera, moved in the image, and their reprojection error against the detector's 2D (pixels);
+  the ankles' image jitter over their contacts, the fitted body's and the detector's (`_jitter`,
+  pixels; JSON only);
 - every track's exported skeleton: its ankles' heights against the world arrays' (mm).
 The two-person demo's four views (the same cameras and calibration; `multi`) are scored on the
 camera only: two walkers and a bystander, each body's size error its own.
@@ -158,9 +160,20 @@ def score_view(results, cam: Camera, ref_landmarks: np.ndarray) -> dict:
             "ankle_in_contact_spread_m": round(float(np.median(np.abs(ankle - np.median(ankle)))), 3) if len(ankle) else None,
             "ref_ankle_in_contact_m": round(float(np.median(ref_ankle)), 3) if len(ref_ankle) else None,
             "world_2d_moved_px": round(float(moved.mean()), 2),
+            "ankle_jitter_px": [_jitter(p, t.contacts) for p in (before[:, list(ANKLES)], t.keypoints2d[:, list(ANKLES)])],
             "root": root_motion(t),
             "reprojection_px": [round(error(before), 2), round(error(after), 2)]}
     return out
+
+
+def _jitter(ankles: np.ndarray, contacts: np.ndarray) -> float:
+    """Mean distance (pixels) of the ankles' image [T,2,2] (left, right) from their 5-frame running
+    median over the frames each is in contact: what a foot held still in the world must move in
+    the image (E75)."""
+    from scipy.ndimage import median_filter
+
+    off = np.linalg.norm(ankles - median_filter(ankles, size=(5, 1, 1), mode="nearest"), axis=-1)
+    return round(float(off[contacts].mean()), 2) if contacts.any() else float("nan")
 
 
 def _project(points: np.ndarray, k: np.ndarray) -> np.ndarray:
