@@ -385,6 +385,43 @@ def test_a_tracked_person_hidden_by_a_more_visible_one_is_found_with_them_masked
     assert sorted(who(d) for d in found[True]) == [["man"], ["woman"]]
 
 
+def test_a_photo_looks_for_people_beside_those_found_with_hog_on_the_greyed_image():
+    """A man half behind a woman, both upright, and stand-ins for the models: the landmark model,
+    like the real one, gives the more visible person (red) of a crop and someone only near its
+    centre; HOG sees the pair as one window, on her. Her crop, greyed, holds the man off-centre:
+    only HOG run again on the image with her greyed out centres a crop on him (E76). His box is 64 %
+    inside hers: not a part of her found again."""
+    from types import SimpleNamespace
+
+    woman, man = (150, 150, 350, 850), (330, 150, 440, 850)
+    image = np.zeros((1000, 1000, 3), np.uint8)
+    image[man[1]:man[3], man[0]:man[2]] = (0, 0, 255)
+    image[woman[1]:woman[3], woman[0]:woman[2]] = (255, 0, 0)
+    follows_red = _follows_red(woman, man)
+
+    def landmarker(img, rois):
+        return [r for r, roi in zip(follows_red(img, rois), rois)
+                if abs((r.keypoints[:33, 0].min() + r.keypoints[:33, 0].max()) / 2 - roi.cx) < roi.side / 8]
+
+    def hog(img, part=None):  # the red region if any shows, else the blue one; padded as HOG's windows
+        for colour in ((255, 0, 0), (0, 0, 255)):
+            ys, xs = np.nonzero((img == colour).all(-1))
+            if len(xs):
+                h = ys.max() - ys.min()
+                return np.array([[xs.min(), ys.min() - h / 8, xs.max(), ys.max() + h / 8]], np.float32), np.ones(1)
+        return np.zeros((0, 4), np.float32), np.zeros(0)
+
+    def found(greyed_hog):
+        det = MultiPersonDetector(DetectorConfig(use_segmentation=False))
+        det.landmarker = det._crowd = det._solo = landmarker
+        det.hog = hog if greyed_hog else (lambda img, part=None: hog(image, part))
+        det.pose_detector = lambda img, tiles=0: [SimpleNamespace(roi=lambda: Roi(250.0, 500.0, 900.0, 0.0))]
+        return sorted(int(d.keypoints2d[:, 0].min()) for d in det.detect(Frame(0, 0.0, image), full=True))
+
+    assert found(greyed_hog=True) == [150, 330]
+    assert found(greyed_hog=False) == [150]  # HOG that never sees the greyed image: the man is missed
+
+
 def test_a_photo_looks_again_beside_the_people_found_for_someone_upright():
     """Two people side by side in one candidate crop, and a stand-in landmark model that gives the
     more visible one (red) whenever any of her shows: a photo's search (`full=True`) looks at the crop

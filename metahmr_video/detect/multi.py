@@ -76,8 +76,9 @@ class DetectorConfig:
     landmark model follows the most visible person of a crop; someone overlapping them, turned away
     or folded, comes back once they are masked); in an explicit full search (`detect(full=True)`, a
     photo) every candidate crop is also looked at once more with the people found greyed out, and
-    an upright person found there with a pose-present probability of at least second_look_score,
-    not overlapping anyone found, is kept (E73). dedupe_iou: box overlap above
+    so is every crop HOG finds on that greyed image (E76); an upright person found there with a
+    pose-present probability of at least second_look_score, whose box is not 70 % inside or around
+    anyone found's, is kept (E73). dedupe_iou: box overlap above
     which two detections are one person. num_threads: LiteRT threads; solo_threads: LiteRT threads of
     the landmark model on frames expecting exactly one person (None: num_threads), where the other
     core is better left to the person's adaptation (E33)."""
@@ -228,10 +229,8 @@ class MultiPersonDetector:
         if hog is not False:
             with self._section("hog", frame):
                 boxes, _ = self.hog(image, part=hog)
-            for b in boxes:
-                pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32)
-                rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
-                sources.append("hog")
+            rois += [_hog_roi(b) for b in boxes]
+            sources += ["hog"] * len(boxes)
         if full:
             if self.pose_detector is not None:
                 with self._section("pose_detector", frame):
@@ -267,6 +266,12 @@ class MultiPersonDetector:
             found = self._dedupe(found)
             if second_look:
                 found = self._look_again(image, roi, src, found, frame)
+        if second_look and self.hog is not None and found:  # someone beside the people found, whole once they are greyed
+            with self._section("hog", frame):
+                boxes, _ = self.hog(_greyed(image, found), part=None)
+            for roi in map(_hog_roi, boxes):
+                if not self._covered(_shrink(roi.box(), 0.8), found):
+                    found = self._look_again(image, roi, "hog", found, frame)
         if scheduled:
             steady = bool(hints) and refound == len(hints) == len(found)
             self._settled = self._settled + 1 if steady else 0
@@ -280,14 +285,14 @@ class MultiPersonDetector:
         looked for with those greyed out (photos, E73: the landmark model gives one person of a crop,
         and two people walking side by side share their candidate crops). A grey image invites the
         landmark model's guesses: only a confident (`second_look_score`) upright person whose box is
-        not half inside or around someone found's."""
+        not 70 % inside or around someone found's (people walking side by side overlap by half, E76)."""
         with self._section("landmarks", frame):
             res = self._landmarks(_greyed(image, found), roi)
         if res is None or res.score < self.config.second_look_score or not _upright(res) or \
                 self._repeats(res, image.shape, found):
             return found
         new = _to_detection(res, source, image.shape[1], image.shape[0])
-        if any(_overlap_of_smaller(new.box, d.box) >= 0.5 for d in found):  # part of someone found, seen again
+        if any(_overlap_of_smaller(new.box, d.box) >= 0.7 for d in found):  # part of someone found, seen again
             return found
         found.append(new)
         return self._dedupe(found)
@@ -359,11 +364,7 @@ class MultiPersonDetector:
         if x1 - x0 < 8 or y1 - y0 < 16:
             return []
         boxes, _ = self.hog(np.ascontiguousarray(image[y0:y1, x0:x1]), upscale=min(160.0 / max(bh, 1.0), 4.0))
-        rois = []
-        for b in boxes:
-            pb = np.asarray(HogPeopleDetector.person_extent(b), np.float32) + [x0, y0, x0, y0]
-            rois.append(Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0))
-        return rois
+        return [_hog_roi(b + np.array([x0, y0, x0, y0], np.float32)) for b in boxes]
 
     def _dedupe(self, dets: List[Detection]) -> List[Detection]:
         if len(dets) < 2:
@@ -376,6 +377,12 @@ class MultiPersonDetector:
         # a new person much smaller than someone they touch is a piece of them (tracked people stay)
         return [dets[i] for i in keep
                 if dets[i].source == "track" or not any(_part_of(dets[i], dets[k]) for k in keep)]
+
+
+def _hog_roi(box: np.ndarray) -> Roi:
+    """The landmark model's crop for a HOG window (xyxy pixels): square, 1.25 x the person's height."""
+    pb = np.asarray(HogPeopleDetector.person_extent(box), np.float32)
+    return Roi((pb[0] + pb[2]) / 2, (pb[1] + pb[3]) / 2, 1.25 * (pb[3] - pb[1]), 0.0)
 
 
 def _greyed(image: np.ndarray, found: List[Detection]) -> np.ndarray:
