@@ -47,3 +47,35 @@ def test_labels_name_clips_with_boxes_and_ids():
             assert len(ids) == len(set(ids))
             for _, box in people:
                 assert box[2] > box[0] and box[3] > box[1]
+
+
+def test_a_reentry_clip_paints_one_person_out_for_a_while_and_drops_whom_it_hides(tmp_path):
+    """A 10-frame, 10 fps source clip with two labelled people, played back and forth for 3 s, the
+    first painted black from 1 to 2 s: those frames are black inside the grown box, the others
+    untouched, and the labels lose him (and the second person, half under his box) exactly then."""
+    import av
+
+    from metahmr_trainer.people.reentry import ReentryClip, build, source_frames
+
+    assert source_frames(4, 10).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
+    src = tmp_path / "src.mp4"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt, s.options = 160, 120, "yuv420p", {"crf": "0"}
+        for _ in range(10):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.full((120, 160, 3), 200, np.uint8), format="rgb24")))
+        out.mux(s.encode())
+    labels = {f: [("him", _b(20, 20, 60, 100)), ("her", _b(50, 20, 90, 100))] for f in (0, 5)}
+    clip = ReentryClip("src", "him", hide_s=(1.0, 2.0), seconds=3.0, margin=0.1)
+    derived = build(clip, src, labels, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as f:
+        images = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+    assert len(images) == 30
+    # grown by 0.1 x 80 px: x 12..68, y 12..108 black on frames 10-19 only
+    for j, im in enumerate(images):
+        assert (im[15:105, 15:65].mean() < 20) == (10 <= j < 20) and abs(im[5:10, 100:150].mean() - 200) < 5
+    order = source_frames(10, 30)
+    assert sorted(derived) == [j for j in range(30) if order[j] in (0, 5)]
+    for j, people in derived.items():
+        # her box (50..90) is 45 % under his grown one (12..68): she stays labelled
+        assert [p for p, _ in people] == (["her"] if 10 <= j < 20 else ["him", "her"])

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from metahmr_trainer.people.metrics import Boxes, PeopleScore, score
+from metahmr_trainer.people.reentry import REENTRY, ReentryClip
+from metahmr_trainer.people.reentry import build as build_reentry
 
 LABELS = Path(__file__).with_name("labels.json")
 
@@ -70,7 +72,25 @@ def evaluate_people(runner, cache_dir: Path, clips: list[str] | None = None) -> 
             total = total + s
             rows[name] = dict(score_dict(s), fps=fps)
     print(format_row("all", total))
-    return dict(clips=rows, total=score_dict(total))
+    out = dict(clips=rows, total=score_dict(total))
+    chosen = [c for c in REENTRY if not clips or any(k in c.name for k in clips)]
+    if chosen:
+        print("re-entry (a clip played back and forth for 10 s, one person painted out for 7 s of it):")
+        out["reentry"] = {c.name: evaluate_reentry(runner, cache_dir, c, labels[c.source]) for c in chosen}
+    return out
+
+
+def evaluate_reentry(runner, cache_dir: Path, clip: ReentryClip, source_labels: Boxes) -> dict:
+    """One derived re-entry clip (`metahmr_trainer.people.reentry`): a row apart from the total."""
+    from metahmr_trainer.realpix.data import extract
+
+    video = extract([clip.source], cache_dir)[0]
+    labels = build_reentry(clip, video, source_labels, clip.file(video))
+    with tempfile.TemporaryDirectory() as tmp:
+        boxes, fps = run_boxes(runner, clip.file(video), Path(tmp))
+    s = score(labels, boxes)
+    print(format_row(f"{clip.source.split('/')[1]}/{Path(clip.source).name} {clip.person} hidden", s, fps), flush=True)
+    return dict(score_dict(s), fps=fps)
 
 
 def score_dict(s: PeopleScore) -> dict:
