@@ -67,7 +67,7 @@ def test_a_reentry_clip_paints_one_person_out_for_a_while_and_drops_whom_it_hide
         out.mux(s.encode())
     labels = {f: [("him", _b(20, 20, 60, 100)), ("her", _b(50, 20, 90, 100))] for f in (0, 5)}
     clip = ReentryClip("src", "him", hide_s=(1.0, 2.0), seconds=3.0, margin=0.1)
-    derived = build(clip, src, labels, tmp_path / "out.mp4")
+    derived, optional = build(clip, src, labels, tmp_path / "out.mp4")
     with av.open(str(tmp_path / "out.mp4")) as f:
         images = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
     assert len(images) == 30
@@ -77,5 +77,20 @@ def test_a_reentry_clip_paints_one_person_out_for_a_while_and_drops_whom_it_hide
     order = source_frames(10, 30)
     assert sorted(derived) == [j for j in range(30) if order[j] in (0, 5)]
     for j, people in derived.items():
-        # her box (50..90) is 45 % under his grown one (12..68): she stays labelled
+        # her box (50..90) is 45 % under his grown one (12..68): partly hidden, she stays labelled
         assert [p for p, _ in people] == (["her"] if 10 <= j < 20 else ["him", "her"])
+        assert optional[j] == []  # he is all hidden (not even optional), she is to be found
+    labels = {f: [("him", _b(20, 20, 60, 100)), ("her", _b(30, 20, 70, 100))] for f in (0, 5)}
+    derived, optional = build(clip, src, labels, tmp_path / "out.mp4")  # she is 95 % under: hidden too
+    assert all(people == [] for j, people in derived.items() if 10 <= j < 20)
+    labels = {f: [("him", _b(20, 20, 60, 100)), ("her", _b(44, 20, 84, 100))] for f in (0, 5)}
+    derived, optional = build(clip, src, labels, tmp_path / "out.mp4")  # 60 % under: she may be found
+    assert all([p for p, _ in optional[j]] == ["her"] and derived[j] == [] for j in derived if 10 <= j < 20)
+
+
+def test_an_output_on_an_optional_person_is_neither_found_nor_false():
+    A, B = _b(0, 0, 10, 100), _b(20, 0, 30, 100)
+    s = score({0: [("a", A)]}, {0: [(1, A), (2, B)]}, optional={0: [("b", B)]})
+    assert (s.labelled, s.found, s.outputs, s.true_outputs) == (1, 1, 1, 1) and s.precision == 1.0
+    s = score({0: [("a", A)]}, {0: [(1, A), (2, B)]})
+    assert s.outputs == 2 and s.precision == 0.5

@@ -123,6 +123,46 @@ def test_a_person_back_after_8_seconds_gets_the_old_id_only_on_a_close_appearanc
     assert len(set(returning_id((200, 30, 30), 8.0, times=False))) == 2
 
 
+def test_a_person_partly_hidden_then_whole_again_keeps_the_id():
+    """30 fps, a woman 240 px tall in a white shirt and blue jeans. A screen comes down over her
+    for 12 frames until only her legs show (the detected box shrinks to 80 px), then she is not
+    detected for 3 frames, then she is whole again beside it (the Kalman box, shrunk onto her legs,
+    no longer matches). She keeps her id: a confirmed track missed lately is re-identified like a
+    lost one, and her height is the one she had whole (E78); judged against her legs' box, she gets
+    a new id."""
+    import metahmr_video.track.tracker as tracker_module
+
+    def frame_with(cx, screen_to=0):
+        image = np.full((480, 640, 3), 40, np.uint8)
+        image[120:240, cx - 48:cx + 48] = (230, 230, 230)  # white shirt
+        image[240:360, cx - 48:cx + 48] = (30, 40, 120)    # jeans
+        image[:screen_to] = 0
+        return image
+
+    def ids(memory):
+        tracker_module.HEIGHT_MEMORY = memory
+        tracker = Tracker(TrackerConfig(min_hits=2, max_age=15, reid_window=90))
+        seen = []
+        for f in range(20):
+            seen += [p.track_id for p in tracker.update([person(200, 240, h=240)], frame_with(200), time_s=f / 30)]
+        for i in range(12):  # the screen comes down: her visible part, 240 -> 80 px
+            h = 240 - 160 * (i + 1) / 12
+            d = person(200, 360 - h / 2, h=h)
+            d.box[[0, 2]] = [152, 248]
+            seen += [p.track_id for p in tracker.update([d], frame_with(200, int(360 - h)), time_s=(20 + i) / 30)]
+        for f in range(32, 35):
+            tracker.update([], frame_with(200, 480), time_s=f / 30)
+        for f in range(35, 40):
+            seen += [p.track_id for p in tracker.update([person(300, 240, h=240)], frame_with(300), time_s=f / 30)]
+        return set(seen)
+
+    try:
+        assert len(ids(30)) == 1
+        assert len(ids(1)) == 2  # her height: her last box's
+    finally:
+        tracker_module.HEIGHT_MEMORY = 30
+
+
 @pytest.mark.parametrize("frames", [50])
 def test_real_clip_track_count_and_id_switches(frames):
     det = MultiPersonDetector(DetectorConfig(tiles=2, full_every=5))

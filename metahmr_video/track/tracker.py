@@ -6,6 +6,7 @@ the landmark model's front/back label flips (`metahmr_video.track.facing`)."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -26,6 +27,10 @@ _BONES = [(Landmark[a.upper()], Landmark[b.upper()]) for a, b in [
     ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"), ("left_hip", "left_knee"),
     ("right_hip", "right_knee"), ("left_knee", "left_ankle"), ("right_knee", "right_ankle")]]
 _TORSO = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_HIP, Landmark.RIGHT_HIP]
+
+
+HEIGHT_MEMORY = 30  # detections
+WHOLE = 0.7  # a box at least this share of the person's height (`_Track.height`) shows all of them
 
 
 def _box_to_z(box: np.ndarray) -> np.ndarray:
@@ -102,6 +107,12 @@ class _Track:
     bones: Optional[np.ndarray] = None
     last_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     facing: FacingFilter = field(default_factory=FacingFilter)
+    heights: deque = field(default_factory=lambda: deque(maxlen=HEIGHT_MEMORY))
+
+    def height(self) -> float:
+        """The person's height (pixels) as last seen whole: their tallest box of their last
+        `HEIGHT_MEMORY` detections (someone partly hidden before they were lost is not that small)."""
+        return max(self.heights) if self.heights else _box_to_z(self.last_box)[3]
 
     def box(self) -> np.ndarray:
         return _z_to_box(self.kf.x[:4, 0])
@@ -245,7 +256,7 @@ class Tracker:
         appearances, else their bone lengths (within the re-identification window only)."""
         gap = self.frame - t.last_frame
         oz, nz = _box_to_z(t.last_box), _box_to_z(d.box)
-        size = min(oz[3], nz[3]) / max(oz[3], nz[3])
+        size = min(t.height(), nz[3]) / max(t.height(), nz[3])
         if size < 0.5:
             return 0.0
         reach = (1.0 + 0.3 * gap) * oz[3]  # plausible walking distance since it was last seen
@@ -295,13 +306,15 @@ class Tracker:
             t.kf.update(_box_to_z(d.box))
             t.detection = d = t.facing(d)
             t.last_box = d.box.copy()
+            whole = float(d.box[3] - d.box[1]) >= WHOLE * t.height()  # not a part of them (partly hidden)
+            t.heights.append(float(d.box[3] - d.box[1]))
             t.hits += 1
             t.hit_streak += 1
             t.misses = 0
             t.last_frame, t.last_time = self.frame, time_s
             if t.hit_streak >= self.config.min_hits:
                 t.confirmed = True
-            if image is not None:
+            if image is not None and whole:
                 a = appearance(image, d)
                 if a is not None:
                     t.appearance = a if t.appearance is None else 0.8 * t.appearance + 0.2 * a
@@ -322,27 +335,35 @@ class Tracker:
                 alive.append(t)
         self.tracks = alive
         self.lost = [t for t in self.lost if self._reid_threshold(t, time_s) is not None]
-        # births, or re-identification of a recently lost person
+        # births, or re-identification of a recently lost person, or of a confirmed one missed
+        # lately (not lost yet, but their predicted box no longer matches: partly hidden, E78)
+        missed = [t for t in self.tracks if t.confirmed and t.misses > 0]
         for j in unmatched:
             d = dets[j]
             app = appearance(image, d) if image is not None else None
             best, best_margin = None, 0.0
-            for t in self.lost:
+            for t in self.lost + missed:
                 margin = self._reid_similarity(t, d, app) - self._reid_threshold(t, time_s)
                 if margin > best_margin:
                     best, best_margin = t, margin
             kf = self._make_kf(d.box)
             if best is not None:
-                self.lost.remove(best)
+                if best in missed:
+                    missed.remove(best)
+                    self.tracks.remove(best)
+                else:
+                    self.lost.remove(best)
                 best.facing = FacingFilter(self.config.facing)  # they may have turned while away
                 best.kf, best.detection, best.last_box = kf, best.facing(d), d.box.copy()
+                best.heights = deque([float(d.box[3] - d.box[1])], maxlen=HEIGHT_MEMORY)
                 best.misses, best.hit_streak, best.last_frame, best.last_time = 0, 1, self.frame, time_s
                 best.appearance = app if app is not None else best.appearance
                 self.tracks.append(best)
                 continue
             facing = FacingFilter(self.config.facing)
             t = _Track(track_id=self._next_id, kf=kf, detection=facing(d), last_frame=self.frame, last_time=time_s,
-                       appearance=app, bones=bone_lengths(d), last_box=d.box.copy(), facing=facing)
+                       appearance=app, bones=bone_lengths(d), last_box=d.box.copy(), facing=facing,
+                       heights=deque([float(d.box[3] - d.box[1])], maxlen=HEIGHT_MEMORY))
             t.confirmed = self.config.min_hits <= 1
             self._next_id += 1
             self.tracks.append(t)

@@ -85,10 +85,10 @@ def evaluate_reentry(runner, cache_dir: Path, clip: ReentryClip, source_labels: 
     from metahmr_trainer.realpix.data import extract
 
     video = extract([clip.source], cache_dir)[0]
-    labels = build_reentry(clip, video, source_labels, clip.file(video))
+    labels, optional = build_reentry(clip, video, source_labels, clip.file(video))
     with tempfile.TemporaryDirectory() as tmp:
         boxes, fps = run_boxes(runner, clip.file(video), Path(tmp))
-    s = score(labels, boxes)
+    s = score(labels, boxes, optional=optional)
     print(format_row(f"{clip.source.split('/')[1]}/{Path(clip.source).name} {clip.person} hidden", s, fps), flush=True)
     return dict(score_dict(s), fps=fps)
 

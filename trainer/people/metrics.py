@@ -82,11 +82,13 @@ def match_frame(labels: list[tuple[int | str, np.ndarray]], outputs: list[tuple[
     return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < 1e6]
 
 
-def score(labels: Boxes, outputs: Boxes, min_height: float = 60.0, ghost_fraction: float = 0.5) -> PeopleScore:
+def score(labels: Boxes, outputs: Boxes, min_height: float = 60.0, ghost_fraction: float = 0.5,
+          optional: Boxes | None = None) -> PeopleScore:
     """Scores of one clip's `outputs` (track id, box per frame) against its `labels` (person id, box
     per frame), on the labelled frames only. A ghost track matches no labelled person in more than
     `ghost_fraction` of its labelled frames; a duplicate is an unmatched output whose box holds the
-    centre of a person another output matched."""
+    centre of a person another output matched. `optional`: people who may be found but need not be
+    (mostly hidden): not labelled, and an output left unmatched that holds one is not counted."""
     s = PeopleScore()
     co = defaultdict(int)  # (label id, track id) -> frames where the track's box holds the person's centre
     per_track = defaultdict(lambda: [0, 0])  # track id -> [labelled frames, matched frames]
@@ -94,6 +96,14 @@ def score(labels: Boxes, outputs: Boxes, min_height: float = 60.0, ghost_fractio
     for f, lab in labels.items():
         out = outputs.get(f, [])
         pairs = match_frame(lab, out)
+        maybe = (optional or {}).get(f, [])
+        if maybe:
+            rest = [j for j in range(len(out)) if j not in {j for _, j in pairs}]
+            taken = {rest[j] for _, j in match_frame(maybe, [out[k] for k in rest])}
+            kept = [j for j in range(len(out)) if j not in taken]
+            remap = {j: n for n, j in enumerate(kept)}
+            out = [out[j] for j in kept]
+            pairs = [(i, remap[j]) for i, j in pairs]
         s.labelled += len(lab)
         s.outputs += len(out)
         s.found += len(pairs)
