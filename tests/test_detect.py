@@ -256,9 +256,40 @@ def test_search_for_new_people_rests_while_the_scene_is_settled():
     det.detect(blank, hints=tracker.predictions(), full=None)      # the person is not re-found ...
     for frame in frames[37:42]:
         det.detect(frame, hints=tracker.predictions(), full=None)
-    # ... HOG looks around where they were (search_lost), the next full-search frame runs the pose
-    # detector and a new sweep of HOG's slices starts on the frame after it
-    assert sorted(set(calls)) == [(36, "hog"), (40, "pose"), (41, "hog")], calls
+    # ... HOG looks around where they were (search_lost); the frame changed where no one is tracked,
+    # so the resting search wakes at once (E79): a sweep of HOG's slices on 36-39, the pose detector
+    # on the next full-search frame (40), a new sweep after it
+    assert sorted(set(calls)) == [(36, "hog"), (37, "hog"), (38, "hog"), (39, "hog"), (40, "pose"), (41, "hog")], calls
+
+
+def test_a_change_where_no_one_is_tracked_wakes_the_search():
+    """ChangeWatch on a 1080x1920 frame: a tracked person moving, or sensor noise, is no change; a
+    person 300 px tall coming in at the frame's edge, or a light switched on, is."""
+    from metahmr_video.detect.change import ChangeWatch
+
+    rng = np.random.default_rng(0)
+    scene = rng.integers(60, 200, (1080, 1920, 3), dtype=np.uint8)
+    scene = np.repeat(np.repeat(scene[::40, ::40], 40, 0), 40, 1)[:1080, :1920]  # a blocky background
+    walker = np.array([800, 300, 950, 800], float)
+
+    def frame(walker_at, newcomer=False, noise=0):
+        image = scene.copy()
+        x0, y0, x1, y1 = walker_at.astype(int)
+        image[y0:y1, x0:x1] = (200, 30, 30)
+        if newcomer:
+            image[600:900, 1800:1900] = (30, 30, 200)
+        if noise:
+            image = np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
+        return image
+
+    watch = ChangeWatch()
+    assert not watch.changed(frame(walker), [walker])  # nothing remembered yet
+    watch.remember(frame(walker), [walker])
+    moved = walker + [120, 0, 120, 0]
+    assert not watch.changed(frame(moved), [moved])
+    assert not watch.changed(frame(walker, noise=8), [walker])
+    assert watch.changed(frame(moved, newcomer=True), [moved])
+    assert watch.changed(np.clip(frame(walker).astype(int) + 60, 0, 255).astype(np.uint8), [walker])
 
 
 def test_one_expected_person_uses_the_one_thread_landmark_model_with_the_same_landmarks():
@@ -327,6 +358,21 @@ def test_dedupe_keeps_a_person_behind_someones_spread_arms_and_drops_pieces(dete
     woman = _person(361, 572, 1272, source="track")
     bending = _person(343, 457, 866, source="track")  # a man bending over her: 81 % of his box in hers,
     assert len(detector._dedupe([woman, bending])) == 2  # his landmarks a third of his height from hers
+
+
+def test_a_person_region_inside_someone_found_is_a_part_of_them(detector):
+    """A person-pixel region's landmarks all inside the larger box of someone found (a half-hidden
+    woman's legs read as a small whole person) are not someone new; beside her, or reaching out of
+    her box, they are (E79)."""
+    woman = _person(0, 617, 910, source="track")  # box x 0..303, y 617..1527
+
+    def region_result(rect):
+        return _stand_in_result(rect, Roi((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, 500.0))
+
+    shape = (1600, 1200, 3)
+    assert detector._within_someone(region_result((60, 1110, 200, 1420)), shape, [woman])
+    assert not detector._within_someone(region_result((400, 1110, 540, 1420)), shape, [woman])
+    assert not detector._within_someone(region_result((60, 400, 200, 1000)), shape, [woman])
 
 
 def _stand_in_result(rect, roi):

@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLandmarker, Roi, roi_from_alignment_points
+from metahmr_video.detect.change import ChangeWatch
 from metahmr_video.detect.hog import HogPeopleDetector
 from metahmr_video.detect.segment import PersonSegmenter
 from metahmr_video.core.boxes import box_from_keypoints, box_iou
@@ -68,7 +69,8 @@ class DetectorConfig:
     every frame), and (without spread_hog) HOG's whole scale pyramid on those frames. settled_search_every: once a scene
     is settled (every expected person re-found and nothing new for settle_frames frames), the
     search for new people (pose detector, segmentation, HOG) rests, and runs one round every this
-    many frames (0: never rests); spread_hog spreads HOG's pyramid over the full_every - 1 frames
+    many frames (0: never rests), or at once, with wake_on_change, when the frame changes where no
+    one is tracked (`change.ChangeWatch`, E79); spread_hog spreads HOG's pyramid over the full_every - 1 frames
     between two full searches, one slice per frame, so that no frame but the first pays for all of
     it and none for a slice and the pose detector together. refine:
     a second landmark pass on each new crop (junk crops disagree). mask_found: a tracked person
@@ -96,6 +98,7 @@ class DetectorConfig:
     spread_hog: bool = True
     settle_frames: int = 10
     settled_search_every: int = 60
+    wake_on_change: bool = True
     refine: bool = True
     mask_found: bool = True
     second_look_score: float = 0.95
@@ -141,6 +144,7 @@ class MultiPersonDetector:
         self._sweeping = False  # a sweep of HOG's pyramid slices is under way
         self._settled = 0       # consecutive frames with every expected person re-found, nothing new
         self._since_sweep = 0   # frames since the last complete HOG sweep
+        self._watch = ChangeWatch()
 
     def _paused(self) -> bool:
         """The search for new people rests: the scene is settled and a round ran recently."""
@@ -202,6 +206,8 @@ class MultiPersonDetector:
         hog = None if full else False
         if scheduled:
             paused = self._paused()
+            if paused and self.config.wake_on_change and self._watch.changed(image, [h.box for h in hints]):
+                self._settled, paused = 0, False  # someone may have come in: the search runs again
             full = (self._calls % self.config.full_every == 0 and not paused) or not hints
             hog = self._hog_schedule(full, paused) if self.hog is not None else False
         elif self.hog is None:
@@ -252,7 +258,7 @@ class MultiPersonDetector:
                 continue
             with self._section("landmarks", frame):
                 res = self._landmarks(image, roi)
-            if res is None:
+            if res is None or (src == "segmentation" and self._within_someone(res, image.shape, found)):
                 continue
             tight = None
             if self._repeats(res, image.shape, found):
@@ -277,6 +283,8 @@ class MultiPersonDetector:
             self._settled = self._settled + 1 if steady else 0
             swept = hog is None or (hog is not False and hog == self.hog.parts - 1)
             self._since_sweep = 0 if swept else self._since_sweep + 1
+            if not paused and self.config.wake_on_change:
+                self._watch.remember(image, [d.box for d in found])
         return found
 
     def _look_again(self, image: np.ndarray, roi: Roi, source: str, found: List[Detection],
@@ -336,6 +344,14 @@ class MultiPersonDetector:
                 return None
             res = res if keep_first else second[0]
         return res
+
+    def _within_someone(self, res: LandmarkResult, shape: Tuple[int, ...], found: List[Detection]) -> bool:
+        """The landmarks' box lies (95 %) inside the larger box of someone found: from a person-pixel
+        region, that is a visible part of them read as a whole small person (someone half hidden,
+        E79), not someone new."""
+        box = _to_detection(res, "", shape[1], shape[0]).box
+        return any(_overlap_of_smaller(box, d.box) >= 0.95 and np.prod(box[2:] - box[:2]) < np.prod(d.box[2:] - d.box[:2])
+                   for d in found)
 
     def _repeats(self, res: LandmarkResult, shape: Tuple[int, ...], found: List[Detection]) -> bool:
         """The landmarks are those of someone already found (they would be merged as duplicates)."""

@@ -126,7 +126,9 @@ class TrackerConfig:
     back (appearance or bone-length similarity >= reid_threshold); later, up to reid_long_s seconds
     after it was last seen (when `update` is given the frames' times), only on a close appearance
     match (>= reid_long_threshold: colour histograms tell large, differently dressed people apart
-    but not small pedestrians, E52). match_threshold: lowest
+    but not small pedestrians, E52). A confirmed track missed on this frame is re-identified the
+    same way (someone partly hidden, then whole again elsewhere), sizes are compared with the
+    person's height seen whole, and appearances are learnt from whole boxes only (E78). match_threshold: lowest
     similarity (0.5 IoU + 0.5 keypoints) to match. min_score: detections below it are ignored.
     facing: the per-track fix of front/back label flips. evidence: which tracks the pipeline reports
     once their bodies are fitted (`EvidenceGate`: only those whose body explains their 2D evidence)."""
