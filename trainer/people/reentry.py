@@ -45,11 +45,11 @@ class ReentryClip:
         return video.with_name(f"{video.stem}_reentry_{self.person}.mp4")
 
 
-# The masked girl standing still at the frame's edge, away from the others; the jumping man, whose
-# box also covers the woman's upper body at times.
 # A labelled person whose box is less than HIDDEN[0] under the black box is to be found, between the
 # two may be found (optional), beyond HIDDEN[1] is not visible.
 HIDDEN = (0.5, 0.9)
+# The masked girl standing still at the frame's edge, away from the others; the jumping man, whose
+# box also covers the woman's upper body at times.
 REENTRY = (ReentryClip("Pose2Sim/Demo_MultiPerson/videos/cam02.mp4", "girl"),
            ReentryClip("Pose2Sim/Demo_MultiPerson/videos/cam02.mp4", "man"))
 
