@@ -33,3 +33,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def box_inside(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of xyxy box `a`'s area that lies inside box `b` (0..1)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+    return float(inter / max(np.prod(a[2:] - a[:2]), 1e-6))

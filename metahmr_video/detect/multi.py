@@ -20,7 +20,7 @@ from metahmr_video.detect.blazepose import LandmarkResult, PoseDetector, PoseLan
 from metahmr_video.detect.change import ChangeWatch
 from metahmr_video.detect.hog import HogPeopleDetector
 from metahmr_video.detect.segment import PersonSegmenter
-from metahmr_video.core.boxes import box_from_keypoints, box_iou
+from metahmr_video.core.boxes import box_from_keypoints, box_inside, box_iou
 from metahmr_video.core.errors import InputError
 from metahmr_video.core.layout import Landmark
 from metahmr_video.core.records import Detection, Frame
@@ -350,7 +350,7 @@ class MultiPersonDetector:
         region, that is a visible part of them read as a whole small person (someone half hidden,
         E79), not someone new."""
         box = _to_detection(res, "", shape[1], shape[0]).box
-        return any(_overlap_of_smaller(box, d.box) >= 0.95 and np.prod(box[2:] - box[:2]) < np.prod(d.box[2:] - d.box[:2])
+        return any(box_inside(box, d.box) >= 0.95 and np.prod(box[2:] - box[:2]) < np.prod(d.box[2:] - d.box[:2])
                    for d in found)
 
     def _repeats(self, res: LandmarkResult, shape: Tuple[int, ...], found: List[Detection]) -> bool:

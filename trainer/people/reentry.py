@@ -23,6 +23,7 @@ import av
 import numpy as np
 
 from metahmr_trainer.people.metrics import Boxes
+from metahmr_video.core.boxes import box_inside
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,20 @@ def person_box(labels: Boxes, person: str, frame: int) -> np.ndarray | None:
     return np.array([np.interp(frame, frames, boxes[:, k]) for k in range(4)])
 
 
-def build(clip: ReentryClip, video: Path, labels: Boxes, out: Path) -> Boxes:
+def build(clip: ReentryClip, video: Path, labels: Boxes, out: Path) -> tuple[Boxes, Boxes]:
     """Write the derived clip of `video` (the source clip, labelled by `labels`) to `out` (kept when
     it exists) and return its labels and its optional people (each derived frame -> [(id, box)],
     pixels; `metrics.score`'s `labels` and `optional`)."""
     with av.open(str(video)) as src:
         stream = src.streams.video[0]
-        rate = stream.average_rate
-        frames = [f.to_ndarray(format="rgb24") for f in src.decode(stream)]
+        rate, n_source = stream.average_rate, stream.frames or sum(1 for _ in src.decode(stream))
     n_out = int(round(clip.seconds * float(rate)))
-    order = source_frames(len(frames), n_out)
+    order = source_frames(n_source, n_out)
     hidden = (np.arange(n_out) >= clip.hide_s[0] * float(rate)) & (np.arange(n_out) < clip.hide_s[1] * float(rate))
     masks = {j: _mask_box(clip, labels, int(order[j])) for j in np.flatnonzero(hidden)}
     if not out.is_file():
+        with av.open(str(video)) as src:
+            frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
         tmp = out.with_suffix(".part.mp4")
         with av.open(str(tmp), "w") as dst:
             s = dst.add_stream("libx264", rate=rate)
@@ -97,8 +99,9 @@ def build(clip: ReentryClip, video: Path, labels: Boxes, out: Path) -> Boxes:
                 dst.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
             dst.mux(s.encode())
         tmp.rename(out)
+
     def hidden_share(j: int, box: np.ndarray) -> float:
-        return _covered(box, masks[j]) if hidden[j] else 0.0
+        return box_inside(box, masks[j]) if hidden[j] else 0.0
 
     derived = {j: labels[int(k)] for j, k in enumerate(order) if int(k) in labels}
     return ({j: [(p, b) for p, b in people if not hidden[j] or (p != clip.person and hidden_share(j, b) < HIDDEN[0])]
@@ -112,9 +115,3 @@ def _mask_box(clip: ReentryClip, labels: Boxes, frame: int) -> np.ndarray:
     box = person_box(labels, clip.person, frame)
     grow = clip.margin * (box[3] - box[1])
     return np.r_[np.maximum(np.floor(box[:2] - grow), 0), np.ceil(box[2:] + grow)].astype(int)
-
-
-def _covered(box: np.ndarray, mask: np.ndarray) -> float:
-    """The share of `box` (xyxy pixels) under `mask`."""
-    inter = np.clip(np.minimum(box[2:], mask[2:]) - np.maximum(box[:2], mask[:2]), 0, None).prod()
-    return float(inter / max(np.prod(box[2:] - box[:2]), 1e-6))

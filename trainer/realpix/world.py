@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from metahmr_trainer.realpix.data import DEFAULT_CACHE, MULTI_DEMO, Camera, fetch_demo, read_qca
 from metahmr_trainer.realpix.joints import standard_from_landmarks
@@ -170,8 +171,6 @@ def _jitter(ankles: np.ndarray, contacts: np.ndarray) -> float:
     """Mean distance (pixels) of the ankles' image [T,2,2] (left, right) from their 5-frame running
     median over the frames each is in contact: what a foot held still in the world must move in
     the image (E75)."""
-    from scipy.ndimage import median_filter
-
     off = np.linalg.norm(ankles - median_filter(ankles, size=(5, 1, 1), mode="nearest"), axis=-1)
     return round(float(off[contacts].mean()), 2) if contacts.any() else float("nan")
 
